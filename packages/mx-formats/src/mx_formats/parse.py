@@ -1,0 +1,120 @@
+"""Parse canonical format strings back into format objects.
+
+Grammar (spaces allowed between tokens)::
+
+    format := "f32" | OCP_NAME
+            | "MXInt(" block "," int "," int ")"
+            | "BMF(" block "," int "," int "," int ")"
+            | "BL(" block "," int "," int ")"
+            | "Fixed(" int "," int ")"
+            | "MiniFloat(" int "," int "," int ")"
+    block  := "(" int ",)" | "(" int "," int ")" | int
+    int    := ["-"] digit+
+    OCP_NAME := MXFP8_E4M3 | MXFP8_E5M2 | MXFP6_E3M2 | MXFP6_E2M3 | MXFP4_E2M1 | MXINT8
+"""
+
+from __future__ import annotations
+
+from mx_formats.formats import BL, BMF, F32, OCP_FORMATS, Fixed, Format, MiniFloat, MXInt
+
+__all__ = ["FormatParseError", "parse"]
+
+_CONSTRUCTORS = {"MXInt": (MXInt, 3), "BMF": (BMF, 4), "BL": (BL, 3), "Fixed": (Fixed, 2), "MiniFloat": (MiniFloat, 3)}
+_BLOCKED = {"MXInt", "BMF", "BL"}
+
+
+class FormatParseError(ValueError):
+    """A format string that does not follow the grammar; ``pos`` is the 0-based column."""
+
+    def __init__(self, text: str, pos: int, expected: str):
+        self.text, self.pos, self.expected = text, pos, expected
+        found = repr(text[pos]) if pos < len(text) else "end of text"
+        super().__init__(f"bad format string {text!r} at column {pos + 1}: expected {expected}, found {found}")
+
+
+class _Cursor:
+    def __init__(self, text: str):
+        self.text, self.pos = text, 0
+
+    def skip_spaces(self):
+        while self.pos < len(self.text) and self.text[self.pos] in " \t":
+            self.pos += 1
+
+    def expect(self, token: str):
+        self.skip_spaces()
+        if not self.text.startswith(token, self.pos):
+            raise FormatParseError(self.text, self.pos, repr(token))
+        self.pos += len(token)
+
+    def peek(self, token: str) -> bool:
+        self.skip_spaces()
+        return self.text.startswith(token, self.pos)
+
+    def name(self) -> str:
+        self.skip_spaces()
+        start = self.pos
+        while self.pos < len(self.text) and (self.text[self.pos].isalnum() or self.text[self.pos] == "_"):
+            self.pos += 1
+        if start == self.pos:
+            raise FormatParseError(self.text, start, "a format name")
+        return self.text[start : self.pos]
+
+    def integer(self) -> int:
+        self.skip_spaces()
+        start = self.pos
+        if self.pos < len(self.text) and self.text[self.pos] == "-":
+            self.pos += 1
+        digits = self.pos
+        while self.pos < len(self.text) and self.text[self.pos].isdigit():
+            self.pos += 1
+        if digits == self.pos or self.pos - digits > 9:
+            raise FormatParseError(self.text, start, "an integer of at most 9 digits")
+        return int(self.text[start : self.pos])
+
+    def block(self):
+        if not self.peek("("):
+            return self.integer()
+        self.expect("(")
+        first = self.integer()
+        self.expect(",")
+        if self.peek(")"):
+            self.pos += 1
+            return (first,)
+        second = self.integer()
+        self.expect(")")
+        return (first, second)
+
+
+def parse(text: str) -> Format:
+    """Return the format whose canonical string is ``text``.
+
+    Raises :class:`FormatParseError` (a ``ValueError``) naming the column of the
+    first problem, and ``ValueError``/``TypeError`` from the format's own checks
+    for widths outside their legal range.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes a format string, got {type(text).__name__}")
+    cur = _Cursor(text)
+    start = (cur.skip_spaces(), cur.pos)[1]
+    name = cur.name()
+    if name == "f32":
+        fmt = F32
+    elif name in OCP_FORMATS:
+        fmt = OCP_FORMATS[name]
+    elif name in _CONSTRUCTORS:
+        cls, arity = _CONSTRUCTORS[name]
+        cur.expect("(")
+        args = []
+        for i in range(arity):
+            if i:
+                cur.expect(",")
+            args.append(cur.block() if (i == 0 and name in _BLOCKED) else cur.integer())
+        cur.expect(")")
+        fmt = cls(*args)
+    else:
+        known = ", ".join(["f32", *OCP_FORMATS, *(f"{k}(...)" for k in _CONSTRUCTORS)])
+        raise FormatParseError(text, start, f"one of {known}")
+    cur.skip_spaces()
+    if cur.pos != len(text):
+        raise FormatParseError(text, cur.pos, "end of text")
+    return fmt
