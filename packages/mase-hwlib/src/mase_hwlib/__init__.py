@@ -1,7 +1,12 @@
 """SystemVerilog MX operators with exact Python golden models and cocotb benches.
 
-Not built yet: see README.md for what this package will hold."""
+    import mase_hwlib
+    spec = mase_hwlib.catalog.get("mase_mxint_mul")      # params, streams, golden, sources
+    result = mase_hwlib.simulate("mase_mxint_mul", params, inputs)   # RTL on Icarus
+"""
 
+from mase_hwlib import catalog, streams
 from mase_hwlib.__about__ import __version__
+from mase_hwlib.simulate import SimResult, simulate
 
-__all__ = ["__version__"]
+__all__ = ["SimResult", "__version__", "catalog", "simulate", "streams"]

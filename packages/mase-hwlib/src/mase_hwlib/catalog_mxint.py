@@ -1,0 +1,1 @@
+"""Catalog entries of the MXInt operators."""
