@@ -92,7 +92,7 @@ async def run_streams(dut):
                     if not handle.value.is_resolvable:
                         error = f"{name}_{f['suffix']} holds X/Z at output beat {got[name]} (cycle {cycle})"
                         break
-                    word = handle.value.to_unsigned()
+                    word = _word(handle.value)
                     captured[name][f["suffix"]].append(unpack_lanes(word, f["lanes"], f["width"], f["signed"]))
                 cycles[name].append(cycle)
                 got[name] += 1
@@ -116,3 +116,8 @@ def _bit(dut, name: str) -> bool:
     if not v.is_resolvable:
         raise AssertionError(f"{name} is X/Z after reset")
     return bool(int(v))
+
+
+def _word(value) -> int:
+    """Unsigned integer of a port value (a 1-bit port reads as a Logic, wider ones as a LogicArray)."""
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)

@@ -62,7 +62,7 @@ module mase_bl_dot #(
                     wire [EXP_BITS-1:0] w_code = wc[EXP_BITS-1:0];
                     wire nonzero = (x_code != '0) && (w_code != '0);
                     // (c_x - 1) + (c_w - 1), only used when both codes are >= 1
-                    wire [EXP_BITS:0] off_sum = (EXP_BITS + 1)'(x_code) + (EXP_BITS + 1)'(w_code) - 2'd2;
+                    wire [EXP_BITS:0] off_sum = (EXP_BITS + 1)'(x_code) + (EXP_BITS + 1)'(w_code) - (EXP_BITS + 1)'(2);
                     wire signed [BLOCK_SUM_WIDTH-1:0] term =
                         nonzero ? $signed(BLOCK_SUM_WIDTH'(1) << off_sum) : '0;
                     assign signed_term[k] = (xc[EL_WIDTH-1] ^ wc[EL_WIDTH-1]) ? -term : term;

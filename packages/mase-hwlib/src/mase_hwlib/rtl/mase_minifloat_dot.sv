@@ -8,7 +8,8 @@
 // NUM_BLOCKS beats is exact:
 //   y(i,j) = acc(i,j) * 2^(2 - 2*EXP_BIAS - 2*MAN_BITS)          (= 2^OUT_LSB_EXP)
 // as an ACC_WIDTH-bit two's-complement integer, output (i, j) at lane i*W_ROWS + j.
-// EXP_BIAS only fixes that LSB; the datapath does not depend on it.
+// The bias only fixes that LSB, so it is not an RTL parameter: the catalog
+// entry carries it (EXP_BIAS) for the golden model and the output scale.
 `default_nettype none
 
 module mase_minifloat_dot #(
@@ -17,14 +18,12 @@ module mase_minifloat_dot #(
     parameter int W_ROWS = 1,      // rows of w per beat
     parameter int EXP_BITS = 4,    // element exponent bits E
     parameter int MAN_BITS = 3,    // element fraction bits M (>= 1)
-    parameter int EXP_BIAS = 7,    // element exponent bias (documents the output LSB)
     parameter int NUM_BLOCKS = 4,  // beats per dot product (reduction length / BLOCK_K)
     localparam int EL_WIDTH = 1 + EXP_BITS + MAN_BITS,
     localparam int TERM_WIDTH = 2 * (MAN_BITS + 1) + 2 * ((1 << EXP_BITS) - 2),
     localparam int BLOCK_SUM_WIDTH = TERM_WIDTH + $clog2(BLOCK_K) + 1,
     localparam int ACC_WIDTH = BLOCK_SUM_WIDTH + $clog2(NUM_BLOCKS),
-    localparam int LANES = X_ROWS * W_ROWS,
-    localparam int OUT_LSB_EXP = 2 - 2 * EXP_BIAS - 2 * MAN_BITS
+    localparam int LANES = X_ROWS * W_ROWS
 ) (
     input  wire                              clk,
     input  wire                              rst,
