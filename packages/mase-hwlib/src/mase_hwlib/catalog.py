@@ -43,6 +43,8 @@ __all__ = [
 FAMILIES: tuple[str, ...] = (
     "mase_hwlib.catalog_infra",
     "mase_hwlib.catalog_mxint",
+    "mase_hwlib.catalog_dot",
+    "mase_hwlib.catalog_nonlinear",
 )
 
 

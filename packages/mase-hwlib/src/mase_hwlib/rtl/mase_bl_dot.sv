@@ -9,7 +9,8 @@
 //   shift_b = 2*BIAS_HI - beta_x - beta_w,  BIAS_HI = 2^(BIAS_BITS-1) - 1,
 // so after NUM_BLOCKS beats
 //   y(i,j) = acc(i,j) * 2^(2 - 2*BIAS_HI)                     (= 2^OUT_LSB_EXP)
-// as an ACC_WIDTH-bit two's-complement integer, output (i, j) at lane i*W_ROWS + j.
+// as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
+// multiple of 32), output (i, j) at lane i*W_ROWS + j.
 // No multiplier: each product is one shifted bit (the point of the format).
 `default_nettype none
 
@@ -25,7 +26,9 @@ module mase_bl_dot #(
     localparam int SHIFT_MAX = 4 * BIAS_HI + 2,
     localparam int TERM_WIDTH = 2 * ((1 << EXP_BITS) - 2) + 1,
     localparam int BLOCK_SUM_WIDTH = TERM_WIDTH + $clog2(BLOCK_K) + 1,
-    localparam int ACC_WIDTH = BLOCK_SUM_WIDTH + SHIFT_MAX + $clog2(NUM_BLOCKS),
+    localparam int ACC_BITS = BLOCK_SUM_WIDTH + SHIFT_MAX + $clog2(NUM_BLOCKS),
+    // rounded up to whole 32-bit chunks, so software reads lanes as 32-bit words
+    localparam int ACC_WIDTH = 32 * ((ACC_BITS + 31) / 32),
     localparam int LANES = X_ROWS * W_ROWS
 ) (
     input  wire                              clk,

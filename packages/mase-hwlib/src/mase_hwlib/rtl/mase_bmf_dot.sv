@@ -12,9 +12,11 @@
 // (BIAS_HI = 2^(BIAS_BITS-1) - 1; every two's-complement bias code is accepted).
 // After NUM_BLOCKS beats the output is the exact sum
 //   y(i,j) = acc(i,j) * 2^(2 - 2*BIAS_HI - 2*MAN_BITS)          (= 2^OUT_LSB_EXP)
-// as an ACC_WIDTH-bit two's-complement integer, output (i, j) at lane i*W_ROWS + j.
-// The accumulator spans the whole bias range, so it is wide (555 bits for
-// BMF(16,4,3,8)); a narrower BIAS_BITS narrows it.
+// as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
+// multiple of 32), output (i, j) at lane i*W_ROWS + j.
+// The accumulator spans the whole bias range, so it is wide (ACC_BITS = 553,
+// ACC_WIDTH = 576 for BLOCK_K = 16, E = 4, M = 3, BIAS_BITS = 8, NUM_BLOCKS = 4);
+// each bias bit less halves the 4*BIAS_HI + 2 bits of alignment range.
 `default_nettype none
 
 module mase_bmf_dot #(
@@ -31,7 +33,9 @@ module mase_bmf_dot #(
     // |mag_x*mag_w| < 2^(2M+2), shifted by at most 2*(2^E - 2)
     localparam int TERM_WIDTH = 2 * (MAN_BITS + 1) + 2 * ((1 << EXP_BITS) - 2),
     localparam int BLOCK_SUM_WIDTH = TERM_WIDTH + $clog2(BLOCK_K) + 1,
-    localparam int ACC_WIDTH = BLOCK_SUM_WIDTH + SHIFT_MAX + $clog2(NUM_BLOCKS),
+    localparam int ACC_BITS = BLOCK_SUM_WIDTH + SHIFT_MAX + $clog2(NUM_BLOCKS),
+    // rounded up to whole 32-bit chunks, so software reads lanes as 32-bit words
+    localparam int ACC_WIDTH = 32 * ((ACC_BITS + 31) / 32),
     localparam int LANES = X_ROWS * W_ROWS
 ) (
     input  wire                              clk,

@@ -5,7 +5,8 @@
 // W_WIDTH-bit integers qw (value qw * 2^-W_FRAC). After NUM_BLOCKS beats of
 // BLOCK_K elements,
 //   y(i,j) = acc(i,j) * 2^-(X_FRAC + W_FRAC),   acc(i,j) = sum qx[i,k] * qw[j,k]
-// exactly, as an ACC_WIDTH-bit two's-complement integer at lane i*W_ROWS + j.
+// exactly, as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
+// multiple of 32) at lane i*W_ROWS + j.
 // The fraction widths only fix the output LSB; the datapath is integer only.
 `default_nettype none
 
@@ -17,7 +18,9 @@ module mase_fixed_dot #(
     parameter int W_WIDTH = 8,     // w element bits (two's complement)
     parameter int NUM_BLOCKS = 4,  // beats per dot product (reduction length / BLOCK_K)
     // |qx*qw| <= 2^(X_WIDTH+W_WIDTH-2); a sum of BLOCK_K*NUM_BLOCKS of them fits in
-    localparam int ACC_WIDTH = X_WIDTH + W_WIDTH + $clog2(BLOCK_K * NUM_BLOCKS),
+    localparam int ACC_BITS = X_WIDTH + W_WIDTH + $clog2(BLOCK_K * NUM_BLOCKS),
+    // rounded up to whole 32-bit chunks, so software reads lanes as 32-bit words
+    localparam int ACC_WIDTH = 32 * ((ACC_BITS + 31) / 32),
     localparam int LANES = X_ROWS * W_ROWS
 ) (
     input  wire                              clk,

@@ -7,7 +7,8 @@
 // integer on one common LSB and the sum over BLOCK_K elements per beat and
 // NUM_BLOCKS beats is exact:
 //   y(i,j) = acc(i,j) * 2^(2 - 2*EXP_BIAS - 2*MAN_BITS)          (= 2^OUT_LSB_EXP)
-// as an ACC_WIDTH-bit two's-complement integer, output (i, j) at lane i*W_ROWS + j.
+// as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
+// multiple of 32), output (i, j) at lane i*W_ROWS + j.
 // The bias only fixes that LSB, so it is not an RTL parameter: the catalog
 // entry carries it (EXP_BIAS) for the golden model and the output scale.
 `default_nettype none
@@ -22,7 +23,9 @@ module mase_minifloat_dot #(
     localparam int EL_WIDTH = 1 + EXP_BITS + MAN_BITS,
     localparam int TERM_WIDTH = 2 * (MAN_BITS + 1) + 2 * ((1 << EXP_BITS) - 2),
     localparam int BLOCK_SUM_WIDTH = TERM_WIDTH + $clog2(BLOCK_K) + 1,
-    localparam int ACC_WIDTH = BLOCK_SUM_WIDTH + $clog2(NUM_BLOCKS),
+    localparam int ACC_BITS = BLOCK_SUM_WIDTH + $clog2(NUM_BLOCKS),
+    // rounded up to whole 32-bit chunks, so software reads lanes as 32-bit words
+    localparam int ACC_WIDTH = 32 * ((ACC_BITS + 31) / 32),
     localparam int LANES = X_ROWS * W_ROWS
 ) (
     input  wire                              clk,

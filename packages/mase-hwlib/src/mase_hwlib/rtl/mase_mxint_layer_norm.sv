@@ -104,7 +104,9 @@ module mase_mxint_layer_norm #(
                 NUM_WIDTH'(N) * NUM_WIDTH'($signed(x_stored[e*X_WIDTH +: X_WIDTH])) - NUM_WIDTH'(s1_reg);
             wire signed [NUM_WIDTH-1:0] numerator = centred <<< OUT_FRAC;
             wire signed [NUM_WIDTH-1:0] divisor = NUM_WIDTH'(root_reg);   // zero-extended, >= 0
-            wire signed [NUM_WIDTH-1:0] quotient = (root_reg == '0) ? '0 : numerator / divisor;
+            // own wire: inside a ternary with an unsigned '0 the division would be unsigned
+            wire signed [NUM_WIDTH-1:0] ratio = numerator / divisor;   // truncates toward zero
+            wire signed [NUM_WIDTH-1:0] quotient = (root_reg == '0) ? '0 : ratio;
             // saturated into OUT_WIDTH bits: the upper bits are sign copies
             /* verilator lint_off UNUSEDSIGNAL */
             wire signed [NUM_WIDTH-1:0] y = (quotient > OUT_MAX) ? OUT_MAX : (quotient < OUT_MIN) ? OUT_MIN : quotient;
