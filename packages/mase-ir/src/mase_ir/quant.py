@@ -21,14 +21,9 @@ def fake_quantize(t: torch.Tensor, fmt: mxf.Format, block_axis: int = -1) -> tor
     """
     if fmt == mxf.F32:
         return t
-    try:
-        import mx_formats.torch as mxt
-    except ImportError as exc:  # the torch bridge is an optional part of mx_formats
-        raise RuntimeError(
-            f"running a graph with format {fmt} needs mx_formats.torch (fake_quantize with STE): {exc}"
-        ) from exc
+    fq = _backend()
     if not getattr(fmt, "is_block", False):
-        return mxt.fake_quantize(t, fmt)
+        return fq(t, fmt, None)
     block_dims = len(fmt.block)
     squeeze = 0
     while t.dim() < block_dims:
@@ -40,7 +35,31 @@ def fake_quantize(t: torch.Tensor, fmt: mxf.Format, block_axis: int = -1) -> tor
     else:
         other = axis - 1 if axis == t.dim() - 1 else t.dim() - 1
         axes = (axis, other)
-    out = mxt.fake_quantize(t, fmt, axes=axes)
+    out = fq(t, fmt, axes)
     for _ in range(squeeze):
         out = out.squeeze(0)
     return out
+
+
+def _backend():
+    """``mx_formats.torch.fake_quantize`` when present, else the numpy round trip
+    ``mx_formats.fake_quantize`` wrapped in a straight-through autograd function."""
+    try:
+        import mx_formats.torch as mxt
+    except ImportError:
+        return _StraightThrough.apply
+    return lambda t, fmt, axes: mxt.fake_quantize(t, fmt, axes=axes)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """y = dequantize(quantize(x)); dy/dx = 1 (straight-through estimator)."""
+
+    @staticmethod
+    def forward(ctx, t, fmt, axes):
+        x = t.detach().to(torch.float32).cpu().numpy()
+        y = mxf.fake_quantize(x, fmt, axes=axes)
+        return torch.from_numpy(y).to(t.device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None
