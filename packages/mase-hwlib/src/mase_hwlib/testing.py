@@ -70,3 +70,38 @@ def lint(module: str, params: Mapping | None = None) -> str:
     if proc.returncode != 0 or "%Warning" in proc.stderr or "%Error" in proc.stderr:
         raise AssertionError(f"verilator lint of {module} {vparams} failed:\n{proc.stderr}")
     return proc.stderr
+
+
+def mxint_blocks(n: int, lanes: int, man: int, exp: int, rng, *, edge: bool = True, exp_range=None) -> dict:
+    """``n`` seeded random MXInt beats plus edge blocks, as ``{"mant", "exp"}`` beat arrays.
+
+    Random blocks draw every element in ``[-(2^m-1), 2^m-1]`` and the shared
+    exponent in ``exp_range`` (inclusive, clipped to ``[-emax, emax]``; default
+    the whole range) — narrow it to where the operator under test neither
+    saturates nor flushes everything to zero, or rounding goes untested. With ``edge``, six blocks are prepended: all
+    zeros, all +saturated at +emax, all -saturated at -emax, alternating
+    +-saturation at emax, a single smallest element at -emax, and a block
+    whose top element only just reaches the top binade (2^(m-1)).
+    """
+    hi = (1 << man) - 1
+    emax = (1 << (exp - 1)) - 1
+    mant = rng.integers(-hi, hi + 1, size=(n, lanes))
+    lo, hi_e = (-emax, emax) if exp_range is None else (max(-emax, exp_range[0]), min(emax, exp_range[1]))
+    exps = rng.integers(lo, hi_e + 1, size=(n, 1))
+    if edge:
+        one_hot = np.zeros(lanes, dtype=np.int64)
+        one_hot[-1] = 1
+        top = np.zeros(lanes, dtype=np.int64)
+        top[0] = 1 << (man - 1)
+        edges_m = np.stack([
+            np.zeros(lanes, dtype=np.int64),
+            np.full(lanes, hi),
+            np.full(lanes, -hi),
+            np.where(np.arange(lanes) % 2 == 0, hi, -hi),
+            one_hot,
+            top,
+        ])
+        edges_e = np.array([[-emax], [emax], [-emax], [emax], [-emax], [0]])
+        mant = np.concatenate([edges_m, mant])
+        exps = np.concatenate([edges_e, exps])
+    return {"mant": mant.astype(np.int64), "exp": exps.astype(np.int64)}

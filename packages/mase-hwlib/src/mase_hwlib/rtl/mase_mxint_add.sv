@@ -1,0 +1,87 @@
+// mase_mxint_add: elementwise sum of two MXInt block streams with exact
+// exponent alignment: with La = sa - A_MAN + 1 and Lb = sb - B_MAN + 1, both
+// operands are shifted left onto L = min(La, Lb) (never right, so no bit is
+// lost; the adder is as wide as the largest possible exponent gap), summed,
+// and re-normalised into MXInt(OUT_MAN, OUT_EXP) by mase_mxint_normalize. One
+// block pair per cycle, registered output.
+`default_nettype none
+
+module mase_mxint_add #(
+    parameter int BLOCK_0 = 4,  // block elements along the first blocked axis (tile columns)
+    parameter int BLOCK_1 = 1,  // block elements along the second blocked axis (tile rows)
+    parameter int A_MAN   = 7,  // operand a mantissa bits (magnitude)
+    parameter int A_EXP   = 8,  // operand a shared-exponent bits
+    parameter int B_MAN   = 7,  // operand b mantissa bits (magnitude)
+    parameter int B_EXP   = 8,  // operand b shared-exponent bits
+    parameter int OUT_MAN = 7,  // output mantissa bits (magnitude)
+    parameter int OUT_EXP = 8   // output shared-exponent bits
+) (
+    input  wire                                   clk,
+    input  wire                                   rst,      // synchronous, active high
+    // operand streams: one block per beat each, consumed together
+    input  wire                                   a_valid,
+    output wire                                   a_ready,
+    input  wire [BLOCK_0*BLOCK_1*(A_MAN+1)-1:0]   a_mant,
+    input  wire [A_EXP-1:0]                       a_exp,
+    input  wire                                   b_valid,
+    output wire                                   b_ready,
+    input  wire [BLOCK_0*BLOCK_1*(B_MAN+1)-1:0]   b_mant,
+    input  wire [B_EXP-1:0]                       b_exp,
+    // output stream: one block per beat
+    output wire                                   y_valid,
+    input  wire                                   y_ready,
+    output wire [BLOCK_0*BLOCK_1*(OUT_MAN+1)-1:0] y_mant,
+    output wire [OUT_EXP-1:0]                     y_exp
+);
+    localparam int LANES = BLOCK_0 * BLOCK_1;
+    localparam int LW    = (A_EXP > B_EXP ? A_EXP : B_EXP) + 7;  // holds sa + sb - A_MAN - B_MAN
+    localparam int EMAX_A = (1 << (A_EXP - 1)) - 1;
+    localparam int EMAX_B = (1 << (B_EXP - 1)) - 1;
+    localparam int MAXM   = A_MAN > B_MAN ? A_MAN : B_MAN;
+    localparam int GAP    = EMAX_A + EMAX_B + MAXM;   // bound on |La - Lb|
+    localparam int IW     = MAXM + GAP + 3;           // aligned sum, signed
+    wire signed [LW-1:0] la = LW'($signed(a_exp)) - LW'(A_MAN - 1);
+    wire signed [LW-1:0] lb = LW'($signed(b_exp)) - LW'(B_MAN - 1);
+    wire signed [LW-1:0] lsb = la < lb ? la : lb;
+    wire [LW-1:0] shift_a = la - lsb;  // >= 0
+    wire [LW-1:0] shift_b = lb - lsb;  // >= 0
+
+    logic [LANES*IW-1:0]          lanes_int;
+    logic [LANES*(OUT_MAN+1)-1:0] norm_mant;
+    logic [OUT_EXP-1:0]           norm_exp;
+
+    for (genvar j = 0; j < LANES; j++) begin : g_lane
+        wire signed [A_MAN:0] qa = a_mant[j*(A_MAN+1) +: A_MAN+1];
+        wire signed [B_MAN:0] qb = b_mant[j*(B_MAN+1) +: B_MAN+1];
+        assign lanes_int[j*IW +: IW] = (IW'(qa) << shift_a) + (IW'(qb) << shift_b);
+    end
+
+    mase_mxint_normalize #(
+        .LANES(LANES), .IN_WIDTH(IW), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
+    ) u_normalize (
+        .in_int(lanes_int), .in_lsb(lsb), .out_mant(norm_mant), .out_exp(norm_exp)
+    );
+
+    // join the operands into the output register
+    logic                         out_valid_reg;
+    logic [LANES*(OUT_MAN+1)-1:0] out_mant_reg;
+    logic [OUT_EXP-1:0]           out_exp_reg;
+    wire load = !out_valid_reg || y_ready;
+    wire fire = a_valid && b_valid && load;
+    assign a_ready = load && b_valid;
+    assign b_ready = load && a_valid;
+    assign y_valid = out_valid_reg;
+    assign y_mant  = out_mant_reg;
+    assign y_exp   = out_exp_reg;
+
+    always_ff @(posedge clk) begin
+        if (fire) begin
+            out_mant_reg <= norm_mant;
+            out_exp_reg  <= norm_exp;
+        end
+        if (rst) out_valid_reg <= 1'b0;
+        else if (load) out_valid_reg <= a_valid && b_valid;
+    end
+endmodule
+
+`default_nettype wire
