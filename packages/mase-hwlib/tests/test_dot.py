@@ -230,3 +230,48 @@ def test_dot_rtl_matches_golden(module, cfg):
     }
     result = check_against_golden(module, cfg["params"], inputs, idle=0.3, backpressure=0.3, seed=7)
     assert len(result.outputs["y"]["data"]) == n // full["NUM_BLOCKS"]
+
+
+# ---------------------------------------------------------------------------
+# a whole linear layer through the RTL, from mx_formats tensors
+
+
+def test_bmf_linear_layer_through_the_rtl_is_exact_and_streams_one_block_per_cycle():
+    """x (4, 32) @ w (4, 32).T in BMF((16,2),4,3,8): 2x2 output tiles, 2 blocks each.
+    The RTL result equals the exact dot of the dequantized tensors; unstalled, one
+    block moves per cycle and a tile leaves every NUM_BLOCKS cycles."""
+    import mase_hwlib
+    from mase_hwlib import dot_layout
+
+    rng = np.random.default_rng(5)
+    fmt = mxf.BMF((16, 2), 4, 3, 8)
+    x = (rng.standard_normal((4, 32)) * np.exp2(rng.integers(-8, 8, (4, 1)))).astype(np.float32)
+    w = (rng.standard_normal((4, 32)) * 0.05).astype(np.float32)
+    qx, qw = mxf.quantize(x, fmt), mxf.quantize(w, fmt)
+    params, inputs = dot_layout.linear_beats(qx, qw)
+    assert (params["X_ROWS"], params["W_ROWS"], params["NUM_BLOCKS"]) == (2, 2, 2)
+    r = mase_hwlib.simulate("mase_bmf_dot", params, inputs)
+    acc = dot_layout.linear_result(r.outputs, "mase_bmf_dot", params, 4, 4)
+    dx, dw = mxf.dequantize(qx), mxf.dequantize(qw)
+    lsb = Fraction(2) ** dot_layout.out_lsb_exp(fmt, fmt)
+    for i in range(4):
+        for j in range(4):
+            want = sum((Fraction(float(a)) * Fraction(float(b)) for a, b in zip(dx[i], dw[j])), Fraction(0))
+            assert Fraction(int(acc[i, j])) * lsb == want
+    n_beats = len(inputs["x"]["data"])  # 4 tiles x 2 blocks
+    assert r.first_output_latency == params["NUM_BLOCKS"]
+    assert r.cycles_per_block == params["NUM_BLOCKS"]
+    assert r.total_cycles == n_beats + 1
+
+
+def test_linear_beats_refuses_mismatched_operands_by_name():
+    from mase_hwlib import dot_layout
+
+    x = np.ones((2, 16), np.float32)
+    with pytest.raises(ValueError, match="need x \\(M, K\\) and w \\(N, K\\)"):
+        dot_layout.linear_beats(mxf.quantize(x, mxf.BL((16,), 3, 4)), mxf.quantize(np.ones((2, 8), np.float32), mxf.BL((8,), 3, 4)))
+    with pytest.raises(ValueError, match="M=2 is not a multiple of the tile extent 4"):
+        fmt = mxf.BMF((16, 4), 4, 3, 8)
+        dot_layout.linear_beats(mxf.quantize(np.ones((2, 16), np.float32), fmt), mxf.quantize(np.ones((4, 16), np.float32), fmt))
+    with pytest.raises(TypeError, match="no tile dot product for format MXInt"):
+        dot_layout.module_for(mxf.MXInt((16,), 8, 7))

@@ -144,3 +144,25 @@ def test_nonlinear_rtl_matches_golden(module, cfg):
     inputs = _mxint_beats(full, rows, rng, cfg["scale"])
     result = check_against_golden(module, cfg["params"], inputs, idle=0.3, backpressure=0.3, seed=11)
     assert len(result.outputs["y"]["data"]) == len(inputs["x"]["mant"])
+
+
+@pytest.mark.parametrize(
+    "module,latency,cycles_per_row",
+    [
+        ("mase_mxint_gelu", lambda rb: 1, lambda rb: rb),  # one block per cycle, one register
+        ("mase_mxint_softmax", lambda rb: 2 * rb, lambda rb: 3 * rb),  # in, exponentials, out
+        ("mase_mxint_layer_norm", lambda rb: rb + 1, lambda rb: 2 * rb + 1),  # in, square root, out
+    ],
+    ids=["gelu", "softmax", "layer_norm"],
+)
+def test_unstalled_schedule_matches_the_documented_cycle_counts(module, latency, cycles_per_row):
+    """Default parameters (ROW_BLOCKS = 4; gelu rows are counted in the same 4 beats)."""
+    import mase_hwlib
+
+    rb, rows = 4, 2
+    full = catalog.get(module).resolve({})
+    rng = np.random.default_rng(3)
+    inputs = {"x": {"mant": rng.integers(-127, 128, (rb * rows, full["BLOCK"])), "exp": rng.integers(-4, 4, (rb * rows, 1))}}
+    r = mase_hwlib.simulate(module, {}, inputs)
+    assert r.first_output_latency == latency(rb)
+    assert r.total_cycles == rows * cycles_per_row(rb) + (1 if module == "mase_mxint_gelu" else 0)

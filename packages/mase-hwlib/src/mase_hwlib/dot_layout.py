@@ -15,7 +15,8 @@ variant of a linear layer).
 
     params, inputs = linear_beats(mxf.quantize(x, fmt), mxf.quantize(w, fmt))
     r = mase_hwlib.simulate(module_for(fmt), params, inputs)
-    acc = linear_result(r.outputs, params, M, N)      # y = acc * 2**OUT_LSB_EXP
+    acc = linear_result(r.outputs, module_for(fmt), params, M, N)
+    # y = acc * 2**out_lsb_exp(fmt, fmt), exactly
 """
 
 from __future__ import annotations
@@ -114,20 +115,13 @@ def linear_beats(qx, qw, block_k: int = 16) -> tuple[dict, dict]:
     return params, inputs
 
 
-def linear_result(outputs: dict, params: dict, m: int, n: int) -> np.ndarray:
+def linear_result(outputs: dict, module: str, params: dict, m: int, n: int) -> np.ndarray:
     """The ``(M, N)`` matrix of exact accumulators (Python ints) from the output beats."""
     from mase_hwlib import catalog
 
-    full = catalog.get(_module_of(params)).resolve(params)
+    full = catalog.get(module).resolve(params)
     acc = dot.from_chunks(outputs["y"]["data"], full["ACC_CHUNKS"])  # (MT*NT, XR*WR)
     xr, wr = params["X_ROWS"], params["W_ROWS"]
     tiles = acc.reshape(m // xr, n // wr, xr, wr)
     return tiles.transpose(0, 2, 1, 3).reshape(m, n)
 
-
-def _module_of(params: dict) -> str:
-    if "X_WIDTH" in params:
-        return "mase_fixed_dot"
-    if "BIAS_BITS" in params:
-        return "mase_bmf_dot" if "MAN_BITS" in params else "mase_bl_dot"
-    return "mase_minifloat_dot"
