@@ -143,3 +143,15 @@ def test_deeply_nested_literal_is_a_parse_error():
     text = "graph(%x: f32[2]) {\n  %y: f32[2] = relu(%x: f32[2]) {module = " + "[" * 5000 + "\n  return %y\n}\n"
     with pytest.raises(mase_ir.ParseError):
         mase_ir.parse(text)
+
+
+def test_oversized_integer_is_a_parse_error_with_a_short_found():
+    with pytest.raises(mase_ir.ParseError) as info:
+        mase_ir.parse("graph(%x: f32[" + "9" * 5000 + "]) {\n  return %x\n}\n")
+    assert (info.value.line, info.value.column) == (1, 15)
+    assert len(info.value.found) < 50 and "integer too long" in str(info.value)
+
+
+def test_graph_without_outputs_parses_and_returns_nothing():
+    g = mase_ir.parse("graph() {\n  return \n}\n")
+    assert g() == () and g.to_text() == "graph() {\n  return \n}\n"

@@ -125,3 +125,24 @@ def test_a_model_in_train_mode_is_traced_in_eval_mode_without_dropout():
     assert [n.op for n in graph.nodes] == ["linear"]
     x = torch.randn(2, 4)
     assert torch.equal(graph(input=x), model.eval()(x))
+
+
+@pytest.mark.parametrize("family", ["bert", "opt", "llama"])
+def test_eager_attention_traces_to_matmul_and_softmax(family):
+    from mase_ir_testkit import _tiny
+    model, extra = _tiny(family)
+    model.set_attn_implementation("eager")
+    example = _inputs(2, extra)
+    graph = mase_ir.trace(model.eval(), example)
+    hist = graph.summary().op_histogram
+    assert hist["matmul"] == 4 and hist["softmax"] == 2 and "scaled_dot_product_attention" not in hist
+    assert _max_diff(graph_outputs(graph, example), eager_outputs(model, example)) <= 1e-5
+    assert mase_ir.parse(graph.to_text()).to_text() == graph.to_text()
+
+
+def test_graph_inputs_are_checked_by_name_shape_and_dtype(tiny):
+    inputs = tiny.tensors(tiny.example)
+    with pytest.raises(ValueError, match="graph input 'input_ids' must be i64\\[2,8\\], got torch.int32"):
+        tiny.graph(**{**inputs, "input_ids": inputs["input_ids"].int()})
+    with pytest.raises(TypeError, match="missing graph input 'attention_mask'"):
+        tiny.graph(input_ids=inputs["input_ids"])

@@ -218,6 +218,12 @@ class MaseGraph:
             raise VerifyError(n.name, "value defined twice")
         if n.op not in OPS:
             raise VerifyError(n.name, f"unknown op {n.op!r}")
+        if not isinstance(n.sw, SoftwareMeta) or not isinstance(n.hw, HardwareMeta):
+            raise VerifyError(n.name, "sw / hw must be SoftwareMeta / HardwareMeta")
+        try:  # fields may have been assigned after construction: re-run their checks
+            HardwareMeta(**{k: v for k, v in n.hw.items()})
+        except TypeError as exc:
+            raise VerifyError(n.name, str(exc)) from None
         spec = n.spec
         try:
             bound = bind_roles(n)
@@ -297,8 +303,8 @@ class MaseGraph:
             if i.name not in inputs:
                 raise TypeError(f"missing graph input {i.name!r} ({i.type})")
             t = inputs[i.name]
-            if not isinstance(t, torch.Tensor) or tuple(t.shape) != i.type.shape:
-                got = list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != i.type.shape or t.dtype != i.type.torch_dtype:
+                got = f"{t.dtype} {list(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
                 raise ValueError(f"graph input {i.name!r} must be {i.type}, got {got}")
             env[i.name] = t
         unknown = [k for k, v in inputs.items() if isinstance(v, torch.Tensor) and
@@ -312,7 +318,7 @@ class MaseGraph:
         for o in self.outputs:
             t = self.value_type(o)
             outs.append(fake_quantize(env[o], t.element) if t.is_quantized else env[o])
-        return outs[0] if len(outs) == 1 else tuple(outs)
+        return outs[0] if len(outs) == 1 else tuple(outs)  # () for a graph without outputs
 
     # --- reporting ----------------------------------------------------------------
     def summary(self) -> Summary:

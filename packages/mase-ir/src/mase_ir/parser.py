@@ -45,7 +45,9 @@ _TOKEN = re.compile(r"""
 
 
 def _describe(tok: Token) -> str:
-    return "end of input" if tok.kind == "eof" else repr(tok.text)
+    if tok.kind == "eof":
+        return "end of input"
+    return repr(tok.text) if len(tok.text) <= 40 else repr(tok.text[:37] + "...")
 
 
 class _Parser:
@@ -121,7 +123,13 @@ class _Parser:
             raise self.error("a valid string escape", tok, "bad string literal") from None
 
     def int_(self, what: str = "an integer") -> int:
-        return int(self.expect_kind("int", what).text)
+        return self._int(self.expect_kind("int", what))
+
+    def _int(self, tok: Token) -> int:
+        try:
+            return int(tok.text)
+        except ValueError:  # Python refuses int() of more than 4300 digits
+            raise self.error("an integer of sane size", tok, "integer too long") from None
 
     def tensor_type(self) -> TensorType:
         start = self.expect_kind("ident", "an element type like f32 or MXInt((16,2),8,7)")
@@ -142,8 +150,9 @@ class _Parser:
         fmt_text = self.text[start.pos:end]
         try:
             element = parse_element(fmt_text)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # any failure of the format library is a parse error here
             column = getattr(exc, "column", None)
+            column = column if isinstance(column, int) else 0
             line, col = self._linecol(start.pos)
             raise ParseError(f"bad element type: {exc}", line, col + (column or 0),
                              "an element type (f32, i64, bool, or an mx_formats format)",
@@ -166,7 +175,7 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "int":
             self.next()
-            return int(tok.text)
+            return self._int(tok)
         if tok.kind == "float":
             self.next()
             return float(tok.text)

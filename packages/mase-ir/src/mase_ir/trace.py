@@ -64,7 +64,8 @@ def _same(*names):
 
 
 def _no_dtype(a):
-    return None if a.get("dtype") is None else "softmax with a dtype argument"
+    # softmax(x, dtype=float32) on the float32 tensors of the IR is plain softmax
+    return None if a.get("dtype") in (None, torch.float32) else f"softmax to dtype {a['dtype']}"
 
 
 RAISE: dict[Any, Raise] = {
@@ -111,6 +112,11 @@ RAISE: dict[Any, Raise] = {
     aten.gt.Scalar: Raise("gt", {"input": "self", "other": "other"}, {}),
     aten.ge.Scalar: Raise("ge", {"input": "self", "other": "other"}, {}),
     aten.where.self: Raise("where", {"condition": "condition", "input": "self", "other": "other"}, {}),
+    aten.where.ScalarOther: Raise("where", {"condition": "condition", "input": "self", "other": "other"}, {}),
+    aten.where.ScalarSelf: Raise("where", {"condition": "condition", "input": "self", "other": "other"}, {}),
+    aten.masked_fill.Tensor: Raise("masked_fill", {"input": "self", "mask": "mask"}, {"value": "value"},
+                                   lambda a: None if not isinstance(a["value"], torch.Tensor)
+                                   else "masked_fill with a tensor value"),
     aten.masked_fill.Scalar: Raise("masked_fill", {"input": "self", "mask": "mask"}, {"value": "value"}),
     aten.embedding.default: Raise("embedding", {"weight": "weight", "indices": "indices"},
                                   {"padding_idx": "padding_idx"}),
