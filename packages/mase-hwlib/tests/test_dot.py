@@ -2,6 +2,7 @@
 rational arithmetic on the decoded values, against mx_formats.quantize, and
 the RTL against the golden model bit for bit (idle cycles and back-pressure)."""
 
+import shutil
 import zlib
 from fractions import Fraction
 
@@ -11,7 +12,7 @@ import pytest
 import mx_formats as mxf
 from mase_hwlib import catalog
 from mase_hwlib.golden import dot
-from mase_hwlib.testing import check_against_golden
+from mase_hwlib.testing import check_against_golden, lint
 
 # ---------------------------------------------------------------------------
 # slow, independent reference: decode every code to an exact rational
@@ -275,3 +276,15 @@ def test_linear_beats_refuses_mismatched_operands_by_name():
         dot_layout.linear_beats(mxf.quantize(np.ones((2, 16), np.float32), fmt), mxf.quantize(np.ones((4, 16), np.float32), fmt))
     with pytest.raises(TypeError, match="no tile dot product for format MXInt"):
         dot_layout.module_for(mxf.MXInt((16,), 8, 7))
+
+
+@pytest.mark.parametrize(
+    "module,cfg",
+    [(m, c) for m, cs in DOT_CASES.items() for c in cs],
+    ids=[f"{m}-{i}" for m, cs in DOT_CASES.items() for i in range(len(cs))],
+)
+def test_dot_lint_clean_at_bench_parameters(module, cfg):
+    """Verilator 5.006 -Wall at every bench parameter set (widths change with them)."""
+    if shutil.which("verilator") is None:
+        pytest.skip("verilator not installed")
+    lint(module, cfg["params"])

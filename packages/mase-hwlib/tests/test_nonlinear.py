@@ -2,6 +2,7 @@
 and float references, and the RTL against the golden models bit for bit."""
 
 import math
+import shutil
 import zlib
 from fractions import Fraction
 
@@ -11,7 +12,7 @@ import pytest
 import mx_formats as mxf
 from mase_hwlib import catalog, streams
 from mase_hwlib.golden import nonlinear as nl
-from mase_hwlib.testing import check_against_golden
+from mase_hwlib.testing import check_against_golden, lint
 
 
 def _erf_gelu(x):
@@ -166,3 +167,15 @@ def test_unstalled_schedule_matches_the_documented_cycle_counts(module, latency,
     r = mase_hwlib.simulate(module, {}, inputs)
     assert r.first_output_latency == latency(rb)
     assert r.total_cycles == rows * cycles_per_row(rb) + (1 if module == "mase_mxint_gelu" else 0)
+
+
+@pytest.mark.parametrize(
+    "module,cfg",
+    [(m, c) for m, cs in NONLINEAR_CASES.items() for c in cs],
+    ids=[f"{m}-{i}" for m, cs in NONLINEAR_CASES.items() for i in range(len(cs))],
+)
+def test_nonlinear_lint_clean_at_bench_parameters(module, cfg):
+    """Verilator 5.006 -Wall at every bench parameter set (widths change with them)."""
+    if shutil.which("verilator") is None:
+        pytest.skip("verilator not installed")
+    lint(module, cfg["params"])

@@ -110,7 +110,7 @@ register(
             _ROW_BLOCKS,
             Param("OUT_WIDTH", 16, "output bits (two's complement, saturated)", 2, 32),
             Param("OUT_FRAC", 12, "output fraction bits", 0, 24),
-            Param("EPS_FX", 0, "eps * 2^(2*X_FRAC) rounded to an integer", 0, 1 << 40),
+            Param("EPS_FX", 0, "eps * 2^(2*X_FRAC) rounded to an integer", 0, (1 << 31) - 1),
         ),
         streams=(_x_stream(), Stream("y", "out", (Field("data", "BLOCK", "OUT_WIDTH", signed=True),))),
         golden=nonlinear.layer_norm,

@@ -25,7 +25,7 @@ module mase_mxint_layer_norm #(
     parameter int X_FRAC = 8,      // internal fraction bits
     parameter int OUT_WIDTH = 16,  // output bits (two's complement, saturated)
     parameter int OUT_FRAC = 12,   // output fraction bits
-    parameter longint EPS_FX = 0   // eps * 2^(2*X_FRAC), rounded to an integer (>= 0)
+    parameter int EPS_FX = 0       // eps * 2^(2*X_FRAC), rounded to an integer (>= 0)
 ) (
     input  wire                         clk,
     input  wire                         rst,
