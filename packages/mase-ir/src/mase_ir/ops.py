@@ -158,8 +158,16 @@ _op("reshape", [_R("input")], lambda input, shape: torch.reshape(input, shape),
     "same elements, new shape (row-major)", required=("shape",))
 _op("transpose", [_R("input")], lambda input, dim0, dim1: torch.transpose(input, dim0, dim1),
     "swap two axes", required=("dim0", "dim1"))
-_op("reorder", [_R("input")], lambda input, dims: torch.permute(input, dims),
-    "permute axes: out axis i is in axis dims[i]", required=("dims",))
+def _reorder(input, dims, shape=None, out_shape=None):
+    x = input if shape is None else torch.reshape(input, shape)
+    x = torch.permute(x, dims)
+    return x if out_shape is None else torch.reshape(x, out_shape)
+
+
+_op("reorder", [_R("input")], _reorder,
+    "optional reshape to shape, permute (out axis i is axis dims[i]), optional reshape to out_shape: "
+    "one reorder buffer in a dataflow design",
+    required=("dims",), optional=("shape", "out_shape"))
 _op("expand", [_R("input")], lambda input, size: input.expand(size), "broadcast to size",
     required=("size",))
 _op("unsqueeze", [_R("input")], lambda input, dim: torch.unsqueeze(input, dim), "insert a unit axis",
