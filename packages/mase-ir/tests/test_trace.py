@@ -81,7 +81,8 @@ class _Block(torch.nn.Module):
     def forward(self, x):
         h = self.fc(self.norm(x))
         scores = torch.softmax(h @ h.transpose(-1, -2) / 4.0, dim=-1)
-        return torch.relu(scores @ h).permute(0, 2, 1) * 2.0 + 1.0
+        y = torch.relu(scores @ h).permute(0, 2, 1) * 2.0 + 1.0
+        return torch.addmm(self.fc.bias, y.reshape(-1, 16), self.fc.weight)
 
 
 def test_plain_module_traces_and_runs():
@@ -91,6 +92,8 @@ def test_plain_module_traces_and_runs():
     graph = mase_ir.trace(model, {"x": x})
     ops = {n.op for n in graph.nodes}
     assert {"layer_norm", "linear", "matmul", "softmax", "relu", "reorder", "transpose"} <= ops
+    addmm = graph.nodes[-1]
+    assert addmm.op == "matmul" and set(addmm.params) == {"other", "bias"}
     x2 = torch.randn(2, 5, 16)
     assert torch.allclose(graph(x=x2), model(x2), atol=1e-6, rtol=0)
 

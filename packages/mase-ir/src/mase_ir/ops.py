@@ -74,9 +74,10 @@ def _R(name, **kw):
 _op("linear", [_R("input"), _R("weight"), _R("bias", optional=True)],
     lambda input, weight, bias=None: F.linear(input, weight, bias),
     "y = x W^T + b")
-_op("matmul", [_R("input"), _R("other", block_axis=-2)],
-    lambda input, other: torch.matmul(input, other),
-    "y = A @ B (batched); A blocked along -1, B along -2")
+_op("matmul", [_R("input"), _R("other", block_axis=-2), _R("bias", optional=True)],
+    lambda input, other, bias=None: torch.matmul(input, other) if bias is None
+    else torch.addmm(bias, input, other),
+    "y = A @ B (+ bias) (batched); A blocked along -1, B along -2")
 
 
 def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):

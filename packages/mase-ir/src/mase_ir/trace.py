@@ -11,8 +11,8 @@ Steps, in one walk over the exported graph:
    conversions to the same dtype, and runtime asserts.
 4. Every other call is raised through ``RAISE`` (ATen overload -> MASE op);
    anything else is refused with its ATen name and source module.
-5. Patterns are raised further (``rms_norm`` from LLaMA's decomposed
-   pow/mean/add/rsqrt/mul; see :func:`_raise_rms_norm`).
+5. Patterns are raised further (``patterns.py``): ``rms_norm`` from LLaMA's decomposed
+   pow/mean/add/rsqrt/mul, and reshape/permute chains fused into one ``reorder``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 
 from mase_ir.graph import MaseGraph, Node, Operand, Param
 from mase_ir.ops import OPS
+from mase_ir.patterns import fuse_data_movement, raise_rms_norm
 from mase_ir.types import TensorType, dtype_name
 
 aten = torch.ops.aten
@@ -73,6 +74,9 @@ RAISE: dict[Any, Raise] = {
     aten.matmul.default: Raise("matmul", {"input": "self", "other": "other"}, {}),
     aten.mm.default: Raise("matmul", {"input": "self", "other": "mat2"}, {}),
     aten.bmm.default: Raise("matmul", {"input": "self", "other": "mat2"}, {}),
+    aten.addmm.default: Raise("matmul", {"input": "mat1", "other": "mat2", "bias": "self"}, {},
+                              lambda a: None if a["beta"] == 1 and a["alpha"] == 1
+                              else "addmm with beta or alpha other than 1"),
     aten.scaled_dot_product_attention.default: Raise(
         "scaled_dot_product_attention",
         {"query": "query", "key": "key", "value": "value", "attn_mask": "attn_mask"},
@@ -98,7 +102,6 @@ RAISE: dict[Any, Raise] = {
     aten.add.Tensor: Raise("add", {"input": "self", "other": "other"}, {"alpha": "alpha"}),
     aten.add.Scalar: Raise("add", {"input": "self", "other": "other"}, {"alpha": "alpha"}),
     aten.sub.Tensor: Raise("sub", {"input": "self", "other": "other"}, {"alpha": "alpha"}),
-    aten.rsub.Scalar: None,  # filled below: rsub(x, c) = c - x
     aten.mul.Tensor: Raise("mul", {"input": "self", "other": "other"}, {}),
     aten.mul.Scalar: Raise("mul", {"input": "self", "other": "other"}, {}),
     aten.div.Tensor: Raise("div", {"input": "self", "other": "other"}, {}),
@@ -129,7 +132,7 @@ RAISE: dict[Any, Raise] = {
     aten._unsafe_view.default: Raise("reshape", {"input": "self"}, {"shape": "size"}),
     aten.reshape.default: Raise("reshape", {"input": "self"}, {"shape": "shape"}),
     aten.transpose.int: Raise("transpose", {"input": "self"}, _same("dim0", "dim1")),
-    aten.t.default: None,  # filled below
+    aten.t.default: Raise("transpose", {"input": "self"}, {}),  # dims set in _call
     aten.permute.default: Raise("reorder", {"input": "self"}, {"dims": "dims"}),
     aten.expand.default: Raise("expand", {"input": "self"}, {"size": "size"}),
     aten.unsqueeze.default: Raise("unsqueeze", {"input": "self"}, {"dim": "dim"}),
@@ -138,8 +141,6 @@ RAISE: dict[Any, Raise] = {
     aten.select.int: Raise("select", {"input": "self"}, _same("dim", "index")),
     aten.cat.default: Raise("cat", {"tensors": "tensors"}, {"dim": "dim"}),
 }
-RAISE[aten.t.default] = Raise("transpose", {"input": "self"}, {})  # attrs added in _raise_call
-del RAISE[aten.rsub.Scalar]
 
 # Default attribute values that carry no information and are left out of the text.
 _DEFAULT_ATTRS = {
@@ -216,11 +217,14 @@ def trace(model: torch.nn.Module, example_inputs: dict) -> MaseGraph:
     Shapes are fixed to those of the example inputs. Raises :class:`UnsupportedOpError`
     for an op the IR does not know and :class:`TraceError` when export fails.
     """
-    model.eval()
+    was_training = model.training
+    model.eval()  # the IR is an inference graph: dropout off, norms use running statistics
     try:
         ep = torch.export.export(model, (), dict(example_inputs), strict=False)
     except Exception as exc:
         raise TraceError(f"torch.export failed on {type(model).__name__}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        model.train(was_training)
     return _Raiser(ep).run()
 
 
@@ -251,8 +255,8 @@ class _Raiser:
             elif fx.op == "output":
                 outputs = self._outputs(fx)
         graph = MaseGraph(self.inputs, self.nodes, outputs, self.weights)
-        _raise_rms_norm(graph)
-        _fuse_data_movement(graph)
+        raise_rms_norm(graph)
+        fuse_data_movement(graph)
         _drop_unused_weights(graph)
         graph.verify()
         return graph
@@ -431,184 +435,3 @@ def _drop_unused_weights(graph: MaseGraph) -> None:
     used = {p.path for n in graph.nodes for p in n.params.values()}
     for path in [p for p in graph.weights if p not in used]:
         del graph.weights[path]
-
-
-def _raise_rms_norm(graph: MaseGraph) -> None:
-    """Raise LLaMA's decomposed RMSNorm to one ``rms_norm`` node.
-
-    Pattern (HF LlamaRMSNorm, dtype no-ops already dropped):
-        p = pow(x, 2); m = mean(p, dim=[-k..-1], keepdim); a = add(m, eps); r = rsqrt(a);
-        y = mul(x, r); [z = mul(weight, y) or mul(y, weight)]
-    where p, m, a, r, y have no other users. The result is
-        rms_norm(x) [weight] {normalized_shape = trailing k dims, eps}
-    which computes the same float32 arithmetic in the same order.
-    """
-    users: dict[str, list[Node]] = {}
-    for n in graph.nodes:
-        for a in n.args:
-            users.setdefault(a.name, []).append(n)
-    outputs = set(graph.outputs)
-    by_name = {n.name: n for n in graph.nodes}
-
-    def sole_user(n: Node, op: str) -> Node | None:
-        us = users.get(n.name, [])
-        if len(us) == 1 and us[0].op == op and n.name not in outputs:
-            return us[0]
-        return None
-
-    removed: set[str] = set()
-    replace: dict[str, Node] = {}
-    for p in graph.nodes:
-        if p.op != "pow" or p.attrs.get("exponent") != 2 or len(p.args) != 1 or p.params:
-            continue
-        x = p.args[0]
-        m = sole_user(p, "mean")
-        if m is None or not m.attrs.get("keepdim"):
-            continue
-        dims = m.attrs["dim"]
-        k = len(dims)
-        if sorted(d if d < 0 else d - len(x.type.shape) for d in dims) != list(range(-k, 0)):
-            continue
-        a = sole_user(m, "add")
-        if a is None or not isinstance(a.attrs.get("other"), float) or len(a.args) != 1 or "alpha" in a.attrs:
-            continue
-        r = sole_user(a, "rsqrt")
-        if r is None:
-            continue
-        y = sole_user(r, "mul")
-        if y is None or len(y.args) != 2 or y.args[0].name != x.name or y.params:
-            continue
-        w = sole_user(y, "mul")
-        weight = None
-        if w is not None and len(w.args) == 1 and len(w.params) == 1:
-            role, weight = next(iter(w.params.items()))
-            last = w
-        else:
-            last = y
-        fused = Node(name=last.name, op="rms_norm", result=last.result, args=[x],
-                     params={"weight": weight} if weight is not None else {},
-                     attrs={"normalized_shape": list(x.type.shape[-k:]), "eps": a.attrs["other"]},
-                     module=y.module)
-        chain = [p, m, a, r, y] + ([w] if weight is not None else [])
-        removed.update(c.name for c in chain)
-        replace[last.name] = fused
-    if not replace:
-        return
-    graph.nodes = [replace.get(n.name, n) for n in graph.nodes
-                   if n.name not in removed or n.name in replace]
-    del by_name
-
-
-_MOVES = ("reshape", "transpose", "reorder", "unsqueeze", "squeeze")
-
-
-def _as_steps(n: Node) -> list[tuple[str, list[int]]] | None:
-    """A data-movement node as ('reshape', static shape) / ('perm', dims) steps."""
-    if n.params or len(n.args) != 1:
-        return None
-    if n.op in ("reshape", "unsqueeze", "squeeze"):
-        return [("reshape", list(n.result.shape))]
-    rank = len(n.result.shape)
-    if n.op == "transpose":
-        dims = list(range(rank))
-        a, b = n.attrs["dim0"] % rank, n.attrs["dim1"] % rank
-        dims[a], dims[b] = dims[b], dims[a]
-        return [("perm", dims)]
-    if n.op == "reorder":
-        steps = [("reshape", list(n.attrs["shape"]))] if "shape" in n.attrs else []
-        steps.append(("perm", [d % rank for d in n.attrs["dims"]]))
-        if "out_shape" in n.attrs:
-            steps.append(("reshape", list(n.result.shape)))
-        return steps
-    return None
-
-
-def _canonical(steps):
-    """Merge adjacent reshapes (the last wins) and compose adjacent permutations;
-    returns [reshape?, perm?, reshape?] or None if two permutations stay apart."""
-    out: list[tuple[str, list[int]]] = []
-    for kind, v in steps:
-        if out and out[-1][0] == kind:
-            if kind == "reshape":
-                out[-1] = (kind, v)
-            else:  # x.permute(p).permute(q) == x.permute([p[i] for i in q])
-                out[-1] = (kind, [out[-1][1][i] for i in v])
-        else:
-            out.append((kind, v))
-    out = [(k, v) for k, v in out if not (k == "perm" and v == sorted(v))]
-    merged: list[tuple[str, list[int]]] = []
-    for k, v in out:  # dropping an identity permutation can make reshapes adjacent again
-        if merged and merged[-1][0] == k == "reshape":
-            merged[-1] = (k, v)
-        else:
-            merged.append((k, v))
-    kinds = [k for k, _ in merged]
-    if kinds.count("perm") > 1:
-        return None
-    return merged
-
-
-def _fuse_data_movement(graph: MaseGraph) -> None:
-    """Fuse chains of reshape / transpose / permute / (un)squeeze, each link the sole
-    user of the previous one, into one node when the chain is
-    ``reshape? -> permute? -> reshape?``: a ``reorder`` {shape, dims, out_shape}
-    (or a single ``reshape``). In a dataflow design such a chain is one reorder
-    buffer; e.g. attention's ``view -> transpose`` per projection becomes one node.
-    The fused node keeps the last node's name, result and module."""
-    users: dict[str, int] = {}
-    for n in graph.nodes:
-        for a in n.args:
-            users[a.name] = users.get(a.name, 0) + 1
-    outputs = set(graph.outputs)
-    by_name = {n.name: n for n in graph.nodes}
-    chain_of: dict[str, list[Node]] = {}
-    for n in graph.nodes:
-        if n.op not in _MOVES or _as_steps(n) is None:
-            continue
-        prev = by_name.get(n.args[0].name)
-        if (prev is not None and prev.name in chain_of and users.get(prev.name) == 1
-                and prev.name not in outputs):
-            chain = chain_of.pop(prev.name) + [n]
-        else:
-            chain = [n]
-        chain_of[n.name] = chain
-    removed: set[str] = set()
-    replace: dict[str, Node] = {}
-    for last_name, chain in chain_of.items():
-        if len(chain) < 2:
-            continue
-        # Fuse the longest suffix-free prefix pieces greedily from the start.
-        start = 0
-        while start < len(chain) - 1:
-            end = len(chain)
-            while end - start >= 2:
-                steps = [s for c in chain[start:end] for s in _as_steps(c)]
-                form = _canonical(steps)
-                if form is not None:
-                    break
-                end -= 1
-            if end - start < 2:
-                start += 1
-                continue
-            first, last = chain[start], chain[end - 1]
-            fused = _fused_node(first, last, form)
-            removed.update(c.name for c in chain[start:end])
-            replace[last.name] = fused
-            start = end
-    if replace:
-        graph.nodes = [replace.get(n.name, n) for n in graph.nodes if n.name not in removed or n.name in replace]
-
-
-def _fused_node(first: Node, last: Node, form) -> Node:
-    kinds = [k for k, _ in form]
-    base = dict(name=last.name, result=last.result, args=[first.args[0]], module=last.module)
-    if "perm" not in kinds:
-        return Node(op="reshape", attrs={"shape": list(last.result.shape)}, **base)
-    attrs: dict[str, Any] = {}
-    i = kinds.index("perm")
-    if i == 1:
-        attrs["shape"] = form[0][1]
-    attrs["dims"] = form[i][1]
-    if i + 1 < len(form):
-        attrs["out_shape"] = form[i + 1][1]
-    return Node(op="reorder", attrs=attrs, **base)
