@@ -155,3 +155,21 @@ def test_oversized_integer_is_a_parse_error_with_a_short_found():
 def test_graph_without_outputs_parses_and_returns_nothing():
     g = mase_ir.parse("graph() {\n  return \n}\n")
     assert g() == () and g.to_text() == "graph() {\n  return \n}\n"
+
+
+def test_op_reference_doc_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from mase_ir.ops import reference_markdown
+    doc = Path(__file__).parent.parent / "docs" / "ops.md"
+    assert doc.read_text() == reference_markdown(), "regenerate docs/ops.md from mase_ir.ops.reference_markdown()"
+
+
+def test_duplicate_attribute_and_bare_variadic_parameter_are_parse_errors():
+    dup = 'graph(%x: f32[2]) {\n  %y: f32[2] = relu(%x: f32[2]) {module = "a", module = "b"}\n  return %y\n}\n'
+    with pytest.raises(mase_ir.ParseError, match="attribute module given twice"):
+        mase_ir.parse(dup)
+    bare = ('graph(%x: f32[2]) {\n  %y: f32[4] = cat(%x: f32[2]) [tensors: f32[2] = "c"]\n'
+            '  return %y\n}\n')
+    with pytest.raises(mase_ir.ParseError, match="no operand role"):
+        mase_ir.parse(bare)

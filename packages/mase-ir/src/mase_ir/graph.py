@@ -111,8 +111,9 @@ def bind_roles(node: Node) -> list[tuple[str, str, Any]]:
             raise ValueError(f"op {node.op} needs operand {role.name!r} but has no argument left for it")
     if next_arg != len(node.args):
         raise ValueError(f"op {node.op} takes {next_arg} argument(s) here, got {len(node.args)}")
-    extra = [k for k in node.params if k not in role_names and k.split(".")[0] not in
-             {r.name for r in spec.roles if r.variadic}]
+    variadic = {r.name for r in spec.roles if r.variadic}
+    extra = [k for k in node.params if (k not in role_names or k in variadic)
+             and not (k.split(".")[0] in variadic and k.split(".", 1)[-1].isdigit())]
     if extra:
         raise ValueError(f"op {node.op} has no operand role(s) {extra}; roles: {[r.name for r in spec.roles]}")
     return bound

@@ -188,3 +188,18 @@ _op("cast", [_R("input")], lambda input, dtype: input.to(torch_dtype_of(dtype)),
 
 def supported_ops() -> list[str]:
     return sorted(OPS)
+
+
+def reference_markdown() -> str:
+    """The op reference (docs/ops.md), generated from this registry."""
+    lines = ["# MASE ops", "", "Generated from `mase_ir.ops.OPS` by `mase_ir.ops.reference_markdown()`.",
+             "Roles are operands in order (`?` optional, `*` variadic, `@-2` blocked along axis -2 when",
+             "quantized); attributes in *italics* are optional.", "",
+             "| op | roles | attributes | computes |", "|---|---|---|---|"]
+    for name in sorted(OPS):
+        spec = OPS[name]
+        roles = ", ".join(r.name + ("?" if r.optional else "") + ("*" if r.variadic else "")
+                          + (f"@{r.block_axis}" if r.block_axis != -1 else "") for r in spec.roles)
+        attrs = ", ".join(list(spec.required_attrs) + [f"*{a}*" for a in spec.optional_attrs])
+        lines.append(f"| `{name}` | {roles} | {attrs} | {spec.doc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

@@ -304,10 +304,12 @@ class _Parser:
                     break
             self.expect("]")
         if self.accept("{"):
+            seen = set()
             while True:
                 key = self.expect_kind("ident", "an attribute name")
-                if key.text in node.attrs or (key.text == "module" and node.module) :
+                if key.text in seen:
                     raise self.error("a new attribute name", key, f"attribute {key.text} given twice")
+                seen.add(key.text)
                 self.expect("=")
                 value = self.literal()
                 self.attribute(node, key, value)
