@@ -32,10 +32,13 @@ def test_chain_fuses_to_reshape_permute_reshape_and_computes_the_same():
     # %a,%b fuse (reshape, permute) and the chain is cut after %b, which has two users;
     # %c..%e holds two permutations split by a reshape: %c,%d fuse and %e stays;
     # %g,%h fuse (permute, reshape) across nothing but themselves (%f is not data movement).
-    assert ops == [("b", "reorder"), ("d", "reorder"), ("e", "transpose"), ("f", "relu"), ("h", "reorder")]
-    assert fused.node("b").attrs == {"shape": [2, 6, 3, 4], "dims": [0, 2, 1, 3]}
-    assert fused.node("d").attrs == {"dims": [0, 1, 3, 2], "out_shape": [6, 24]}
-    assert fused.node("h").attrs == {"dims": [1, 0], "out_shape": [6, 4, 6]}
+    # Fused nodes are renamed after their op; consumers and outputs follow.
+    assert ops == [("reorder", "reorder"), ("reorder_1", "reorder"), ("e", "transpose"), ("f", "relu"),
+                   ("reorder_2", "reorder")]
+    assert fused.node("reorder").attrs == {"shape": [2, 6, 3, 4], "dims": [0, 2, 1, 3]}
+    assert fused.node("reorder_1").attrs == {"dims": [0, 1, 3, 2], "out_shape": [6, 24]}
+    assert fused.node("reorder_2").attrs == {"dims": [1, 0], "out_shape": [6, 4, 6]}
+    assert fused.outputs == ["reorder_2", "reorder"] and fused.node("e").args[0].name == "reorder_1"
     x = torch.randn(2, 6, 12)
     for a, b in zip(g(x=x), fused(x=x)):
         assert torch.equal(a, b)

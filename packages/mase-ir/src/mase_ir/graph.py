@@ -188,6 +188,24 @@ class MaseGraph:
         if producer is None:
             raise KeyError(f"no value %{value}")
 
+    def rename(self, old: str, new: str) -> None:
+        """Rename SSA value ``old`` to ``new`` at its definition, uses and outputs."""
+        taken = {i.name for i in self.inputs} | {n.name for n in self.nodes}
+        if new in taken:
+            raise ValueError(f"value %{new} already exists")
+        if old not in taken:
+            raise KeyError(f"no value %{old}")
+        for i in self.inputs:
+            if i.name == old:
+                i.name = new
+        for n in self.nodes:
+            if n.name == old:
+                n.name = new
+            for a in n.args:
+                if a.name == old:
+                    a.name = new
+        self.outputs = [new if o == old else o for o in self.outputs]
+
     def set_param_format(self, node: str, role: str, fmt: mxf.Format) -> None:
         p = self.node(node).params[role]
         p.type = p.type.with_format(fmt)

@@ -1,6 +1,7 @@
 """Raising passes over a traced MaseGraph: patterns of small MASE ops become one
 module-level op. Each pass rewrites ``graph.nodes`` in place, keeps the name of the
-last node it replaces (so consumers need no change), and computes the same values.
+last node it replaces, then renames it after its op (``rms_norm_2``), and computes
+the same values.
 """
 
 from __future__ import annotations
@@ -8,6 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from mase_ir.graph import MaseGraph, Node
+
+
+def _name_after_op(graph: MaseGraph, fused: list[Node]) -> None:
+    """Give fused nodes names after their op (``rms_norm``, ``reorder_3``) instead of
+    the name of the ATen node they replaced, so the text reads as what it is."""
+    taken = {i.name for i in graph.inputs} | {n.name for n in graph.nodes}
+    for n in fused:
+        k = 0
+        while (name := n.op if k == 0 else f"{n.op}_{k}") in taken:
+            k += 1
+        taken.add(name)
+        graph.rename(n.name, name)
 
 def raise_rms_norm(graph: MaseGraph) -> None:
     """Raise LLaMA's decomposed RMSNorm to one ``rms_norm`` node.
@@ -71,6 +84,7 @@ def raise_rms_norm(graph: MaseGraph) -> None:
         return
     graph.nodes = [replace.get(n.name, n) for n in graph.nodes
                    if n.name not in removed or n.name in replace]
+    _name_after_op(graph, list(replace.values()))
 
 _MOVES = ("reshape", "transpose", "reorder", "unsqueeze", "squeeze")
 
@@ -127,7 +141,7 @@ def fuse_data_movement(graph: MaseGraph) -> None:
     ``reshape? -> permute? -> reshape?``: a ``reorder`` {shape, dims, out_shape}
     (or a single ``reshape``). In a dataflow design such a chain is one reorder
     buffer; e.g. attention's ``view -> transpose`` per projection becomes one node.
-    The fused node keeps the last node's name, result and module."""
+    The fused node takes the last node's result and module and is named after its op."""
     users: dict[str, int] = {}
     for n in graph.nodes:
         for a in n.args:
@@ -170,6 +184,7 @@ def fuse_data_movement(graph: MaseGraph) -> None:
             start = end
     if replace:
         graph.nodes = [replace.get(n.name, n) for n in graph.nodes if n.name not in removed or n.name in replace]
+        _name_after_op(graph, list(replace.values()))
 
 
 def _fused_node(first: Node, last: Node, form) -> Node:
