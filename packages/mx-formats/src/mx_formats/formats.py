@@ -233,7 +233,8 @@ class BL(BlockFormat):
     (ties to the larger magnitude), and below the smallest power ``2^(1-beta)``
     to it when ``|x| >= 2^(-beta)``, else to zero. The shared bias puts the
     rounded block maximum ``2^k*`` on the top code: ``beta = (2^E - 1) - k*``,
-    clamped to ``[-(2^(b-1)-1), 2^(b-1)-1]``.
+    clamped to ``[-(2^(b-1)-1), 2^(b-1)-1]``; k* is capped at 127 (float32's largest
+    power of two, so 1.5 * 2^127 and above saturate at 2^127).
 
     Worked example, BL((4,),3,8), block [0.3, -1.6, 0.05, 0.0]: amax = 1.6 lies in
     [1, 2) and 1.6 >= 1.5, so k* = 1 and beta = 7 - 1 = 6; codes reach 2^(1-6) =
@@ -331,7 +332,7 @@ MXFP8_E5M2 = OCPFormat("MXFP8_E5M2", 5, 2, 15, 57344.0)
 MXFP6_E3M2 = OCPFormat("MXFP6_E3M2", 3, 2, 3, 28.0)
 MXFP6_E2M3 = OCPFormat("MXFP6_E2M3", 2, 3, 1, 7.5)
 MXFP4_E2M1 = OCPFormat("MXFP4_E2M1", 2, 1, 1, 6.0)
-MXINT8 = OCPFormat("MXINT8", 0, 6, 0, 127 / 64)
+MXINT8 = OCPFormat("MXINT8", 0, 7, 0, 127 / 64)
 OCP_FORMATS = {f.name: f for f in (MXFP8_E4M3, MXFP8_E5M2, MXFP6_E3M2, MXFP6_E2M3, MXFP4_E2M1, MXINT8)}
 
 
