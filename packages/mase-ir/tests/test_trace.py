@@ -149,3 +149,25 @@ def test_graph_inputs_are_checked_by_name_shape_and_dtype(tiny):
         tiny.graph(**{**inputs, "input_ids": inputs["input_ids"].int()})
     with pytest.raises(TypeError, match="missing graph input 'attention_mask'"):
         tiny.graph(input_ids=inputs["input_ids"])
+
+
+class _Scaled(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("scale", torch.arange(4.0))
+        self.register_buffer("unused", torch.zeros(3))
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def test_buffers_keep_their_path_are_not_trainable_and_unused_ones_are_dropped():
+    model = _Scaled()
+    graph = mase_ir.trace(model, {"x": torch.randn(2, 4)})
+    mul = graph.nodes[-1]
+    assert mul.op == "mul" and mul.params["other"].path == "scale"
+    assert sorted(graph.weights) == ["fc.bias", "fc.weight", "scale"]
+    assert sorted(n for n, _ in graph.named_parameters()) == ["fc.bias", "fc.weight"]
+    x = torch.randn(2, 4)
+    assert torch.equal(graph(x=x), model(x))

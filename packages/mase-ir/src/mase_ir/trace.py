@@ -236,7 +236,7 @@ class _Raiser:
         self.weights: dict[str, torch.Tensor] = {}
         self.nodes: list[Node] = []
         self.inputs: list[Operand] = []
-        self.names: set[str] = set()
+        self.types: dict[str, TensorType] = {}  # SSA value name -> type
         self.const_paths: dict[int, str] = {}
         self.keep_alive: list[torch.Tensor] = []  # keeps id() of folded constants unique
 
@@ -273,13 +273,16 @@ class _Raiser:
             value = state[spec.target] if spec.target in state else self.ep.constants[spec.target]
             self.consts[fx] = value.detach().clone()
             self.env[fx] = self.consts[fx]
+            # used as it is by a raised op, a buffer keeps its state_dict path
+            self.const_paths[id(self.consts[fx])] = spec.target
+            self.weights[spec.target] = self.consts[fx]
         elif kind == "USER_INPUT":
             val = fx.meta.get("val")
             if not isinstance(val, torch.Tensor):
                 self.env[fx] = val  # non-tensor inputs (e.g. use_cache=False) are fixed at trace time
                 return
             self.inputs.append(Operand(fx.name, TensorType.of(val)))
-            self.names.add(fx.name)
+            self.types[fx.name] = self.inputs[-1].type
             self.env[fx] = _Val(fx.name)
         else:
             raise TraceError(f"unsupported graph input kind {kind} for {fx.name}")
@@ -366,13 +369,7 @@ class _Raiser:
         return out
 
     def _type(self, v: _Val) -> TensorType:
-        for i in self.inputs:
-            if i.name == v.name:
-                return i.type
-        for n in reversed(self.nodes):
-            if n.name == v.name:
-                return n.result
-        raise KeyError(v.name)
+        return self.types[v.name]
 
     def _const_path(self, fx_name: str, role: str, module: str, value: torch.Tensor) -> str:
         # A folded constant is named after its first use, "<module>#<node>.<role>", and
@@ -400,7 +397,7 @@ class _Raiser:
                 self._operand(node, role.name, value, fx.name, module)
         node.attrs.update(attrs)
         self.nodes.append(node)
-        self.names.add(fx.name)
+        self.types[fx.name] = node.result
         self.env[fx] = _Val(fx.name)
 
     def _operand(self, node: Node, role: str, value, fx_name: str, module: str, variadic=False):
