@@ -167,8 +167,10 @@ def test_catalog_widths_match_the_documented_example():
 # RTL benches: one build and one simulation per parameter set
 
 
-def _block_stream(rng, n, elems, el_width, bias_bits=None, signed=False):
-    """Random beats followed by edge beats: zeros, largest codes, mixed/extreme biases."""
+def _block_stream(rng, n, nb, elems, el_width, bias_bits=None, signed=False):
+    """Seeded random beats with edge beats: zeros, largest codes, extreme biases, and a
+    last dot product of nb worst-case beats (largest negative magnitudes, smallest bias:
+    the largest positive sum, which must fit ACC_BITS exactly)."""
     if signed:
         lo, hi = -(1 << (el_width - 1)), (1 << (el_width - 1)) - 1
     else:
@@ -183,7 +185,9 @@ def _block_stream(rng, n, elems, el_width, bias_bits=None, signed=False):
         blo, bhi = -(1 << (bias_bits - 1)), (1 << (bias_bits - 1)) - 1
         bias = rng.integers(blo, bhi + 1, (n, 1))
         bias[1], bias[2], bias[3], bias[4] = blo, blo, bhi, 0  # widest and narrowest alignment
+        bias[n - nb :] = blo
         stream["bias"] = bias
+    data[n - nb :] = lo if signed else hi
     return stream
 
 
@@ -226,11 +230,15 @@ def test_dot_rtl_matches_golden(module, cfg):
     x_width = full["X_WIDTH"] if signed else full["EL_WIDTH"]
     w_width = full["W_WIDTH"] if signed else full["EL_WIDTH"]
     inputs = {
-        "x": _block_stream(rng, n, full["X_ELEMS"], x_width, bias, signed),
-        "w": _block_stream(rng, n, full["W_ELEMS"], w_width, bias, signed),
+        "x": _block_stream(rng, n, full["NUM_BLOCKS"], full["X_ELEMS"], x_width, bias, signed),
+        "w": _block_stream(rng, n, full["NUM_BLOCKS"], full["W_ELEMS"], w_width, bias, signed),
     }
     result = check_against_golden(module, cfg["params"], inputs, idle=0.3, backpressure=0.3, seed=7)
     assert len(result.outputs["y"]["data"]) == n // full["NUM_BLOCKS"]
+    # the worst-case last sum is positive and needs all of ACC_BITS (the width is tight)
+    worst = dot.from_chunks(result.outputs["y"]["data"][-1:], full["ACC_CHUNKS"])[0]
+    assert all(0 < int(v) < 1 << (full["ACC_BITS"] - 1) for v in worst)
+    assert max(int(v) for v in worst).bit_length() >= full["ACC_BITS"] - 2
 
 
 # ---------------------------------------------------------------------------

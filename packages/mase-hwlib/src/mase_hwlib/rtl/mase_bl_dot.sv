@@ -9,8 +9,8 @@
 //   shift_b = 2*BIAS_HI - beta_x - beta_w,  BIAS_HI = 2^(BIAS_BITS-1) - 1,
 // so after NUM_BLOCKS beats
 //   y(i,j) = acc(i,j) * 2^(2 - 2*BIAS_HI)                     (= 2^OUT_LSB_EXP)
-// as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
-// multiple of 32), output (i, j) at lane i*W_ROWS + j.
+// held in ACC_BITS-bit two's-complement accumulators and sent
+// sign-extended to ACC_WIDTH bits (whole 32-bit chunks), output (i, j) at lane i*W_ROWS + j.
 // No multiplier: each product is one shifted bit (the point of the format).
 `default_nettype none
 
@@ -52,7 +52,7 @@ module mase_bl_dot #(
         (BIAS_BITS + 3)'(2 * BIAS_HI) - (BIAS_BITS + 3)'($signed(x_bias)) - (BIAS_BITS + 3)'($signed(w_bias));
     wire [BIAS_BITS+2:0] shift = shift_signed;
 
-    wire [LANES*ACC_WIDTH-1:0] term_data;
+    wire [LANES*ACC_BITS-1:0] term_data;
     genvar i, j, k;
     generate
         for (i = 0; i < X_ROWS; i = i + 1) begin : g_i
@@ -75,20 +75,29 @@ module mase_bl_dot #(
                     block_sum = '0;
                     for (int kk = 0; kk < BLOCK_K; kk = kk + 1) block_sum = block_sum + signed_term[kk];
                 end
-                wire signed [ACC_WIDTH-1:0] widened = ACC_WIDTH'(block_sum);
-                assign term_data[(i*W_ROWS+j)*ACC_WIDTH +: ACC_WIDTH] = widened <<< shift;
+                wire signed [ACC_BITS-1:0] widened = ACC_BITS'(block_sum);
+                assign term_data[(i*W_ROWS+j)*ACC_BITS +: ACC_BITS] = widened <<< shift;
             end
         end
     endgenerate
 
     wire term_ready;
+    wire [LANES*ACC_BITS-1:0] acc_data;
     assign x_ready = term_ready && w_valid;
     assign w_ready = term_ready && x_valid;
 
-    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_WIDTH), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
+    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_BITS), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
         .clk(clk), .rst(rst),
         .term_data(term_data), .term_valid(x_valid && w_valid), .term_ready(term_ready),
-        .y_data(y_data), .y_valid(y_valid), .y_ready(y_ready));
+        .y_data(acc_data), .y_valid(y_valid), .y_ready(y_ready));
+
+    // the accumulators are ACC_BITS wide; the port sign-extends each to whole 32-bit chunks
+    genvar lane;
+    generate
+        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_extend
+            assign y_data[lane*ACC_WIDTH +: ACC_WIDTH] = ACC_WIDTH'($signed(acc_data[lane*ACC_BITS +: ACC_BITS]));
+        end
+    endgenerate
 endmodule
 
 `default_nettype wire

@@ -5,8 +5,8 @@
 // W_WIDTH-bit integers qw (value qw * 2^-W_FRAC). After NUM_BLOCKS beats of
 // BLOCK_K elements,
 //   y(i,j) = acc(i,j) * 2^-(X_FRAC + W_FRAC),   acc(i,j) = sum qx[i,k] * qw[j,k]
-// exactly, as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
-// multiple of 32) at lane i*W_ROWS + j.
+// exactly, held in ACC_BITS-bit two's-complement accumulators and sent
+// sign-extended to ACC_WIDTH bits (whole 32-bit chunks) at lane i*W_ROWS + j.
 // The fraction widths only fix the output LSB; the datapath is integer only.
 `default_nettype none
 
@@ -38,35 +38,44 @@ module mase_fixed_dot #(
     output wire                              y_valid,
     input  wire                              y_ready
 );
-    wire [LANES*ACC_WIDTH-1:0] term_data;
+    wire [LANES*ACC_BITS-1:0] term_data;
     genvar i, j, k;
     generate
         for (i = 0; i < X_ROWS; i = i + 1) begin : g_i
             for (j = 0; j < W_ROWS; j = j + 1) begin : g_j
-                wire signed [ACC_WIDTH-1:0] product [BLOCK_K];
+                wire signed [ACC_BITS-1:0] product [BLOCK_K];
                 for (k = 0; k < BLOCK_K; k = k + 1) begin : g_k
                     wire signed [X_WIDTH-1:0] qx = x_data[(i*BLOCK_K+k)*X_WIDTH +: X_WIDTH];
                     wire signed [W_WIDTH-1:0] qw = w_data[(j*BLOCK_K+k)*W_WIDTH +: W_WIDTH];
-                    assign product[k] = ACC_WIDTH'(qx) * ACC_WIDTH'(qw);
+                    assign product[k] = ACC_BITS'(qx) * ACC_BITS'(qw);
                 end
-                reg signed [ACC_WIDTH-1:0] block_sum;
+                reg signed [ACC_BITS-1:0] block_sum;
                 always_comb begin
                     block_sum = '0;
                     for (int kk = 0; kk < BLOCK_K; kk = kk + 1) block_sum = block_sum + product[kk];
                 end
-                assign term_data[(i*W_ROWS+j)*ACC_WIDTH +: ACC_WIDTH] = block_sum;
+                assign term_data[(i*W_ROWS+j)*ACC_BITS +: ACC_BITS] = block_sum;
             end
         end
     endgenerate
 
     wire term_ready;
+    wire [LANES*ACC_BITS-1:0] acc_data;
     assign x_ready = term_ready && w_valid;
     assign w_ready = term_ready && x_valid;
 
-    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_WIDTH), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
+    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_BITS), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
         .clk(clk), .rst(rst),
         .term_data(term_data), .term_valid(x_valid && w_valid), .term_ready(term_ready),
-        .y_data(y_data), .y_valid(y_valid), .y_ready(y_ready));
+        .y_data(acc_data), .y_valid(y_valid), .y_ready(y_ready));
+
+    // the accumulators are ACC_BITS wide; the port sign-extends each to whole 32-bit chunks
+    genvar lane;
+    generate
+        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_extend
+            assign y_data[lane*ACC_WIDTH +: ACC_WIDTH] = ACC_WIDTH'($signed(acc_data[lane*ACC_BITS +: ACC_BITS]));
+        end
+    endgenerate
 endmodule
 
 `default_nettype wire

@@ -7,8 +7,8 @@
 // integer on one common LSB and the sum over BLOCK_K elements per beat and
 // NUM_BLOCKS beats is exact:
 //   y(i,j) = acc(i,j) * 2^(2 - 2*EXP_BIAS - 2*MAN_BITS)          (= 2^OUT_LSB_EXP)
-// as an ACC_WIDTH-bit two's-complement integer (ACC_BITS rounded up to a
-// multiple of 32), output (i, j) at lane i*W_ROWS + j.
+// held in ACC_BITS-bit two's-complement accumulators and sent
+// sign-extended to ACC_WIDTH bits (whole 32-bit chunks), output (i, j) at lane i*W_ROWS + j.
 // The bias only fixes that LSB, so it is not an RTL parameter: the catalog
 // entry carries it (EXP_BIAS) for the golden model and the output scale.
 `default_nettype none
@@ -64,7 +64,7 @@ module mase_minifloat_dot #(
         end
     endgenerate
 
-    wire [LANES*ACC_WIDTH-1:0] term_data;
+    wire [LANES*ACC_BITS-1:0] term_data;
     generate
         for (i = 0; i < X_ROWS; i = i + 1) begin : g_i
             for (j = 0; j < W_ROWS; j = j + 1) begin : g_j
@@ -83,19 +83,28 @@ module mase_minifloat_dot #(
                     block_sum = '0;
                     for (int kk = 0; kk < BLOCK_K; kk = kk + 1) block_sum = block_sum + signed_term[kk];
                 end
-                assign term_data[(i*W_ROWS+j)*ACC_WIDTH +: ACC_WIDTH] = ACC_WIDTH'(block_sum);
+                assign term_data[(i*W_ROWS+j)*ACC_BITS +: ACC_BITS] = ACC_BITS'(block_sum);
             end
         end
     endgenerate
 
     wire term_ready;
+    wire [LANES*ACC_BITS-1:0] acc_data;
     assign x_ready = term_ready && w_valid;
     assign w_ready = term_ready && x_valid;
 
-    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_WIDTH), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
+    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_BITS), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
         .clk(clk), .rst(rst),
         .term_data(term_data), .term_valid(x_valid && w_valid), .term_ready(term_ready),
-        .y_data(y_data), .y_valid(y_valid), .y_ready(y_ready));
+        .y_data(acc_data), .y_valid(y_valid), .y_ready(y_ready));
+
+    // the accumulators are ACC_BITS wide; the port sign-extends each to whole 32-bit chunks
+    genvar lane;
+    generate
+        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_extend
+            assign y_data[lane*ACC_WIDTH +: ACC_WIDTH] = ACC_WIDTH'($signed(acc_data[lane*ACC_BITS +: ACC_BITS]));
+        end
+    endgenerate
 endmodule
 
 `default_nettype wire
