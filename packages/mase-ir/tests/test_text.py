@@ -173,3 +173,11 @@ def test_duplicate_attribute_and_bare_variadic_parameter_are_parse_errors():
             '  return %y\n}\n')
     with pytest.raises(mase_ir.ParseError, match="no operand role"):
         mase_ir.parse(bare)
+
+
+def test_grammar_doc_example_parses_and_prints_back():
+    from pathlib import Path
+    doc = (Path(__file__).parent.parent / "docs" / "grammar.md").read_text()
+    example = doc.split("```\n", 2)[1]
+    assert example.startswith("graph(")
+    assert mase_ir.parse(example).to_text() == example
