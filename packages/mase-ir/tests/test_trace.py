@@ -171,3 +171,10 @@ def test_buffers_keep_their_path_are_not_trainable_and_unused_ones_are_dropped()
     assert sorted(n for n, _ in graph.named_parameters()) == ["fc.bias", "fc.weight"]
     x = torch.randn(2, 4)
     assert torch.equal(graph(x=x), model(x))
+
+
+def test_trace_rejects_non_modules_and_positional_inputs_clearly():
+    with pytest.raises(TypeError, match="needs a torch.nn.Module"):
+        mase_ir.trace(lambda x: x, {"x": torch.randn(2)})
+    with pytest.raises(TypeError, match="as a dict of keyword arguments, got tuple"):
+        mase_ir.trace(torch.nn.ReLU(), (torch.randn(2),))

@@ -276,8 +276,8 @@ class MaseGraph:
                               lambda p: torch.empty(p.type.shape, dtype=p.type.torch_dtype, device="meta"),
                               quantize=False, error=VerifyError)
         if tuple(meta.shape) != n.result.shape or meta.dtype != n.result.torch_dtype:
-            raise VerifyError(n.name, f"op {n.op} computes {TensorType(tuple(meta.shape), n.result.element) if n.result.is_float else list(meta.shape)} "
-                                      f"({meta.dtype}) but the result is declared {n.result}")
+            raise VerifyError(n.name, f"op {n.op} computes {meta.dtype} {list(meta.shape)} "
+                                      f"but the result is declared {n.result}")
 
     # --- execution -----------------------------------------------------------------
     def _run_node(self, n: Node, bound, arg_value, param_value, quantize: bool, error=RuntimeError):

@@ -217,6 +217,11 @@ def trace(model: torch.nn.Module, example_inputs: dict) -> MaseGraph:
     Shapes are fixed to those of the example inputs. Raises :class:`UnsupportedOpError`
     for an op the IR does not know and :class:`TraceError` when export fails.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"trace() needs a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(example_inputs, dict):
+        raise TypeError("trace() takes the example inputs as a dict of keyword arguments, "
+                        f"got {type(example_inputs).__name__}")
     was_training = model.training
     model.eval()  # the IR is an inference graph: dropout off, norms use running statistics
     try:
