@@ -157,3 +157,19 @@ def test_quantized_graph_saves_loads_and_computes_the_same(tmp_path):
     assert "MXFP8_E4M3[8,32]" in loaded.to_text() and loaded.to_text() == g.to_text()
     x = torch.randn(8, 32)
     assert torch.equal(loaded(x=x), g(x=x))
+
+
+@pytest.mark.parametrize("fmt, axes", [(mxf.MXInt((16, 2), 8, 3), (1, 0)), (mxf.MXFP8_E4M3, (1,)),
+                                       (mxf.Fixed(8, 4), None)])
+def test_both_quantizer_backends_match_numpy_and_pass_gradients_straight_through(monkeypatch, fmt, axes):
+    from mase_ir import quant
+    t = torch.randn(4, 32) * 3
+    want = torch.from_numpy(mxf.fake_quantize(t.numpy(), fmt, axes=axes))
+    for backend in ("mx_formats.torch", "numpy fallback"):
+        if backend == "numpy fallback":
+            monkeypatch.setitem(__import__("sys").modules, "mx_formats.torch", None)
+        x = t.clone().requires_grad_(True)
+        y = quant.fake_quantize(x, fmt, -1)
+        assert torch.equal(y.detach(), want), backend
+        (y * torch.arange(32.0)).sum().backward()
+        assert torch.equal(x.grad, torch.arange(32.0).expand(4, 32)), backend
