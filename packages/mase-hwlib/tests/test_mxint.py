@@ -64,3 +64,84 @@ def test_binary_matches_golden(module, cfg):
     a["exp"][-4:] = [[(1 << (p["A_EXP"] - 1)) - 1], [1 - (1 << (p["A_EXP"] - 1))]] * 2
     b["exp"][-4:] = [[1 - (1 << (p["B_EXP"] - 1))], [(1 << (p["B_EXP"] - 1)) - 1]] * 2
     check_against_golden(module, p, {"a": a, "b": b}, idle=cfg["idle"], backpressure=cfg["backpressure"], seed=3)
+
+
+MATMUL = [
+    dict(params=dict(BLOCK_K=4, A_ROWS=1, B_COLS=1, K_TILES=2), outputs=20, idle=0.3, backpressure=0.3),
+    dict(params=dict(BLOCK_K=4, A_ROWS=2, B_COLS=3, K_TILES=3, A_MAN=5, A_EXP=4, B_MAN=3, B_EXP=3,
+                     OUT_MAN=7, OUT_EXP=6), outputs=12, idle=0.2, backpressure=0.5),
+    dict(params=dict(BLOCK_K=2, A_ROWS=2, B_COLS=2, K_TILES=1, A_MAN=7, A_EXP=5, B_MAN=7, B_EXP=5,
+                     OUT_MAN=4, OUT_EXP=5), outputs=24, idle=0.5, backpressure=0.0),
+]
+
+
+@pytest.mark.parametrize("cfg", MATMUL, ids=_ids(MATMUL))
+def test_matmul_matches_golden(cfg):
+    from mase_hwlib import catalog
+
+    spec = catalog.get("mase_mxint_matmul")
+    p = spec.resolve(cfg["params"])
+    lint("mase_mxint_matmul", cfg["params"])
+    rng = np.random.default_rng(13)
+    n = cfg["outputs"] * p["K_TILES"]
+    # a tiles: exponents near zero so the K-sum cancels and rounds (plus the edge blocks);
+    # b tiles: the same, then the last pairs at opposite exponent extremes
+    a = _blocks(n - 14, p["A_LANES"], p["A_MAN"], p["A_EXP"], 2, rng)
+    b = _blocks(n - 14, p["B_LANES"], p["B_MAN"], p["B_EXP"], 2, rng)
+    b["exp"][-4:] = [[(1 << (p["B_EXP"] - 1)) - 1], [1 - (1 << (p["B_EXP"] - 1))]] * 2
+    check_against_golden("mase_mxint_matmul", cfg["params"], {"a": a, "b": b},
+                         idle=cfg["idle"], backpressure=cfg["backpressure"], seed=4)
+
+
+LINEAR = [
+    # streamed weights, no bias, OCP-like 8-bit formats
+    dict(params=dict(BLOCK_K=4, X_ROWS=1, OUT_TILE=2, IN_TILES=2, OUT_TILES=2), groups=8,
+         idle=0.3, backpressure=0.3),
+    # streamed weights and bias, 2-D tiles, narrow formats
+    dict(params=dict(BLOCK_K=4, X_ROWS=2, OUT_TILE=3, IN_TILES=3, OUT_TILES=2, X_MAN=5, X_EXP=4,
+                     W_MAN=3, W_EXP=3, HAS_BIAS=1, BIAS_MAN=6, BIAS_EXP=5, OUT_MAN=7, OUT_EXP=6),
+         groups=5, idle=0.2, backpressure=0.5),
+    # weights and bias in ROM
+    dict(params=dict(BLOCK_K=2, X_ROWS=1, OUT_TILE=4, IN_TILES=3, OUT_TILES=3, X_MAN=7, X_EXP=6,
+                     W_MAN=4, W_EXP=5, HAS_BIAS=1, BIAS_MAN=7, BIAS_EXP=8, OUT_MAN=6, OUT_EXP=5,
+                     WEIGHTS_IN_ROM=1), groups=6, idle=0.4, backpressure=0.3),
+    # weights in ROM, no bias, one input tile
+    dict(params=dict(BLOCK_K=8, X_ROWS=1, OUT_TILE=1, IN_TILES=1, OUT_TILES=4, X_MAN=3, X_EXP=4,
+                     W_MAN=3, W_EXP=4, OUT_MAN=7, OUT_EXP=6, WEIGHTS_IN_ROM=1), groups=20,
+         idle=0.1, backpressure=0.6),
+]
+
+
+@pytest.mark.parametrize("cfg", LINEAR, ids=_ids(LINEAR))
+def test_linear_matches_golden(cfg, tmp_path):
+    from mase_hwlib import catalog
+    from mase_hwlib.rom import write_mx_rom
+
+    spec = catalog.get("mase_mxint_linear")
+    params = dict(cfg["params"])
+    rom = params.get("WEIGHTS_IN_ROM", 0)
+    if rom:  # placeholder names so resolve() passes; the files are written below
+        params.update(WEIGHT_FILE=str(tmp_path / "w.hex"), BIAS_FILE=str(tmp_path / "b.hex"))
+    p = spec.resolve(params)
+    rng = np.random.default_rng(14)
+    g, it, ot = cfg["groups"], p["IN_TILES"], p["OUT_TILES"]
+    x = _blocks(g * it - 14, p["X_LANES"], p["X_MAN"], p["X_EXP"], 2, rng)
+    n_w = ot * it if rom else g * ot * it
+    w = _blocks(max(n_w - 14, 1), p["W_LANES"], p["W_MAN"], p["W_EXP"], 2, rng, edge=not rom)
+    n_b = ot if rom else g * ot
+    b = _blocks(max(n_b - 14, 1), p["OUT_TILE"], p["BIAS_MAN"], p["BIAS_EXP"], 3, rng, edge=not rom)
+    b = {k: v[:n_b] for k, v in b.items()}
+    w = {k: v[:n_w] for k, v in w.items()}
+    inputs = {"x": x}
+    if rom:
+        write_mx_rom(params["WEIGHT_FILE"], w, p["W_MAN"], p["W_EXP"])
+        if p["HAS_BIAS"]:
+            write_mx_rom(params["BIAS_FILE"], b, p["BIAS_MAN"], p["BIAS_EXP"])
+    else:
+        inputs["w"] = w
+        if p["HAS_BIAS"]:
+            inputs["b"] = b
+    lint("mase_mxint_linear", params)
+    r = check_against_golden("mase_mxint_linear", params, inputs,
+                             idle=cfg["idle"], backpressure=cfg["backpressure"], seed=5)
+    assert len(r.outputs["y"]["mant"]) == g * ot

@@ -41,6 +41,10 @@ async def run_streams(dut):
         getattr(dut, f"{s['name']}_valid").value = 0
     for s in spec["outputs"]:
         getattr(dut, f"{s['name']}_ready").value = 0
+    for name in spec.get("quiet_inputs", []):
+        getattr(dut, f"{name}_valid").value = 0
+    for name in spec.get("quiet_outputs", []):
+        getattr(dut, f"{name}_ready").value = 0
     for _ in range(3):
         await FallingEdge(dut.clk)
     dut.rst.value = 0

@@ -102,6 +102,13 @@ class Stream:
     direction: str  # "in" or "out"
     fields: tuple[Field, ...]
     doc: str = ""
+    #: For a stream that only some parameter sets use (e.g. the weight stream of a
+    #: linear layer whose weights sit in a ROM): ``present(resolved_params) -> bool``.
+    #: The ports exist either way; an absent stream is not driven nor expected.
+    present: Callable[[Mapping], bool] | None = None
+
+    def active(self, resolved: Mapping) -> bool:
+        return self.present is None or bool(self.present(resolved))
 
     def __post_init__(self):
         if self.direction not in ("in", "out"):
@@ -132,6 +139,14 @@ class ModuleSpec:
     @property
     def outputs(self) -> tuple[Stream, ...]:
         return tuple(s for s in self.streams if s.direction == "out")
+
+    def inputs_for(self, resolved: Mapping) -> tuple[Stream, ...]:
+        """Input streams in use for these (resolved) parameters."""
+        return tuple(s for s in self.inputs if s.active(resolved))
+
+    def outputs_for(self, resolved: Mapping) -> tuple[Stream, ...]:
+        """Output streams in use for these (resolved) parameters."""
+        return tuple(s for s in self.outputs if s.active(resolved))
 
     def stream(self, name: str) -> Stream:
         for s in self.streams:

@@ -92,3 +92,93 @@ for _name, _golden, _doc in (
             derive=_binary_derive,
         )
     )
+
+
+def _matmul_derive(p):
+    return {
+        "A_LANES": p["A_ROWS"] * p["BLOCK_K"],
+        "B_LANES": p["B_COLS"] * p["BLOCK_K"],
+        "OUT_LANES": p["A_ROWS"] * p["B_COLS"],
+        **_widths(p, "A", "B", "OUT"),
+    }
+
+
+register(
+    ModuleSpec(
+        name="mase_mxint_matmul",
+        family="mxint",
+        doc=(
+            "C = A @ B on MXInt tiles from two activation streams: K_TILES tile pairs (A_ROWS x BLOCK_K, "
+            "B^T B_COLS x BLOCK_K) per output tile (A_ROWS x B_COLS); exact Kulisch K-sum, rounded once; "
+            "one tile pair per cycle."
+        ),
+        params=(
+            Param("BLOCK_K", 4, "elements along K per tile (the block of both operands)", 1, 64),
+            Param("A_ROWS", 1, "rows of an A tile = output tile rows (A's second block extent)", 1, 16),
+            Param("B_COLS", 1, "columns of a B tile = output tile columns (B's second block extent)", 1, 16),
+            Param("K_TILES", 2, "tiles along K per output tile", 1, 4096),
+            _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT"),
+        ),
+        streams=(
+            _mx("a", "in", "A_LANES", "A"),
+            _mx("b", "in", "B_LANES", "B"),
+            _mx("y", "out", "OUT_LANES", "OUT"),
+        ),
+        golden=mxint.matmul,
+        sources=(_NORM, "mase_mxint_tile_dot.sv", "mase_mxint_matmul.sv"),
+        derive=_matmul_derive,
+    )
+)
+
+
+def _linear_derive(p):
+    if p["WEIGHTS_IN_ROM"] and not p["WEIGHT_FILE"]:
+        raise ValueError("mase_mxint_linear: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE (see mase_hwlib.rom.write_mx_rom)")
+    if p["WEIGHTS_IN_ROM"] and p["HAS_BIAS"] and not p["BIAS_FILE"]:
+        raise ValueError("mase_mxint_linear: WEIGHTS_IN_ROM=1 with HAS_BIAS=1 needs BIAS_FILE")
+    return {
+        "X_LANES": p["X_ROWS"] * p["BLOCK_K"],
+        "W_LANES": p["OUT_TILE"] * p["BLOCK_K"],
+        "OUT_LANES": p["X_ROWS"] * p["OUT_TILE"],
+        "IN_FEATURES": p["IN_TILES"] * p["BLOCK_K"],
+        "OUT_FEATURES": p["OUT_TILES"] * p["OUT_TILE"],
+        # cycles per x group: IN_TILES to load, OUT_TILES * IN_TILES to compute
+        "CYCLES_PER_GROUP": p["IN_TILES"] * (1 + p["OUT_TILES"]),
+        **_widths(p, "X", "W", "BIAS", "OUT"),
+    }
+
+
+register(
+    ModuleSpec(
+        name="mase_mxint_linear",
+        family="mxint",
+        doc=(
+            "y = x W^T (+ b) on MXInt tiles; weights streamed (w, b streams, order (o, k) per x group) "
+            "or in ROMs from $readmemh files; exact Kulisch accumulation, one rounding per output tile."
+        ),
+        params=(
+            Param("BLOCK_K", 4, "elements along in_features per tile (block of x and W)", 1, 64),
+            Param("X_ROWS", 1, "rows of an x tile (x's second block extent)", 1, 16),
+            Param("OUT_TILE", 2, "out_features per W / output tile (W's second block extent)", 1, 16),
+            Param("IN_TILES", 2, "in_features / BLOCK_K", 1, 4096),
+            Param("OUT_TILES", 2, "out_features / OUT_TILE", 1, 4096),
+            _man("X"), _exp("X"), _man("W"), _exp("W"),
+            Param("HAS_BIAS", 0, "1: add a bias per output feature", 0, 1),
+            _man("BIAS"), _exp("BIAS"), _man("OUT"), _exp("OUT"),
+            Param("WEIGHTS_IN_ROM", 0, "1: weights (and bias) from ROM files instead of streams", 0, 1),
+            Param("WEIGHT_FILE", "", "$readmemh image of the weight ROM (mase_hwlib.rom)", kind="str"),
+            Param("BIAS_FILE", "", "$readmemh image of the bias ROM (mase_hwlib.rom)", kind="str"),
+        ),
+        streams=(
+            _mx("x", "in", "X_LANES", "X"),
+            Stream("w", "in", _mx("w", "in", "W_LANES", "W").fields, "weight tiles W[o, k], order (o, k)",
+                   present=lambda p: not p["WEIGHTS_IN_ROM"]),
+            Stream("b", "in", _mx("b", "in", "OUT_TILE", "BIAS").fields, "bias tile of output tile o",
+                   present=lambda p: p["HAS_BIAS"] and not p["WEIGHTS_IN_ROM"]),
+            _mx("y", "out", "OUT_LANES", "OUT"),
+        ),
+        golden=mxint.linear_module,
+        sources=(_NORM, "mase_mxint_tile_dot.sv", "mase_mxint_linear.sv"),
+        derive=_linear_derive,
+    )
+)

@@ -109,7 +109,7 @@ def build(module: str, params: Mapping[str, object] | None = None) -> Path:
         if not (bdir / "sim.vvp").is_file():
             bdir.mkdir(parents=True, exist_ok=True)
             runner = get_runner("icarus")
-            with _quiet_cocotb_log(bdir / "build.log"):
+            with _quiet_cocotb_log(bdir / "build.log"), _build_errors(module, bdir / "build.log"):
                 runner.build(
                     sources=[str(p) for p in spec.source_paths()],
                     hdl_toplevel=spec.name,
@@ -120,6 +120,17 @@ def build(module: str, params: Mapping[str, object] | None = None) -> Path:
                     log_file=str(bdir / "build.log"),
                 )
     return bdir
+
+
+@contextlib.contextmanager
+def _build_errors(module: str, log: Path):
+    """Turn a failed compile into an error that shows the compiler's messages."""
+    try:
+        yield
+    except (RuntimeError, SystemExit) as exc:
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        lines = [ln for ln in text.splitlines() if "Running command" not in ln][-20:]
+        raise RuntimeError(f"build of {module} failed ({exc}):\n" + "\n".join(lines)) from None
 
 
 @contextlib.contextmanager
@@ -163,6 +174,7 @@ def simulate(
     resolved = spec.resolve(params)
     vparams = {p.name: resolved[p.name] for p in spec.params}
     beats = streams.normalize(spec, resolved, inputs, "in")
+    ins, outs = spec.inputs_for(resolved), spec.outputs_for(resolved)
     if expected_beats is None:
         golden_out = spec.golden(resolved, beats)
         expected_beats = {name: len(next(iter(f.values()))) for name, f in golden_out.items()}
@@ -176,8 +188,11 @@ def simulate(
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=bdir))
     try:
         desc = {
-            "inputs": [_stream_desc(s, resolved, len(next(iter(beats[s.name].values())))) for s in spec.inputs],
-            "outputs": [_stream_desc(s, resolved, int(expected_beats[s.name])) for s in spec.outputs],
+            "inputs": [_stream_desc(s, resolved, len(next(iter(beats[s.name].values())))) for s in ins],
+            "outputs": [_stream_desc(s, resolved, int(expected_beats[s.name])) for s in outs],
+            # streams unused by this parameter set: valid / ready held at 0
+            "quiet_inputs": [s.name for s in spec.inputs if s not in ins],
+            "quiet_outputs": [s.name for s in spec.outputs if s not in outs],
             "idle": idle,
             "backpressure": backpressure,
             "seed": seed,
@@ -213,15 +228,15 @@ def simulate(
         if meta.get("error"):
             raise RuntimeError(f"simulate({module}): {meta['error']}")
         data = np.load(result_file)
-        outputs = {s.name: {f.suffix: data[f"{s.name}.{f.suffix}"] for f in s.fields} for s in spec.outputs}
+        outputs = {s.name: {f.suffix: data[f"{s.name}.{f.suffix}"] for f in s.fields} for s in outs}
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     cyc = meta["cycles"]
-    first_in = min((c[0] for c in (cyc[s.name] for s in spec.inputs) if c), default=0)
-    out_cycles = [cyc[s.name] for s in spec.outputs if cyc[s.name]]
+    first_in = min((c[0] for c in (cyc[s.name] for s in ins) if c), default=0)
+    out_cycles = [cyc[s.name] for s in outs if cyc[s.name]]
     first_out = min((c[0] for c in out_cycles), default=first_in)
     last_out = max((c[-1] for c in out_cycles), default=-1)
-    primary = cyc[spec.outputs[0].name] if spec.outputs else []
+    primary = cyc[outs[0].name] if outs else []
     per_block = float((primary[-1] - primary[0]) / (len(primary) - 1)) if len(primary) > 1 else float("nan")
     return SimResult(
         outputs=outputs,

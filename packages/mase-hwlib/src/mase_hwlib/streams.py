@@ -53,7 +53,7 @@ def normalize(spec, resolved: Mapping[str, int], data: Mapping, direction: str =
     a value that does not fit its width, or streams of unequal beat count
     inside one stream.
     """
-    streams = spec.inputs if direction == "in" else spec.outputs
+    streams = spec.inputs_for(resolved) if direction == "in" else spec.outputs_for(resolved)
     names = {s.name for s in streams}
     extra = sorted(set(data) - names)
     if extra:

@@ -20,7 +20,7 @@ module mase_mxint_normalize #(
 ) (
     input  wire [LANES*IN_WIDTH-1:0]    in_int,   // lane j at [j*IN_WIDTH +: IN_WIDTH]
     input  wire signed [LSB_WIDTH-1:0]  in_lsb,   // L
-    output logic [LANES*(OUT_MAN+1)-1:0] out_mant,
+    output wire  [LANES*(OUT_MAN+1)-1:0] out_mant,
     output logic [OUT_EXP-1:0]           out_exp
 );
     localparam int EMAX = (1 << (OUT_EXP - 1)) - 1;
@@ -57,34 +57,33 @@ module mase_mxint_normalize #(
         out_exp = OUT_EXP'(s);
     end
 
-    for (genvar j = 0; j < LANES; j++) begin : g_lane
+    // one element: |A| * 2^-shift rounded half to even, saturated, sign restored
+    function automatic logic [OW-1:0] round_lane(input logic [IN_WIDTH-1:0] m, input logic neg,
+                                                 input logic signed [SW-1:0] sh);
         logic [QW-1:0] wide, trunc, rem, half, q;
         logic          up;
-        always_comb begin
-            wide  = QW'(mag[j]);
-            trunc = '0;
-            rem   = '0;
-            half  = '0;
-            up    = 1'b0;
-            if (shift > 0) begin
-                if (shift > SW'(IN_WIDTH)) begin
-                    q = '0;  // |A_j| < 2^IN_WIDTH <= half an output step
-                end else begin
-                    trunc = wide >> shift;
-                    rem   = wide & ((QW'(1) << shift) - QW'(1));
-                    half  = QW'(1) << (shift - SW'(1));
-                    up    = (rem > half) || (rem == half && trunc[0]);
-                    q     = trunc + QW'(up);
-                end
-            end else if (-shift >= SW'(OUT_MAN)) begin
-                q = (wide != '0) ? SAT : '0;  // any non-zero |A_j| * 2^-shift >= 2^OUT_MAN
+        wide = QW'(m);
+        if (sh > 0) begin
+            if (sh > SW'(IN_WIDTH)) begin
+                q = '0;  // |A| < 2^IN_WIDTH <= half an output step
             end else begin
-                q = wide << (-shift);
+                trunc = wide >> sh;
+                rem   = wide & ((QW'(1) << sh) - QW'(1));
+                half  = QW'(1) << (sh - SW'(1));
+                up    = (rem > half) || (rem == half && trunc[0]);
+                q     = trunc + QW'(up);
             end
-            if (q > SAT) q = SAT;
-            out_mant[j*OW +: OW] = mag[j] == '0 ? '0
-                                 : in_int[j*IN_WIDTH + IN_WIDTH - 1] ? OW'(-q) : OW'(q);
+        end else if (-sh >= SW'(OUT_MAN)) begin
+            q = (wide != '0) ? SAT : '0;  // any non-zero |A| * 2^-sh >= 2^OUT_MAN
+        end else begin
+            q = wide << (-sh);
         end
+        if (q > SAT) q = SAT;
+        return neg ? OW'(-q) : OW'(q);
+    endfunction
+
+    for (genvar j = 0; j < LANES; j++) begin : g_lane
+        assign out_mant[j*OW +: OW] = round_lane(mag[j], in_int[j*IN_WIDTH + IN_WIDTH - 1], shift);
     end
 endmodule
 

@@ -1,0 +1,70 @@
+// mase_mxint_matmul: C = A @ B on MXInt tiles from two activation streams.
+// A is blocked along K (its tiles are A_ROWS x BLOCK_K, lane r*BLOCK_K + k);
+// B along K too (tiles of B transposed, B_COLS x BLOCK_K, lane n*BLOCK_K + k),
+// as mx_formats lays out a (-2)-blocked operand. Every K_TILES consecutive
+// tile pairs (a_i, b_i), consumed together, give one output tile of
+// A_ROWS x B_COLS elements (lane r*B_COLS + n), blocked as
+// MXInt((B_COLS, A_ROWS), OUT_EXP, OUT_MAN) along (-1, -2) of C. The K-sum
+// is exact (mase_mxint_tile_dot) and rounded once, half to even. Which tiles
+// are paired is up to the producer (e.g. a mase_transpose re-streams B).
+// Throughput: one tile pair per cycle; latency: one cycle after the last pair.
+`default_nettype none
+
+module mase_mxint_matmul #(
+    parameter int BLOCK_K = 4,  // elements along K per tile
+    parameter int A_ROWS  = 1,  // rows of an A tile (= output tile rows)
+    parameter int B_COLS  = 1,  // columns of a B tile (= output tile columns)
+    parameter int K_TILES = 2,  // tiles along K per output tile (K = K_TILES * BLOCK_K)
+    parameter int A_MAN   = 7,  // A mantissa bits (magnitude)
+    parameter int A_EXP   = 8,  // A shared-exponent bits
+    parameter int B_MAN   = 7,  // B mantissa bits (magnitude)
+    parameter int B_EXP   = 8,  // B shared-exponent bits
+    parameter int OUT_MAN = 7,  // output mantissa bits (magnitude)
+    parameter int OUT_EXP = 8   // output shared-exponent bits
+) (
+    input  wire                                  clk,
+    input  wire                                  rst,      // synchronous, active high
+    // A tiles
+    input  wire                                  a_valid,
+    output wire                                  a_ready,
+    input  wire [A_ROWS*BLOCK_K*(A_MAN+1)-1:0]   a_mant,
+    input  wire [A_EXP-1:0]                      a_exp,
+    // B tiles (transposed: B_COLS x BLOCK_K)
+    input  wire                                  b_valid,
+    output wire                                  b_ready,
+    input  wire [B_COLS*BLOCK_K*(B_MAN+1)-1:0]   b_mant,
+    input  wire [B_EXP-1:0]                      b_exp,
+    // C tiles
+    output wire                                  y_valid,
+    input  wire                                  y_ready,
+    output wire [A_ROWS*B_COLS*(OUT_MAN+1)-1:0]  y_mant,
+    output wire [OUT_EXP-1:0]                    y_exp
+);
+    localparam int KW = $clog2(K_TILES + 1);
+    logic [KW-1:0] k_reg;  // index of the next tile pair along K
+    wire p_first = k_reg == '0;
+    wire p_last  = k_reg == KW'(K_TILES - 1);
+    wire p_ready;
+    wire p_valid = a_valid && b_valid;
+    assign a_ready = p_ready && b_valid;
+    assign b_ready = p_ready && a_valid;
+
+    always_ff @(posedge clk) begin
+        if (rst) k_reg <= '0;
+        else if (p_valid && p_ready) k_reg <= p_last ? '0 : k_reg + 1'b1;
+    end
+
+    mase_mxint_tile_dot #(
+        .BLOCK_K(BLOCK_K), .ROWS(A_ROWS), .COLS(B_COLS), .K_TILES(K_TILES),
+        .A_MAN(A_MAN), .A_EXP(A_EXP), .B_MAN(B_MAN), .B_EXP(B_EXP),
+        .HAS_BIAS(0), .BIAS_MAN(1), .BIAS_EXP(1), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
+    ) u_dot (
+        .clk(clk), .rst(rst),
+        .p_valid(p_valid), .p_ready(p_ready),
+        .p_a_mant(a_mant), .p_a_exp(a_exp), .p_b_mant(b_mant), .p_b_exp(b_exp),
+        .p_bias_mant('0), .p_bias_exp('0), .p_first(p_first), .p_last(p_last),
+        .y_valid(y_valid), .y_ready(y_ready), .y_mant(y_mant), .y_exp(y_exp)
+    );
+endmodule
+
+`default_nettype wire
