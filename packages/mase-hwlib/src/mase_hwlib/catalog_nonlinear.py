@@ -90,8 +90,6 @@ def _layer_norm_derive(p):
     log_n = (n - 1).bit_length() + 1
     d_width = 2 * p["X_WIDTH"] + 2 * log_n + 1
     num_width = p["X_WIDTH"] + 2 * log_n + p["OUT_FRAC"] + 1
-    if num_width > 62:
-        raise ValueError(f"X_WIDTH + 2*log2(N) + OUT_FRAC is too wide ({num_width} bits > 62) for the golden model")
     if p["EPS_FX"] >= 1 << (2 * p["X_WIDTH"]):
         raise ValueError(f"EPS_FX={p['EPS_FX']} must be below 2^(2*X_WIDTH)")
     return {"MANT_WIDTH": p["MAN_BITS"] + 1, "N": n, "D_WIDTH": d_width, "NUM_WIDTH": num_width}
