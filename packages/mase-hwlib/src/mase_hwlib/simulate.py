@@ -214,6 +214,9 @@ def simulate(
                         "MASE_HWLIB_IO": str(run_dir),
                         "COCOTB_LOG_LEVEL": "WARNING",
                         "GPI_LOG_LEVEL": "WARNING",
+                        # pytest's assertion rewriting of every imported module costs ~4 s
+                        # per run; the driver's asserts carry their own messages
+                        "COCOTB_REWRITE_ASSERTION_FILES": "",
                     },
                     log_file=str(run_dir / "sim.log"),
                     results_xml=str(results_xml),
