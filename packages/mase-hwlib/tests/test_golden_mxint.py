@@ -89,3 +89,54 @@ def test_golden_refuses_codes_outside_the_format():
     bad = {"mant": np.array([[-8, 0, 0, 0]]), "exp": np.array([[0]])}
     with pytest.raises(ValueError, match=r"x_mant holds 8: MXInt elements are limited to \+-\(2\^3-1\)"):
         mxint.cast(params, {"x": bad})
+
+
+def _exact(q):
+    """Exact values of an MXArray as a Fraction object array (original shape)."""
+    v = mxf.dequantize(q).astype(np.float64)  # float32 holds every MXInt value used here exactly
+    return np.vectorize(Fraction, otypes=[object])(v)
+
+
+@pytest.mark.parametrize("has_bias", [0, 1])
+def test_linear_on_real_tensors_equals_quantize_of_exact_result(has_bias):
+    """x [6, 16] @ W[8, 16]^T + b through the golden model == quantize(exact float result)."""
+    rng = np.random.default_rng(7)
+    bk, xr, ot = 4, 2, 4
+    fx, fw, fb, fo = (mxf.MXInt((bk, xr), 8, 7), mxf.MXInt((bk, ot), 8, 5),
+                      mxf.MXInt((ot,), 8, 7), mxf.MXInt((ot, xr), 8, 6))
+    x, w, b = rng.standard_normal((6, 16)), rng.standard_normal((8, 16)), rng.standard_normal(8)
+    qx, qw, qb = (mxf.quantize(x, fx, axes=(-1, -2)), mxf.quantize(w, fw, axes=(-1, -2)), mxf.quantize(b, fb))
+    params = catalog.get("mase_mxint_linear").resolve(dict(
+        BLOCK_K=bk, X_ROWS=xr, OUT_TILE=ot, IN_TILES=4, OUT_TILES=2, X_MAN=7, W_MAN=5, OUT_MAN=6,
+        HAS_BIAS=has_bias, BIAS_MAN=7))
+    groups = 6 // xr
+    wb = streams.mx_to_beats(qw)
+    bb = streams.mx_to_beats(qb)
+    inputs = {"x": streams.mx_to_beats(qx),
+              "w": {k: np.tile(v, (groups, 1)) for k, v in wb.items()},
+              "b": {k: np.tile(v, (groups, 1)) for k, v in bb.items()}}
+    got = streams.beats_to_mx(mxint.linear(params, inputs)["y"], fo, (6, 8), (-1, -2))
+    exact = _exact(qx) @ _exact(qw).T + (_exact(qb) if has_bias else 0)
+    as_float = exact.astype(np.float64)
+    assert all(Fraction(f) == e for f, e in zip(as_float.ravel(), exact.ravel()))  # exact in float64
+    want = mxf.quantize(as_float, fo, axes=(-1, -2), rounding="nearest_even")
+    np.testing.assert_array_equal(got.elements, want.elements)
+    np.testing.assert_array_equal(got.scales, want.scales)
+
+
+def test_matmul_on_real_tensors_equals_quantize_of_exact_result():
+    rng = np.random.default_rng(8)
+    fa, fb, fo = mxf.MXInt((4, 2), 6, 7), mxf.MXInt((4, 2), 6, 7), mxf.MXInt((2, 2), 8, 4)
+    a, b = rng.standard_normal((4, 12)), rng.standard_normal((12, 6)) * 8
+    qa, qb = mxf.quantize(a, fa, axes=(-1, -2)), mxf.quantize(b, fb, axes=(-2, -1))
+    params = catalog.get("mase_mxint_matmul").resolve(dict(
+        BLOCK_K=4, A_ROWS=2, B_COLS=2, K_TILES=3, A_EXP=6, B_EXP=6, OUT_MAN=4))
+    ab, bb = streams.mx_to_beats(qa), streams.mx_to_beats(qb)  # grids (2 row tiles, 3 k) and (3 col tiles, 3 k)
+    # output tile (i, j) needs A row-tile i and B col-tile j over k: repeat/interleave the tiles
+    a_seq = {k: np.concatenate([v.reshape(2, 3, -1)[i] for i in range(2) for _ in range(3)]) for k, v in ab.items()}
+    b_seq = {k: np.concatenate([v.reshape(3, 3, -1)[j] for _ in range(2) for j in range(3)]) for k, v in bb.items()}
+    got = streams.beats_to_mx(mxint.matmul(params, {"a": a_seq, "b": b_seq})["y"], fo, (4, 6), (-1, -2))
+    exact = _exact(qa) @ _exact(qb)
+    want = mxf.quantize(exact.astype(np.float64), fo, axes=(-1, -2), rounding="nearest_even")
+    np.testing.assert_array_equal(got.elements, want.elements)
+    np.testing.assert_array_equal(got.scales, want.scales)

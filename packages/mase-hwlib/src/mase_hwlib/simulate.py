@@ -64,6 +64,10 @@ class SimResult:
     total_cycles: int
     handshake_cycles: dict = field(default_factory=dict)
 
+    def output_mx(self, stream: str, fmt, shape, axes=None):
+        """An MXInt output stream as an ``mx_formats.MXArray`` of ``shape`` (see streams.beats_to_mx)."""
+        return streams.beats_to_mx(self.outputs[stream], fmt, shape, axes)
+
 
 def _cache_root() -> Path:
     root = os.environ.get("MASE_HWLIB_BUILD")

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["normalize", "pack_lanes", "unpack_lanes", "mx_to_beats", "beats_to_blocks"]
+__all__ = ["normalize", "pack_lanes", "unpack_lanes", "mx_to_beats", "beats_to_mx", "beats_to_blocks"]
 
 
 def pack_lanes(values, width: int) -> int:
@@ -121,6 +121,50 @@ def mx_to_beats(q) -> dict:
         "mant": tiles.reshape(-1, b1 * b0).astype(np.int64),
         "exp": scales.reshape(-1, 1).astype(np.int64),
     }
+
+
+def beats_to_mx(beats: Mapping, fmt, shape, axes=None):
+    """MXInt beats (one block per beat, order as :func:`mx_to_beats`) as an ``mx_formats.MXArray``.
+
+    ``shape`` and ``axes`` are the tensor's (as for ``mx_formats.quantize``);
+    the tensor must be a whole number of ``fmt.block`` blocks. Inverse of
+    :func:`mx_to_beats`.
+    """
+    import mx_formats as mxf
+    from mx_formats.array import code_dtype
+
+    if not isinstance(fmt, mxf.MXInt):
+        raise TypeError(f"beats_to_mx: only MXInt formats, got {fmt}")
+    shape = tuple(int(n) for n in shape)
+    block = tuple(fmt.block)
+    if axes is None:
+        axes = (-1,) if len(block) == 1 else (-1, -2)
+    axes = tuple(a % len(shape) for a in axes)
+    if len(axes) != len(block):
+        raise ValueError(f"beats_to_mx: {len(block)}-D block {block} needs {len(block)} axes, got {axes}")
+    dummy = np.broadcast_to(np.int8(0), shape)
+    if len(axes) == 1:
+        moved = np.moveaxis(dummy, axes[0], -1).shape
+        b0, b1 = block[0], 1
+        moved2 = (*moved[:-1], 1, moved[-1])
+    else:
+        moved = np.moveaxis(dummy, (axes[1], axes[0]), (-2, -1)).shape
+        b0, b1 = block
+        moved2 = moved
+    *lead, rows, cols = moved2
+    if rows % b1 or cols % b0:
+        raise ValueError(f"beats_to_mx: shape {shape} is not a whole number of {block} blocks along {axes}")
+    mant = np.asarray(beats["mant"], dtype=np.int64)
+    n_blocks = int(np.prod(lead, dtype=np.int64)) * (rows // b1) * (cols // b0)
+    if mant.shape != (n_blocks, b0 * b1):
+        raise ValueError(f"beats_to_mx: expected {n_blocks} beats of {b0 * b1} lanes, got {mant.shape}")
+    tiles = mant.reshape(*lead, rows // b1, cols // b0, b1, b0)
+    elems = np.moveaxis(tiles, -2, -3).reshape(moved)
+    width = fmt.man_bits + 1
+    codes = (elems & ((1 << width) - 1)).astype(code_dtype(width))
+    scales = np.asarray(beats["exp"], dtype=np.int16).reshape(*lead, *([rows // b1] if len(axes) == 2 else []),
+                                                               cols // b0)
+    return mxf.MXArray(fmt=fmt, shape=shape, axes=axes, scales=scales, elements=codes)
 
 
 def beats_to_blocks(beats: Mapping, b1: int, b0: int) -> tuple[np.ndarray, np.ndarray]:
