@@ -296,3 +296,22 @@ def test_dot_lint_clean_at_bench_parameters(module, cfg):
     if shutil.which("verilator") is None:
         pytest.skip("verilator not installed")
     lint(module, cfg["params"])
+
+
+DOT_CORNERS = [
+    ("mase_bmf_dot", {"BLOCK_K": 64, "X_ROWS": 4, "W_ROWS": 4, "EXP_BITS": 7, "MAN_BITS": 10, "NUM_BLOCKS": 4096}),
+    ("mase_bmf_dot", {"BLOCK_K": 1, "EXP_BITS": 1, "MAN_BITS": 1, "BIAS_BITS": 2, "NUM_BLOCKS": 1}),
+    ("mase_bl_dot", {"BLOCK_K": 64, "X_ROWS": 4, "W_ROWS": 4, "EXP_BITS": 7, "NUM_BLOCKS": 4096}),
+    ("mase_bl_dot", {"BLOCK_K": 1, "EXP_BITS": 1, "BIAS_BITS": 2, "NUM_BLOCKS": 1}),
+    ("mase_minifloat_dot", {"EXP_BITS": 8, "MAN_BITS": 10, "NUM_BLOCKS": 1}),
+    ("mase_minifloat_dot", {"BLOCK_K": 1, "EXP_BITS": 1, "MAN_BITS": 1, "NUM_BLOCKS": 1}),
+    ("mase_fixed_dot", {"BLOCK_K": 64, "X_ROWS": 4, "W_ROWS": 4, "X_WIDTH": 24, "W_WIDTH": 24, "NUM_BLOCKS": 4096}),
+    ("mase_fixed_dot", {"BLOCK_K": 1, "X_WIDTH": 2, "W_WIDTH": 2, "NUM_BLOCKS": 1}),
+]
+
+
+@pytest.mark.parametrize("module,params", DOT_CORNERS, ids=[f"{m}-{i % 2}" for i, (m, _) in enumerate(DOT_CORNERS)])
+def test_dot_lint_clean_at_parameter_range_corners(module, params):
+    if shutil.which("verilator") is None:
+        pytest.skip("verilator not installed")
+    lint(module, params)

@@ -194,3 +194,25 @@ def test_softmax_rtl_from_an_mxarray_is_close_to_float_softmax():
     ref = np.exp(x - x.max(-1, keepdims=True))
     ref /= ref.sum(-1, keepdims=True)
     assert np.abs(y - ref).max() < 0.02
+
+
+NONLINEAR_CORNERS = [
+    ("mase_mxint_gelu", {"BLOCK": 1, "EXP_BITS": 2, "MAN_BITS": 1, "X_WIDTH": 4, "X_FRAC": 1}),
+    ("mase_mxint_gelu", {"BLOCK": 64, "MAN_BITS": 15, "X_WIDTH": 24, "X_FRAC": 16}),
+    ("mase_mxint_softmax", {"BLOCK": 1, "ROW_BLOCKS": 1, "EXP_BITS": 2, "MAN_BITS": 1, "X_WIDTH": 4, "X_FRAC": 1,
+                            "OUT_FRAC": 1}),
+    ("mase_mxint_softmax", {"BLOCK": 64, "ROW_BLOCKS": 64, "MAN_BITS": 15, "X_WIDTH": 24, "X_FRAC": 16, "OUT_FRAC": 24}),
+    ("mase_mxint_layer_norm", {"BLOCK": 1, "ROW_BLOCKS": 1, "EXP_BITS": 2, "MAN_BITS": 1, "X_WIDTH": 4, "X_FRAC": 1,
+                               "OUT_WIDTH": 32, "OUT_FRAC": 0}),
+    ("mase_mxint_layer_norm", {"BLOCK": 64, "ROW_BLOCKS": 64, "MAN_BITS": 15, "X_WIDTH": 24, "X_FRAC": 16,
+                               "OUT_WIDTH": 32, "OUT_FRAC": 24, "EPS_FX": (1 << 31) - 1}),
+]
+
+
+@pytest.mark.parametrize(
+    "module,params", NONLINEAR_CORNERS, ids=[f"{m}-{i % 2}" for i, (m, _) in enumerate(NONLINEAR_CORNERS)]
+)
+def test_nonlinear_lint_clean_at_parameter_range_corners(module, params):
+    if shutil.which("verilator") is None:
+        pytest.skip("verilator not installed")
+    lint(module, params)

@@ -89,7 +89,7 @@ def _layer_norm_derive(p):
     n = p["BLOCK"] * p["ROW_BLOCKS"]
     log_n = (n - 1).bit_length() + 1
     d_width = 2 * p["X_WIDTH"] + 2 * log_n + 1
-    num_width = p["X_WIDTH"] + 2 * log_n + p["OUT_FRAC"] + 1
+    num_width = max(p["X_WIDTH"] + 2 * log_n + p["OUT_FRAC"] + 1, p["OUT_WIDTH"] + 1)
     if p["EPS_FX"] >= 1 << (2 * p["X_WIDTH"]):
         raise ValueError(f"EPS_FX={p['EPS_FX']} must be below 2^(2*X_WIDTH)")
     return {"MANT_WIDTH": p["MAN_BITS"] + 1, "N": n, "D_WIDTH": d_width, "NUM_WIDTH": num_width}

@@ -23,7 +23,7 @@ module mase_dot_accumulator #(
     input  wire                        term_valid,
     output wire                        term_ready,
     // the finished sums
-    output reg  [LANES*ACC_WIDTH-1:0]  y_data,
+    output wire [LANES*ACC_WIDTH-1:0]  y_data,
     output reg                         y_valid,
     input  wire                        y_ready
 );
@@ -31,40 +31,42 @@ module mase_dot_accumulator #(
     localparam int COUNT_WIDTH = (NUM_BLOCKS > 1) ? $clog2(NUM_BLOCKS) : 1;
     localparam logic [COUNT_WIDTH-1:0] LAST_COUNT = COUNT_WIDTH'(NUM_BLOCKS - 1);
 
-    reg  [COUNT_WIDTH-1:0]     count_reg;
-    reg  [LANES*ACC_WIDTH-1:0] acc_reg;
-    wire [LANES*ACC_WIDTH-1:0] acc_next;
-
-    genvar lane;
-    generate
-        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_lane
-            assign acc_next[lane*ACC_WIDTH +: ACC_WIDTH] =
-                acc_reg[lane*ACC_WIDTH +: ACC_WIDTH] + term_data[lane*ACC_WIDTH +: ACC_WIDTH];
-        end
-    endgenerate
+    reg [COUNT_WIDTH-1:0] count_reg;
 
     wire last = (count_reg == LAST_COUNT);
     assign term_ready = !last || !y_valid || y_ready;
     wire take = term_valid && term_ready;
 
+    // one accumulator and one output register per lane (per-lane registers keep
+    // every vector below Verilator's 8k-bit replication limit for wide tiles)
+    genvar lane;
+    generate
+        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_lane
+            reg  [ACC_WIDTH-1:0] acc_reg;
+            reg  [ACC_WIDTH-1:0] sum_reg;
+            wire [ACC_WIDTH-1:0] acc_next = acc_reg + term_data[lane*ACC_WIDTH +: ACC_WIDTH];
+            always_ff @(posedge clk) begin
+                if (rst) begin
+                    acc_reg <= '0;
+                    sum_reg <= '0;
+                end else if (take) begin
+                    acc_reg <= last ? '0 : acc_next;
+                    if (last) sum_reg <= acc_next;
+                end
+            end
+            assign y_data[lane*ACC_WIDTH +: ACC_WIDTH] = sum_reg;
+        end
+    endgenerate
+
     always_ff @(posedge clk) begin
         if (rst) begin
             count_reg <= '0;
-            acc_reg   <= '0;
             y_valid   <= 1'b0;
-            y_data    <= '0;
         end else begin
             if (y_valid && y_ready) y_valid <= 1'b0;
             if (take) begin
-                if (last) begin
-                    y_data    <= acc_next;
-                    y_valid   <= 1'b1;
-                    acc_reg   <= '0;
-                    count_reg <= '0;
-                end else begin
-                    acc_reg   <= acc_next;
-                    count_reg <= count_reg + 1'b1;
-                end
+                count_reg <= last ? '0 : count_reg + 1'b1;
+                if (last) y_valid <= 1'b1;
             end
         end
     end

@@ -46,11 +46,14 @@ module mase_mxint_layer_norm #(
     // D <= N*S2 + EPS_FX*N^2 with EPS_FX < 2^(2*X_WIDTH) (catalog range)
     localparam int D_WIDTH = 2 * X_WIDTH + 2 * LOG_N + 1;
     localparam int ROOT_WIDTH = (D_WIDTH + 1) / 2;
-    localparam int NUM_WIDTH = X_WIDTH + 2 * LOG_N + OUT_FRAC + 1;
+    // |N*x - S1| * 2^OUT_FRAC, and at least one bit more than the saturated output
+    localparam int NUM_BITS = X_WIDTH + 2 * LOG_N + OUT_FRAC + 1;
+    localparam int NUM_WIDTH = (NUM_BITS > OUT_WIDTH) ? NUM_BITS : OUT_WIDTH + 1;
     localparam int INDEX_WIDTH = (ROW_BLOCKS > 1) ? $clog2(ROW_BLOCKS) : 1;
     localparam logic [INDEX_WIDTH-1:0] LAST_INDEX = INDEX_WIDTH'(ROW_BLOCKS - 1);
-    localparam logic signed [NUM_WIDTH-1:0] OUT_MAX = NUM_WIDTH'((longint'(1) << (OUT_WIDTH - 1)) - 1);
-    localparam logic signed [NUM_WIDTH-1:0] OUT_MIN = -NUM_WIDTH'(longint'(1) << (OUT_WIDTH - 1));
+    localparam logic signed [NUM_WIDTH-1:0] ONE = NUM_WIDTH'(1);
+    localparam logic signed [NUM_WIDTH-1:0] OUT_MAX = (ONE <<< (OUT_WIDTH - 1)) - ONE;
+    localparam logic signed [NUM_WIDTH-1:0] OUT_MIN = -(ONE <<< (OUT_WIDTH - 1));
 
     localparam logic [1:0] S_RECV = 2'd0, S_ROOT = 2'd1, S_SEND = 2'd2;
 
