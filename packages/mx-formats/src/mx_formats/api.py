@@ -67,6 +67,7 @@ def _encode(fmt: Format, layout: Layout, view: np.ndarray, rmode: int, seed: int
     view = view.reshape(P * R, C)
     out, codes = out.reshape(view.shape) if want_values else out, codes.reshape(view.shape) if want_codes else codes
     int_view, mant_bits, exp_bias, mag_mask, inf_bits = K.float_constants(view.dtype)
+    size = view.size
     head = (view, view.view(int_view), mant_bits, exp_bias, mag_mask, inf_bits, R)
     b_row, b_col = layout.b_row, layout.b_col
     # The hot paths write float32 results as bit patterns through an integer view.
@@ -74,21 +75,21 @@ def _encode(fmt: Format, layout: Layout, view: np.ndarray, rmode: int, seed: int
     if isinstance(fmt, MXInt) or (isinstance(fmt, OCPFormat) and fmt.is_int):
         m = fmt.man_bits if isinstance(fmt, MXInt) else fmt.elem_man_bits
         qmax = float((1 << m) - 1)
-        K.encode_int(*head, b_row, b_col, 0, m - 1, fmt.scale_max, -qmax, qmax, m + 1, *tail)
+        K.kernel("encode_int", size)(*head, b_row, b_col, 0, m - 1, fmt.scale_max, -qmax, qmax, m + 1, *tail)
     elif isinstance(fmt, Fixed):
         qmax = float((1 << (fmt.width - 1)) - 1)
-        K.encode_int(*head, 1, 1, 1, fmt.frac, 0, -qmax - 1.0, qmax, fmt.width, *tail)
+        K.kernel("encode_int", size)(*head, 1, 1, 1, fmt.frac, 0, -qmax - 1.0, qmax, fmt.width, *tail)
     elif isinstance(fmt, OCPFormat):
-        K.encode_float(*head, b_row, b_col, 0, fmt.emax_elem, fmt.elem_emin, float(fmt.elem_max), fmt.scale_max,
+        K.kernel("encode_float", size)(*head, b_row, b_col, 0, fmt.emax_elem, fmt.elem_emin, float(fmt.elem_max), fmt.scale_max,
                        fmt.elem_exp_bits, fmt.elem_man_bits, *tail)
     elif isinstance(fmt, BMF):
-        K.encode_float(*head, b_row, b_col, 1, fmt.exp_code_max, 0, 0.0, fmt.scale_max, fmt.exp_bits,
+        K.kernel("encode_float", size)(*head, b_row, b_col, 1, fmt.exp_code_max, 0, 0.0, fmt.scale_max, fmt.exp_bits,
                        fmt.man_bits, *tail)
     elif isinstance(fmt, MiniFloat):
-        K.encode_float(*head, 1, 1, 2, (1 << fmt.exp_bits) - 1 - fmt.bias, 1 - fmt.bias, fmt.max_value, 0,
+        K.kernel("encode_float", size)(*head, 1, 1, 2, (1 << fmt.exp_bits) - 1 - fmt.bias, 1 - fmt.bias, fmt.max_value, 0,
                        fmt.exp_bits, fmt.man_bits, *tail)
     elif isinstance(fmt, BL):
-        K.encode_log(*head, b_row, b_col, fmt.exp_code_max, fmt.scale_max, fmt.exp_bits, *tail)
+        K.kernel("encode_log", size)(*head, b_row, b_col, fmt.exp_code_max, fmt.scale_max, fmt.exp_bits, *tail)
     else:  # pragma: no cover - every format class is handled above
         raise TypeError(f"no kernel for {fmt}")
 
@@ -187,24 +188,25 @@ def dequantize(q: MXArray) -> np.ndarray:
     if q.size == 0:
         return layout.from_view(out)
     P, R, C = layout.view_shape
+    size = P * R * C
     codes = np.ascontiguousarray(q.elements).reshape(P * R, C)
     out = out.reshape(P * R, C)
     scales = np.ascontiguousarray(q.scales, dtype=np.int16).reshape(_scales_2d(layout)) if fmt.is_block else _NO_SCALES
     if isinstance(fmt, MXInt) or (isinstance(fmt, OCPFormat) and fmt.is_int):
         m = fmt.man_bits if isinstance(fmt, MXInt) else fmt.elem_man_bits
-        K.decode_int(codes, scales, R, layout.b_row, layout.b_col, 0, m - 1, fmt.scale_max, m + 1, out)
+        K.kernel("decode_int", size)(codes, scales, R, layout.b_row, layout.b_col, 0, m - 1, fmt.scale_max, m + 1, out)
     elif isinstance(fmt, Fixed):
-        K.decode_int(codes, scales, R, 1, 1, 1, fmt.frac, 0, fmt.width, out)
+        K.kernel("decode_int", size)(codes, scales, R, 1, 1, 1, fmt.frac, 0, fmt.width, out)
     elif isinstance(fmt, OCPFormat):
-        K.decode_float(codes, scales, R, layout.b_row, layout.b_col, 0, fmt.elem_emin, fmt.scale_max,
+        K.kernel("decode_float", size)(codes, scales, R, layout.b_row, layout.b_col, 0, fmt.elem_emin, fmt.scale_max,
                        fmt.elem_exp_bits, fmt.elem_man_bits, out)
     elif isinstance(fmt, BMF):
-        K.decode_float(codes, scales, R, layout.b_row, layout.b_col, 1, 0, fmt.scale_max, fmt.exp_bits,
+        K.kernel("decode_float", size)(codes, scales, R, layout.b_row, layout.b_col, 1, 0, fmt.scale_max, fmt.exp_bits,
                        fmt.man_bits, out)
     elif isinstance(fmt, MiniFloat):
-        K.decode_float(codes, scales, R, 1, 1, 2, 1 - fmt.bias, 0, fmt.exp_bits, fmt.man_bits, out)
+        K.kernel("decode_float", size)(codes, scales, R, 1, 1, 2, 1 - fmt.bias, 0, fmt.exp_bits, fmt.man_bits, out)
     elif isinstance(fmt, BL):
-        K.decode_log(codes, scales, R, layout.b_row, layout.b_col, fmt.scale_max, fmt.exp_bits, out)
+        K.kernel("decode_log", size)(codes, scales, R, layout.b_row, layout.b_col, fmt.scale_max, fmt.exp_bits, out)
     else:  # pragma: no cover
         raise TypeError(f"no decoder for {fmt}")
     return layout.from_view(out)

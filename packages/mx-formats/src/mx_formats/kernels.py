@@ -27,15 +27,21 @@ flags NaN/Inf (bits >= the Inf pattern). A block holding NaN or Inf becomes all 
 with the scale ``scale_nan``. Results that round to zero are +0.0, so values and
 codes agree.
 
+Two paths per family. The hot path (float32 input, nearest even, values or
+codes) is one function per row group whose element loops are branch-free integer
+arithmetic on the float's bit pattern (:func:`round_bits_f32`), so LLVM
+vectorizes them; the general path (every rounding mode, float64, subnormal corner
+cases) works block by block in float arithmetic. They agree bit for bit (tested).
+
 Performance notes: all index arithmetic is unsigned (``np.uint64``): with signed
 indices numba emits a negative-index wraparound check on every access that LLVM
-cannot remove, which stops vectorization (4x slower). The per-element loops live
-in small per-block functions: a branch-free one for the hot path (nearest even,
-values only) that LLVM vectorizes, and a general one; the choice is made once per
-block, never per element.
+cannot remove, which stops vectorization (4x slower). Per-block function calls in
+the hot path cost another 1.5x, hence whole row groups per call.
 """
 
 from __future__ import annotations
+
+import types
 
 import numpy as np
 from numba import njit, prange
@@ -49,6 +55,7 @@ POW2_OFFSET = 400
 POW2 = np.ldexp(1.0, np.arange(-POW2_OFFSET, POW2_OFFSET + 1)).astype(np.float64)
 
 _U0, _U1 = np.uint64(0), np.uint64(1)
+_SIGN32 = np.int64(-2147483648)  # float32 sign bit as a (negative) int64 mask
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -131,6 +138,24 @@ def round_bits_f32(raw, drop_base, emin):
 
 
 @njit(cache=True)
+def int_bits_parts(n):
+    """(top bit, float32 mantissa field) of a positive integer n < 2^24, for :func:`scaled_int_bits`."""
+    top = np.int64(0)
+    while (n >> (top + 1)) > 0:
+        top += 1
+    return top, (n << (23 - top)) & 0x7FFFFF
+
+
+@njit(cache=True)
+def scaled_int_bits(n, top, mant, k):
+    """float32 bit pattern of n * 2^k (exact by construction: n < 2^24, k in range)."""
+    e = top + k
+    if e >= -126:
+        return ((e + 127) << 23) | mant
+    return n << (k + 149)  # subnormal: a multiple of 2^-149
+
+
+@njit(cache=True)
 def _block_max_bits(xb, r0, r1, c0, c1, mag_mask):
     """Largest magnitude bit pattern in a block: orders like |x|, and >= Inf bits flags NaN/Inf."""
     m = xb[r0, c0] & mag_mask
@@ -168,97 +193,103 @@ def encode_int(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
 
     kind 0: s = clamp(floor(log2 amax), -scale_max, scale_max) (-scale_max for an
     all-zero block), shift = shift_base - s with shift_base = m - 1.
-    kind 1: shift = shift_base = frac. Codes are q in ``width``-bit two's complement.
+    kind 1: shift = shift_base = frac (blocks are single elements: NaN stays local).
+    Codes are q in ``width``-bit two's complement.
     """
     rows, C = x.shape
     uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
     groups_r = (uR + ub_row - _U1) // ub_row
     groups_c = (uC + ub_col - _U1) // ub_col
     mask = (np.int64(1) << width) - 1
-    pos_n, neg_n = np.int64(qmax), np.int64(-qmin)
-    pos_top, pos_mant = int_bits_parts(pos_n)
-    neg_top, neg_mant = int_bits_parts(neg_n)
+    fast = rmode == 0 and mant_bits == 23 and want_values != want_codes
     for g in prange((rows // plane_rows) * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
+        if fast:
+            _int_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind,
+                                 shift_base, scale_max, qmin, qmax, width, want_values)
+            continue
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
             c1 = min(c0 + ub_col, uC)
+            top = _block_max_bits(xb, r0, r1, c0, c1, mag_mask)
+            if top >= inf_bits:
+                _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, want_codes)
+                if want_codes and kind == 0:
+                    scales[gr, gc] = scale_max + 1
+                continue
             shift = shift_base
             if kind == 0:
-                top = _block_max_bits(xb, r0, r1, c0, c1, mag_mask)
-                if top >= inf_bits:
-                    _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, want_codes)
-                    if want_codes:
-                        scales[gr, gc] = scale_max + 1
-                    continue
                 s = -scale_max
                 if top > 0:
                     s = min(max(log2_parts(top, mant_bits, exp_bias)[0], -scale_max), scale_max)
                 shift = shift_base - s
                 if want_codes:
                     scales[gr, gc] = s
-            elif (xb[r0, c0] & mag_mask) >= inf_bits:  # Fixed: blocks are single elements
-                _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, want_codes)
-                continue
+            _int_block(x, out, codes, r0, r1, c0, c1, POW2[POW2_OFFSET + shift], POW2[POW2_OFFSET - shift], qmin,
+                       qmax, mask, rmode, seed, uC, want_values, want_codes)
+
+
+@njit(cache=True)
+def _int_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind, shift_base,
+                         scale_max, qmin, qmax, width, want_values):
+    """Hot path, one row group of float32 input, nearest even: values or codes.
+
+    Values are rounded on the bits: the grid q * 2^-shift with |q| < 2^(width-1)
+    is the grid of a minifloat with M = width - 1 whose smallest normal exponent
+    M - shift lies above every value it holds, so :func:`round_bits_f32` with
+    ``drop = 24 - width + max(M - shift - e, 0)`` rounds it (for MXInt: quantum
+    2^(s-m+1)); larger values exceed the saturation magnitude and are clamped.
+    Codes are rounded in float arithmetic (np.rint), which is exact here.
+    """
+    mask = (np.int64(1) << width) - 1
+    pos_n, neg_n = np.int64(qmax), np.int64(-qmin)
+    pos_top, pos_mant = int_bits_parts(pos_n)
+    neg_top, neg_mant = int_bits_parts(neg_n)
+    for gc in range(groups_c):
+        c0 = np.uint64(gc) * ub_col
+        c1 = min(c0 + ub_col, uC)
+        top = xb[r0, c0] & 0x7FFFFFFF
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                top = max(top, xb[r, c] & 0x7FFFFFFF)
+        if top >= 0x7F800000:
+            _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, not want_values)
+            if kind == 0 and not want_values:
+                scales[gr, gc] = scale_max + 1
+            continue
+        shift = shift_base
+        if kind == 0:
+            s = -scale_max
+            if top > 0:
+                s = min(max(log2_parts(top, 23, 127)[0], -scale_max), scale_max)
+            shift = shift_base - s
+            if not want_values:
+                scales[gr, gc] = s
+        if want_values:
+            emin = width - 1 - shift
+            pos_sat = scaled_int_bits(pos_n, pos_top, pos_mant, -shift)
+            neg_sat = scaled_int_bits(neg_n, neg_top, neg_mant, -shift)
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    raw = np.int64(xb[r, c])
+                    mag = min(round_bits_f32(raw, 24 - width, emin), neg_sat if raw < 0 else pos_sat)
+                    out_bits[r, c] = mag | (raw & _SIGN32 if mag != 0 else 0)
+        else:
             up = POW2[POW2_OFFSET + shift]
-            down = POW2[POW2_OFFSET - shift]
-            if rmode == 0 and want_values and not want_codes and mant_bits == 23:
-                # The integer grid q * 2^-shift, |q| < 2^(width-1), is the grid of a minifloat
-                # with M = width - 1 whose smallest normal exponent M - shift lies above
-                # every value it can hold: every element rounds as a "subnormal".
-                _int_values_nearest_f32(xb, out_bits, r0, r1, c0, c1, 24 - width, width - 1 - shift,
-                                        scaled_int_bits(pos_n, pos_top, pos_mant, -shift),
-                                        scaled_int_bits(neg_n, neg_top, neg_mant, -shift))
-            elif rmode == 0 and want_values and not want_codes:
-                _int_values_nearest(x, out, r0, r1, c0, c1, up, down, qmin, qmax)
-            elif rmode == 0 and want_codes and not want_values:
-                _int_codes_nearest(x, codes, r0, r1, c0, c1, up, qmin, qmax, mask)
-            else:
-                _int_block(x, out, codes, r0, r1, c0, c1, up, down, qmin, qmax, mask, rmode, seed, uC,
-                           want_values, want_codes)
-
-
-@njit(cache=True)
-def _int_values_nearest(x, out, r0, r1, c0, c1, up, down, qmin, qmax):
-    """Hot path of fake_quantize: round to nearest even, values only (branch-free, vectorizes)."""
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            q = min(max(np.rint(x[r, c] * up), qmin), qmax)
-            out[r, c] = q * down + 0.0  # + 0.0 turns -0.0 into +0.0
-
-
-@njit(cache=True)
-def _int_values_nearest_f32(xb, out_bits, r0, r1, c0, c1, drop_base, emin, sat_bits, neg_sat_bits):
-    """Hot path of fake_quantize for float32 input, on the bits (:func:`round_bits_f32`).
-
-    Elements at or above 2^emin get a wrong quantum but exceed the saturation
-    magnitude and are clamped; negative values clamp at ``neg_sat_bits`` (Fixed's
-    -2^(w-1) reaches one step further than +2^(w-1) - 1).
-    For MXInt, emin = s + 1 and drop = 24 - m + s - e: the quantum 2^(s - m + 1)."""
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            raw = np.int64(xb[r, c])
-            mag = min(round_bits_f32(raw, drop_base, emin), neg_sat_bits if raw < 0 else sat_bits)
-            out_bits[r, c] = mag | (raw & -2147483648 if mag != 0 else 0)
-
-
-@njit(cache=True)
-def _int_codes_nearest(x, codes, r0, r1, c0, c1, up, qmin, qmax, mask):
-    """Hot path of quantize: round to nearest even, codes only."""
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            codes[r, c] = np.int64(min(max(np.rint(x[r, c] * up), qmin), qmax)) & mask
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    codes[r, c] = np.int64(min(max(np.rint(x[r, c] * up), qmin), qmax)) & mask
 
 
 @njit(cache=True)
 def _int_block(x, out, codes, r0, r1, c0, c1, up, down, qmin, qmax, mask, rmode, seed, uC, want_values, want_codes):
-    """Any rounding mode, values and/or two's-complement codes."""
+    """General path, one block: any rounding mode, values and/or two's-complement codes."""
     for r in range(r0, r1):
         base = r * uC
         for c in range(c0, c1):
             q = min(max(round_integer(x[r, c] * up, rmode, seed, base + c), qmin), qmax)
             if want_values:
-                out[r, c] = q * down + 0.0
+                out[r, c] = q * down + 0.0  # + 0.0 turns -0.0 into +0.0
             if want_codes:
                 codes[r, c] = np.int64(q) & mask
 
@@ -297,7 +328,7 @@ def decode_int(codes, scales, plane_rows, b_row, b_col, kind, shift_base, scale_
 def _float_block_params(kind, amax_log2, a_emax, a_emin, a_vmax, scale_max, man_bits):
     """(scale, emin, emax, vmax) of one block of the minifloat family.
 
-    ``amax_log2`` is floor(log2 amax), or None-like -100000 for an all-zero block.
+    ``amax_log2`` is floor(log2 amax), or -100000 for an all-zero block.
     kind 0 (OCP): a_emax = emax_elem, a_emin = element emin, a_vmax = element max;
         s = clamp(floor(log2 amax) - emax_elem, -127, 127); emin = a_emin + s.
     kind 1 (BMF): a_emax = 2^E - 1 (top code); beta = clamp(a_emax - floor(log2
@@ -308,36 +339,42 @@ def _float_block_params(kind, amax_log2, a_emax, a_emin, a_vmax, scale_max, man_
         s = -scale_max
         if amax_log2 > -100000:
             s = min(max(amax_log2 - a_emax, -scale_max), scale_max)
-        vmax = a_vmax * POW2[POW2_OFFSET + s]
-        return s, a_emin + s, a_emax + s, vmax
+        return s, a_emin + s, a_emax + s, a_vmax * POW2[POW2_OFFSET + s]
     if kind == 1:
         beta = scale_max
         if amax_log2 > -100000:
             beta = min(max(a_emax - amax_log2, -scale_max), scale_max)
         emax = a_emax - beta
-        vmax = (2.0 - POW2[POW2_OFFSET - man_bits]) * POW2[POW2_OFFSET + emax]
-        return beta, 1 - beta, emax, vmax
+        return beta, 1 - beta, emax, (2.0 - POW2[POW2_OFFSET - man_bits]) * POW2[POW2_OFFSET + emax]
     return 0, a_emin, a_emax, a_vmax
+
+
+@njit(cache=True)
+def _sat_code(emin, emax, vmax, man_bits):
+    """Code of the saturation value vmax = (2^M + f_max) * 2^(emax - M)."""
+    return ((emax - emin + 1) << man_bits) | (np.int64(vmax * POW2[POW2_OFFSET + man_bits - emax]) - (1 << man_bits))
 
 
 @njit(parallel=True, cache=True)
 def encode_float(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row, b_col, kind, a_emax, a_emin, a_vmax,
                  scale_max, exp_bits, man_bits, rmode, seed, out, out_bits, codes, scales, want_values, want_codes):
-    """OCP MXFP (kind 0), BMF (kind 1), MiniFloat (kind 2).
+    """OCP MXFP (kind 0), BMF (kind 1), MiniFloat (kind 2; blocks are single elements).
 
     Element code: sign << (E+M) | c << M | f, with c = e - emin + 1 for a normal
-    result of exponent e and c = 0 for a subnormal one. For OCP ``a_emax`` is
-    emax_elem and the block's emax is emax_elem + s (elem_max lies in that binade).
+    result of exponent e and c = 0 for a subnormal one.
     """
     rows, C = x.shape
     uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
     groups_r = (uR + ub_row - _U1) // ub_row
     groups_c = (uC + ub_col - _U1) // ub_col
-    one_m = np.int64(1) << man_bits
     sign_code = np.int64(1) << (exp_bits + man_bits)
-    input_emin = 1 - exp_bias  # below this the input itself is subnormal, its exponent needs care
+    fast = rmode == 0 and mant_bits == 23 and want_values != want_codes
     for g in prange((rows // plane_rows) * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
+        if fast:
+            _float_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind,
+                                   a_emax, a_emin, a_vmax, scale_max, exp_bits, man_bits, want_values)
+            continue
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
             c1 = min(c0 + ub_col, uC)
@@ -354,95 +391,81 @@ def encode_float(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_r
                                                           man_bits)
             if want_codes and kind != 2:
                 scales[gr, gc] = scale
-            # Code of the saturation value vmax = (2^M + f_max) * 2^(emax - M).
-            sat_code = ((emax - emin + 1) << man_bits) | (np.int64(vmax * POW2[POW2_OFFSET + man_bits - emax]) - one_m)
-            exact_subnormals = emin < input_emin
-            bit_path = rmode == 0 and not exact_subnormals and mant_bits == 23
-            if bit_path:
-                sat_n = np.int64(vmax * POW2[POW2_OFFSET + man_bits - emax])
-                sat_top, sat_mant = int_bits_parts(sat_n)
-                sat_bits = scaled_int_bits(sat_n, sat_top, sat_mant, emax - man_bits)
-            if bit_path and want_values and not want_codes:
-                _float_values_nearest_f32(xb, out_bits, r0, r1, c0, c1, emin, man_bits, sat_bits)
-            elif bit_path and want_codes and not want_values:
-                _float_codes_nearest_f32(xb, codes, r0, r1, c0, c1, emin, man_bits, sat_bits, sign_code)
-            else:
-                _float_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask, emin, emax, man_bits,
-                             vmax, sat_code, sign_code, exact_subnormals, rmode, seed, uC, want_values, want_codes)
+            _float_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask, emin, emax, man_bits, vmax,
+                         _sat_code(emin, emax, vmax, man_bits), sign_code, rmode, seed, uC, want_values, want_codes)
 
 
 @njit(cache=True)
-def int_bits_parts(n):
-    """(top bit, float32 mantissa field) of a positive integer n < 2^24, for :func:`scaled_int_bits`."""
-    top = np.int64(0)
-    while (n >> (top + 1)) > 0:
-        top += 1
-    return top, (n << (23 - top)) & 0x7FFFFF
-
-
-@njit(cache=True)
-def scaled_int_bits(n, top, mant, k):
-    """float32 bit pattern of n * 2^k (exact by construction: n < 2^24, k in range)."""
-    e = top + k
-    if e >= -126:
-        return ((e + 127) << 23) | mant
-    return n << (k + 149)  # subnormal: a multiple of 2^-149
-
-
-@njit(cache=True)
-def _float_values_nearest_f32(xb, out_bits, r0, r1, c0, c1, emin, man_bits, sat_bits):
-    """Hot path of fake_quantize for float32 input: nearest even, values only, on the bits.
+def _float_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind, a_emax,
+                           a_emin, a_vmax, scale_max, exp_bits, man_bits, want_values):
+    """Hot path, one row group of float32 input, nearest even, on the bits: values or codes.
 
     The element quantum 2^(max(e, emin) - M) drops ``23 - M + max(emin - e, 0)``
     significand bits (:func:`round_bits_f32`); saturation is an integer compare
-    against the bits of vmax. No float arithmetic and no table look-ups, so the
-    loop vectorizes. Valid when emin >= -126 (subnormal inputs then all share the
-    quantum 2^(emin - M)).
+    against the bits of vmax. Codes follow from the rounded bits: a normal
+    float32 result 2^e_out * (1 + g/2^23) with e_out >= emin has c = e_out - emin
+    + 1 and f = g >> (23 - M); below 2^emin it is an element subnormal: c = 0,
+    f = value / 2^(emin - M). A block with emin < -126 (subnormal inputs need
+    their exact exponent) takes the general path.
     """
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            raw = np.int64(xb[r, c])
-            mag = min(round_bits_f32(raw, 23 - man_bits, emin), sat_bits)
-            out_bits[r, c] = mag | (raw & -2147483648 if mag != 0 else 0)
-
-
-@njit(cache=True)
-def _float_codes_nearest_f32(xb, codes, r0, r1, c0, c1, emin, man_bits, sat_bits, sign_code):
-    """Hot path of quantize for float32 input: the code follows from the rounded bits.
-
-    A normal float32 result 2^e_out * (1 + g/2^23) with e_out >= emin has
-    c = e_out - emin + 1 and f = g >> (23 - M); below 2^emin it is an element
-    subnormal: c = 0, f = value / 2^(emin - M).
-    """
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            raw = np.int64(xb[r, c])
-            mag = min(round_bits_f32(raw, 23 - man_bits, emin), sat_bits)
-            field = mag >> 23
-            e_out = field - 127
-            frac = mag & 0x7FFFFF
-            if field > 0 and e_out >= emin:
-                code = ((e_out - emin + 1) << man_bits) | (frac >> (23 - man_bits))
-            else:  # element subnormal: f = value / 2^(emin - M), value = sig * 2^(max(F,1) - 150)
-                sig = frac | (np.int64(field > 0) << 23)
-                code = sig >> min(emin - man_bits - (max(field, 1) - 150), 40)
-            codes[r, c] = code | (sign_code if raw < 0 and mag != 0 else 0)
+    sign_code = np.int64(1) << (exp_bits + man_bits)
+    for gc in range(groups_c):
+        c0 = np.uint64(gc) * ub_col
+        c1 = min(c0 + ub_col, uC)
+        top = xb[r0, c0] & 0x7FFFFFFF
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                top = max(top, xb[r, c] & 0x7FFFFFFF)
+        if top >= 0x7F800000:
+            _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, not want_values)
+            if kind != 2 and not want_values:
+                scales[gr, gc] = scale_max + 1 if kind == 0 else -scale_max - 1
+            continue
+        amax_log2 = log2_parts(top, 23, 127)[0] if top > 0 else -100000
+        scale, emin, emax, vmax = _float_block_params(kind, amax_log2, a_emax, a_emin, a_vmax, scale_max, man_bits)
+        if kind != 2 and not want_values:
+            scales[gr, gc] = scale
+        if emin < -126:
+            _float_block(x, xb, out, codes, r0, r1, c0, c1, 23, 127, 0x7FFFFFFF, emin, emax, man_bits, vmax,
+                         _sat_code(emin, emax, vmax, man_bits), sign_code, 0, 0, uC, want_values, not want_values)
+            continue
+        sat_n = np.int64(vmax * POW2[POW2_OFFSET + man_bits - emax])
+        sat_top, sat_mant = int_bits_parts(sat_n)
+        sat_bits = scaled_int_bits(sat_n, sat_top, sat_mant, emax - man_bits)
+        if want_values:
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    raw = np.int64(xb[r, c])
+                    mag = min(round_bits_f32(raw, 23 - man_bits, emin), sat_bits)
+                    out_bits[r, c] = mag | (raw & _SIGN32 if mag != 0 else 0)
+        else:
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    raw = np.int64(xb[r, c])
+                    mag = min(round_bits_f32(raw, 23 - man_bits, emin), sat_bits)
+                    field = mag >> 23
+                    frac = mag & 0x7FFFFF
+                    if field > 0 and field - 127 >= emin:
+                        code = ((field - 127 - emin + 1) << man_bits) | (frac >> (23 - man_bits))
+                    else:
+                        sig = frac | (np.int64(field > 0) << 23)
+                        code = sig >> min(emin - man_bits - (max(field, 1) - 150), 40)
+                    codes[r, c] = code | (sign_code if raw < 0 and mag != 0 else 0)
 
 
 @njit(cache=True)
 def _float_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask, emin, emax, man_bits, vmax,
-                 sat_code, sign_code, exact_subnormals, rmode, seed, uC, want_values, want_codes):
-    """Any rounding mode, values and/or sign|exponent|fraction codes."""
+                 sat_code, sign_code, rmode, seed, uC, want_values, want_codes):
+    """General path, one block: any rounding mode, float32 or float64, values and/or codes."""
     one_m = np.int64(1) << man_bits
     for r in range(r0, r1):
         base = r * uC
         for c in range(c0, c1):
             a = x[r, c]
             bits = xb[r, c] & mag_mask
-            e = np.int64(bits >> mant_bits) - exp_bias
-            if exact_subnormals and e == -exp_bias and bits != 0:
-                e = log2_parts(bits, mant_bits, exp_bias)[0]
-            e = min(max(e, emin), emax + 1)
+            e = emin
+            if bits != 0:
+                e = min(max(log2_parts(bits, mant_bits, exp_bias)[0], emin), emax + 1)
             k = e - man_bits
             q = round_integer(a * POW2[np.uint64(POW2_OFFSET - k)], rmode, seed, base + c)
             v = q * POW2[np.uint64(POW2_OFFSET + k)] + 0.0
@@ -519,8 +542,13 @@ def encode_log(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
     uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
     groups_r = (uR + ub_row - _U1) // ub_row
     groups_c = (uC + ub_col - _U1) // ub_col
+    fast = rmode == 0 and mant_bits == 23 and want_values != want_codes
     for g in prange((rows // plane_rows) * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
+        if fast:
+            _log_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, code_max,
+                                 scale_max, exp_bits, want_values)
+            continue
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
             c1 = min(c0 + ub_col, uC)
@@ -530,61 +558,73 @@ def encode_log(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
                 if want_codes:
                     scales[gr, gc] = -scale_max - 1
                 continue
-            beta = scale_max
-            if top > 0:
-                e_top, half_top = log2_parts(top, mant_bits, exp_bias)
-                # 2^127 is float32's largest power of two: a larger rounded maximum saturates there.
-                k_top = min(e_top + (1 if half_top else 0), 127)
-                beta = min(max(code_max - k_top, -scale_max), scale_max)
+            beta = _log_block_bias(top, mant_bits, exp_bias, code_max, scale_max)
             if want_codes:
                 scales[gr, gc] = beta
-            lo = 1 - beta  # exponent of the smallest non-zero magnitude
-            hi = code_max - beta
-            bit_path = rmode == 0 and lo - 1 > -exp_bias and mant_bits == 23
-            if bit_path and want_values and not want_codes:
-                _log_values_nearest_f32(xb, out_bits, r0, r1, c0, c1, lo, hi)
-            elif bit_path and want_codes and not want_values:
-                _log_codes_nearest_f32(xb, codes, r0, r1, c0, c1, lo, hi, beta, exp_bits)
-            else:
-                _log_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask, lo, hi, beta, exp_bits,
-                           rmode, seed, uC, want_values, want_codes)
+            _log_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask, 1 - beta, code_max - beta, beta,
+                       exp_bits, rmode, seed, uC, want_values, want_codes)
 
 
 @njit(cache=True)
-def _log_values_nearest_f32(xb, out_bits, r0, r1, c0, c1, lo, hi):
-    """Hot path of fake_quantize for BL on float32 bits: nearest (ties up), values only.
+def _log_block_bias(top, mant_bits, exp_bias, code_max, scale_max):
+    """beta of a BL block from its largest magnitude bits (see :func:`encode_log`)."""
+    if top == 0:
+        return scale_max
+    e_top, half_top = log2_parts(top, mant_bits, exp_bias)
+    # 2^127 is float32's largest power of two: a larger rounded maximum saturates there.
+    k_top = min(e_top + (1 if half_top else 0), 127)
+    return min(max(code_max - k_top, -scale_max), scale_max)
+
+
+@njit(cache=True)
+def _log_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, code_max, scale_max,
+                         exp_bits, want_values):
+    """Hot path, one row group of float32 input on the bits: BL nearest (ties up).
 
     |x| in [2^e, 2^(e+1)) goes to 2^(e + [|x| >= 1.5 * 2^e]) (the top mantissa bit);
-    below 2^lo it goes to 2^lo from 2^(lo-1) up, else to zero. The result 2^k is
-    the bit pattern (k + 127) << 23. Valid when lo - 1 > -127 (subnormal inputs
-    then all round to zero).
+    below 2^lo it goes to 2^lo from 2^(lo-1) up, else to zero. The value 2^k is the
+    bit pattern (k + 127) << 23, the code k + beta. A block with lo - 1 <= -127
+    (where subnormal inputs could round up) takes the general path.
     """
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            raw = np.int64(xb[r, c])
-            e = ((raw >> 23) & 0xFF) - 127
-            k = min(max(e + ((raw >> 22) & 1), lo), hi)
-            mag = 0 if e < lo - 1 else (k + 127) << 23
-            out_bits[r, c] = mag | (raw & -2147483648 if mag != 0 else 0)
-
-
-@njit(cache=True)
-def _log_codes_nearest_f32(xb, codes, r0, r1, c0, c1, lo, hi, beta, exp_bits):
-    """Hot path of quantize for BL on float32 bits: code k + beta (sign above it), 0 for zero."""
     sign_code = np.int64(1) << exp_bits
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            raw = np.int64(xb[r, c])
-            e = ((raw >> 23) & 0xFF) - 127
-            k = min(max(e + ((raw >> 22) & 1), lo), hi)
-            code = 0 if e < lo - 1 else (k + beta) | (sign_code if raw < 0 else 0)
-            codes[r, c] = code
+    for gc in range(groups_c):
+        c0 = np.uint64(gc) * ub_col
+        c1 = min(c0 + ub_col, uC)
+        top = xb[r0, c0] & 0x7FFFFFFF
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                top = max(top, xb[r, c] & 0x7FFFFFFF)
+        if top >= 0x7F800000:
+            _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, not want_values)
+            if not want_values:
+                scales[gr, gc] = -scale_max - 1
+            continue
+        beta = _log_block_bias(top, 23, 127, code_max, scale_max)
+        if not want_values:
+            scales[gr, gc] = beta
+        lo = 1 - beta
+        hi = code_max - beta
+        if lo - 1 <= -127:
+            _log_block(x, xb, out, codes, r0, r1, c0, c1, 23, 127, 0x7FFFFFFF, lo, hi, beta, exp_bits, 0, 0, uC,
+                       want_values, not want_values)
+            continue
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                raw = np.int64(xb[r, c])
+                e = ((raw >> 23) & 0xFF) - 127
+                k = min(max(e + ((raw >> 22) & 1), lo), hi)
+                zero = e < lo - 1
+                if want_values:
+                    mag = 0 if zero else (k + 127) << 23
+                    out_bits[r, c] = mag | (raw & _SIGN32 if mag != 0 else 0)
+                else:
+                    codes[r, c] = 0 if zero else (k + beta) | (sign_code if raw < 0 else 0)
 
 
 @njit(cache=True)
 def _log_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask, lo, hi, beta, exp_bits, rmode, seed,
                uC, want_values, want_codes):
-    """Any rounding mode, values and/or sign|code codes."""
+    """General path, one BL block: any rounding mode, float32 or float64, values and/or codes."""
     for r in range(r0, r1):
         base = r * uC
         for c in range(c0, c1):
@@ -658,3 +698,33 @@ def decode_log(codes, scales, plane_rows, b_row, b_col, scale_max, exp_bits, out
                     else:
                         v = POW2[POW2_OFFSET + cexp - beta]
                         out[r, c] = -v if code >> exp_bits else v
+
+
+# --------------------------------------------------------------------------- serial variants
+PARALLEL_MIN_ELEMENTS = 1 << 16  # below this, waking a second thread costs more than it saves
+
+
+def _serial_variant(dispatcher):
+    """The same kernel compiled without ``parallel`` (``prange`` runs as ``range``).
+
+    A parallel region costs tens of microseconds to start, and milliseconds when
+    the other cores are busy, which dominates small tensors (the per-op quantizers
+    of a traced model). The clone has its own qualified name, so numba caches it
+    separately from the parallel version.
+    """
+    fn = dispatcher.py_func
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
+                               fn.__closure__)
+    clone.__qualname__ = fn.__qualname__ + "_serial"
+    clone.__doc__ = fn.__doc__
+    return njit(cache=True)(clone)
+
+
+_KERNELS = {fn.__name__: (fn, _serial_variant(fn))
+            for fn in (encode_int, decode_int, encode_float, decode_float, encode_log, decode_log)}
+
+
+def kernel(name: str, elements: int):
+    """The parallel kernel ``name`` for large tensors, its serial twin for small ones."""
+    parallel, serial = _KERNELS[name]
+    return parallel if elements >= PARALLEL_MIN_ELEMENTS else serial

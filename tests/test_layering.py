@@ -1,0 +1,62 @@
+"""tools/check_layers.py passes on the repository and fails on a tree that breaks the layering."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK = ROOT / "tools" / "check_layers.py"
+
+
+def run_check(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHECK), "--root", str(root)], capture_output=True, text=True)
+
+
+def test_the_repository_layering_is_clean():
+    result = run_check(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def tree_copy(tmp_path):
+    """The packages' pyprojects, version files and sources, in a scratch tree."""
+    for pkg in (ROOT / "packages").iterdir():
+        shutil.copytree(pkg / "src", tmp_path / "packages" / pkg.name / "src",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.sv", "*.mem", "*.csv", "*.json"))
+        shutil.copy(pkg / "pyproject.toml", tmp_path / "packages" / pkg.name / "pyproject.toml")
+    return tmp_path
+
+
+def test_an_upward_import_fails(tree_copy):
+    target = tree_copy / "packages" / "mx-formats" / "src" / "mx_formats" / "formats.py"
+    target.write_text(target.read_text() + "\nimport mase_ir  # points up\n")
+    result = run_check(tree_copy)
+    assert result.returncode == 1
+    assert "mx-formats imports mase_ir, which points up or sideways" in result.stdout
+
+
+def test_an_undeclared_sibling_import_fails(tree_copy):
+    target = next((tree_copy / "packages" / "mase-cost" / "src" / "mase_cost").glob("__init__.py"))
+    target.write_text(target.read_text() + "\nimport mx_formats\n")
+    result = run_check(tree_copy)
+    assert result.returncode == 1
+    assert "does not declare mx-formats" in result.stdout
+
+
+def test_a_pin_that_excludes_the_sibling_version_fails(tree_copy):
+    pyproject = tree_copy / "packages" / "mase-ir" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"mx-formats>=0.1,<0.2"', '"mx-formats>=0.2,<0.3"'))
+    result = run_check(tree_copy)
+    assert result.returncode == 1
+    assert "excludes mx-formats's current version" in result.stdout
+
+
+def test_importing_torch_in_mx_formats_fails(tree_copy):
+    target = tree_copy / "packages" / "mx-formats" / "src" / "mx_formats" / "__init__.py"
+    target.write_text(target.read_text() + "\nimport mx_formats.torch  # noqa\n")
+    result = run_check(tree_copy)
+    assert result.returncode == 1
+    assert "import mx_formats imports torch" in result.stdout
