@@ -164,3 +164,20 @@ def test_simulate_takes_and_gives_mxarrays_equal_to_software_emulation():
     np.testing.assert_array_equal(got.elements, want.elements)
     np.testing.assert_array_equal(got.scales, want.scales)
     assert r.first_output_latency == 1 and r.cycles_per_block == 1.0 and r.total_cycles == 5
+
+
+def test_linear_is_compute_bound_with_double_buffered_x():
+    """Unstalled, output tiles leave every IN_TILES cycles, across x groups too (the next
+    group loads while the current one is multiplied)."""
+    cfg = LINEAR[0]
+    p = dict(cfg["params"])
+    rng = np.random.default_rng(15)
+    groups, it, ot = 6, p["IN_TILES"], p["OUT_TILES"]
+    x = mxint_blocks(groups * it, p["BLOCK_K"], 7, 8, rng, edge=False, exp_range=(-2, 2))
+    w = mxint_blocks(groups * it * ot, p["BLOCK_K"] * p["OUT_TILE"], 7, 8, rng, edge=False, exp_range=(-2, 2))
+    r = check_against_golden("mase_mxint_linear", p, {"x": x, "w": w}, idle=0, backpressure=0)
+    from mase_hwlib import catalog
+
+    derived = catalog.get("mase_mxint_linear").resolve(p)  # the catalog's cycle figures are the measured ones
+    assert r.cycles_per_block == it == derived["CYCLES_PER_GROUP"] / ot
+    assert r.first_output_latency == derived["LATENCY"]

@@ -142,8 +142,9 @@ def _linear_derive(p):
         "OUT_LANES": p["X_ROWS"] * p["OUT_TILE"],
         "IN_FEATURES": p["IN_TILES"] * p["BLOCK_K"],
         "OUT_FEATURES": p["OUT_TILES"] * p["OUT_TILE"],
-        # cycles per x group: IN_TILES to load, OUT_TILES * IN_TILES to compute
-        "CYCLES_PER_GROUP": p["IN_TILES"] * (1 + p["OUT_TILES"]),
+        # steady state (x double-buffered): one tile pair per cycle
+        "CYCLES_PER_GROUP": p["IN_TILES"] * p["OUT_TILES"],
+        "LATENCY": 2 * p["IN_TILES"],
         **_widths(p, "X", "W", "BIAS", "OUT"),
     }
 

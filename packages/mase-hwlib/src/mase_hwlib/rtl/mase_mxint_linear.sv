@@ -13,8 +13,9 @@
 // The bias tile (OUT_TILE lanes) is added to every row. Each output tile
 // (X_ROWS x OUT_TILE, lane r*OUT_TILE + c) is the exact sum rounded once,
 // half to even, into MXInt(OUT_MAN, OUT_EXP) (mase_mxint_tile_dot).
-// Timing: IN_TILES cycles to load a group, then one tile pair per cycle;
-// the next group is loaded after the last output tile of the current one.
+// Timing: one tile pair per cycle. x groups are double-buffered: the next
+// group loads while the current one is multiplied, so in steady state the
+// module is compute-bound at OUT_TILES*IN_TILES cycles per x group.
 `default_nettype none
 
 module mase_mxint_linear #(
@@ -66,16 +67,22 @@ module mase_mxint_linear #(
     localparam int KW  = IN_TILES > 1 ? $clog2(IN_TILES) : 1;
     localparam int OW  = OUT_TILES > 1 ? $clog2(OUT_TILES) : 1;
     localparam int AW  = OUT_TILES * IN_TILES > 1 ? $clog2(OUT_TILES * IN_TILES) : 1;
+    localparam int XAW = $clog2(2 * IN_TILES);
 
-    // ---- x group buffer and sequencing ------------------------------------------
-    logic [XMW+X_EXP-1:0] xbuf [IN_TILES];
-    logic                 loading_reg;  // 1: filling xbuf, 0: running the output tiles
-    logic [KW-1:0]        k_reg;
-    logic [OW-1:0]        o_reg;
-    wire k_last = k_reg == KW'(IN_TILES - 1);
-    wire o_last = o_reg == OW'(OUT_TILES - 1);
+    // ---- x group buffers (two: one fills while the other is used) and sequencing ----
+    logic [XMW+X_EXP-1:0] xbuf [2 * IN_TILES];
+    logic [1:0]           full_reg;     // bank holds a complete x group
+    logic                 ld_bank_reg;  // bank being filled
+    logic                 run_bank_reg; // bank being multiplied
+    logic [KW-1:0]        ld_k_reg;     // next x tile of the group being loaded
+    logic [KW-1:0]        k_reg;        // next k of the output tile being computed
+    logic [OW-1:0]        o_reg;        // output tile being computed
+    wire ld_last = ld_k_reg == KW'(IN_TILES - 1);
+    wire k_last  = k_reg == KW'(IN_TILES - 1);
+    wire o_last  = o_reg == OW'(OUT_TILES - 1);
+    wire x_fire  = x_valid && x_ready;
 
-    assign x_ready = loading_reg;
+    assign x_ready = !full_reg[ld_bank_reg];
 
     // ---- weight and bias source -----------------------------------------------------
     logic [WMW-1:0]      w_mant_sel;
@@ -84,7 +91,7 @@ module mase_mxint_linear #(
     logic [BIAS_EXP-1:0] b_exp_sel;
     logic                src_valid;      // weight (and, at k = 0, bias) available
     wire                 p_ready;
-    wire                 run = !loading_reg;
+    wire                 run = full_reg[run_bank_reg];
     wire                 p_valid = run && src_valid;
     wire                 p_fire = p_valid && p_ready;
 
@@ -118,27 +125,38 @@ module mase_mxint_linear #(
         assign b_ready    = run && p_ready && need_b && w_valid;
     end
 
+    wire [XAW-1:0] ld_addr  = XAW'(ld_bank_reg) * XAW'(IN_TILES) + XAW'(ld_k_reg);
+    wire [XAW-1:0] run_addr = XAW'(run_bank_reg) * XAW'(IN_TILES) + XAW'(k_reg);
+    wire           group_done = p_fire && k_last && o_last;
+
     always_ff @(posedge clk) begin
-        if (x_valid && x_ready) xbuf[k_reg] <= {x_exp, x_mant};
+        if (x_fire) xbuf[ld_addr] <= {x_exp, x_mant};
         if (rst) begin
-            loading_reg <= 1'b1;
-            k_reg       <= '0;
-            o_reg       <= '0;
-        end else if (loading_reg) begin
-            if (x_valid) begin
-                k_reg <= k_last ? '0 : k_reg + 1'b1;
-                if (k_last) loading_reg <= 1'b0;
+            full_reg     <= 2'b00;
+            ld_bank_reg  <= 1'b0;
+            run_bank_reg <= 1'b0;
+            ld_k_reg     <= '0;
+            k_reg        <= '0;
+            o_reg        <= '0;
+        end else begin
+            if (x_fire) begin
+                ld_k_reg <= ld_last ? '0 : ld_k_reg + 1'b1;
+                if (ld_last) ld_bank_reg <= !ld_bank_reg;
             end
-        end else if (p_fire) begin
-            k_reg <= k_last ? '0 : k_reg + 1'b1;
-            if (k_last) begin
-                o_reg <= o_last ? '0 : o_reg + 1'b1;
-                if (o_last) loading_reg <= 1'b1;
+            if (p_fire) begin
+                k_reg <= k_last ? '0 : k_reg + 1'b1;
+                if (k_last) o_reg <= o_last ? '0 : o_reg + 1'b1;
+                if (group_done) run_bank_reg <= !run_bank_reg;
+            end
+            // a bank fills with its last x tile and empties after its last output tile
+            for (int b = 0; b < 2; b++) begin
+                if (x_fire && ld_last && ld_bank_reg == 1'(b)) full_reg[b] <= 1'b1;
+                if (group_done && run_bank_reg == 1'(b)) full_reg[b] <= 1'b0;
             end
         end
     end
 
-    wire [XMW+X_EXP-1:0] x_sel = xbuf[k_reg];
+    wire [XMW+X_EXP-1:0] x_sel = xbuf[run_addr];
 
     mase_mxint_tile_dot #(
         .BLOCK_K(BLOCK_K), .ROWS(X_ROWS), .COLS(OUT_TILE), .K_TILES(IN_TILES),
