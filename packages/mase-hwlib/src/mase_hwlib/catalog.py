@@ -174,6 +174,19 @@ class ModuleSpec:
         full = self.resolve(params)
         return {p.name: full[p.name] for p in self.params}
 
+    def ports(self, params: Mapping[str, object] | None = None) -> list[tuple[str, str, int]]:
+        """Every Verilog port as ``(name, "input"/"output", width)`` for these parameters:
+        ``clk``, ``rst``, then per stream ``_valid``, ``_ready`` and the data fields."""
+        full = self.resolve(params)
+        ports = [("clk", "input", 1), ("rst", "input", 1)]
+        for s in self.streams:
+            fwd, back = ("input", "output") if s.direction == "in" else ("output", "input")
+            ports += [(f"{s.name}_valid", fwd, 1), (f"{s.name}_ready", back, 1)]
+            for f in s.fields:
+                lanes, width = f.resolve(full)
+                ports.append((f"{s.name}_{f.suffix}", fwd, lanes * width))
+        return ports
+
     def source_paths(self) -> list[Path]:
         """Absolute paths of the RTL sources (package data)."""
         return [rtl_path(s) for s in self.sources]

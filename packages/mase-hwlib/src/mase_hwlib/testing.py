@@ -15,7 +15,7 @@ import numpy as np
 from mase_hwlib import catalog, streams
 from mase_hwlib.simulate import SimResult, simulate
 
-__all__ = ["check_against_golden", "lint", "assert_beats_equal"]
+__all__ = ["check_against_golden", "lint", "assert_beats_equal", "rtl_ports"]
 
 
 def assert_beats_equal(module: str, got: Mapping, want: Mapping) -> None:
@@ -105,3 +105,31 @@ def mxint_blocks(n: int, lanes: int, man: int, exp: int, rng, *, edge: bool = Tr
         mant = np.concatenate([edges_m, mant])
         exps = np.concatenate([edges_e, exps])
     return {"mant": mant.astype(np.int64), "exp": exps.astype(np.int64)}
+
+
+def rtl_ports(module: str, params: Mapping | None = None) -> list[tuple[str, str, int]]:
+    """The top module's ports as elaborated by Verilator (``--xml-only``): (name, dir, width)."""
+    import tempfile
+    import xml.etree.ElementTree as ET
+
+    spec = catalog.get(module)
+    vparams = spec.verilog_params(params)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/{module}.xml"
+        args = ["verilator", "--xml-only", "--xml-output", out, "--top-module", spec.name]
+        for k, v in vparams.items():
+            args.append(f'-G{k}="{v}"' if isinstance(v, str) else f"-G{k}={v}")
+        args += [str(p) for p in spec.source_paths()]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise AssertionError(f"verilator --xml-only of {module} failed:\n{proc.stderr}")
+        root = ET.parse(out).getroot()
+    widths = {}
+    for dt in root.iter("basicdtype"):
+        left, right = dt.get("left"), dt.get("right")
+        widths[dt.get("id")] = abs(int(left) - int(right)) + 1 if left is not None else 1
+    top = next(m for m in root.iter("module") if m.get("name") == spec.name)
+    return [
+        (v.get("name"), v.get("dir"), widths[v.get("dtype_id")])
+        for v in sorted((v for v in top.findall("var") if v.get("pinIndex")), key=lambda v: int(v.get("pinIndex")))
+    ]
