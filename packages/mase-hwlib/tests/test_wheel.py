@@ -11,6 +11,7 @@ PKG = Path(__file__).resolve().parents[1]
 
 def test_catalog_sources_resolve_inside_an_installed_wheel(tmp_path):
     pytest.importorskip("hatchling")  # the build backend, used without isolation (offline)
+    pytest.importorskip("pip")  # uv-made environments may have no pip
     wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", str(PKG), "-w", str(wheel_dir)], check=True)
