@@ -159,3 +159,11 @@ def test_mxint_32_8_7_is_mxint8_bit_for_bit():
     # OCP INT8 elements are two's complement q * 2^-6 with |q| <= 127
     q = a.mantissas()
     assert q.min() >= -127 and q.max() <= 127
+
+
+def test_bl_docstring_worked_example():
+    q = mxf.quantize(np.array([0.3, -1.6, 0.05, 0.0], np.float32), mxf.BL((4,), 3, 8))
+    assert q.scales.tolist() == [6]
+    assert mxf.dequantize(q).tolist() == [0.25, -2.0, 0.0625, 0.0]
+    sign = 1 << 3
+    assert q.elements.tolist() == [4, 7 | sign, 2, 0]

@@ -240,7 +240,7 @@ class BL(BlockFormat):
     [1, 2) and 1.6 >= 1.5, so k* = 1 and beta = 7 - 1 = 6; codes reach 2^(1-6) =
     1/32 up to 2^1. 0.3 in [0.25, 0.5) is below 0.375, so 0.25 (c = 4); -1.6 ->
     -2 (c = 7); 0.05 in [1/32, 1/16) is at least 1.5/32 = 0.046875, so 1/16
-    (c = 3); 0 -> c = 0. Result [0.25, -2, 0.0625, 0].
+    (c = 2); 0 -> c = 0. Result [0.25, -2, 0.0625, 0].
     """
 
     block: tuple[int, ...]

@@ -176,6 +176,14 @@ def _fill_nan_block(r0, r1, c0, c1, out, codes, want_values, want_codes):
 
 
 @njit(cache=True)
+def _grid(shape, plane_rows, b_row, b_col):
+    """(rows, R, C, b_row, b_col, row groups per plane, column blocks) of a 2-D view, unsigned."""
+    rows, C = shape
+    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
+    return rows, uR, uC, ub_row, ub_col, (uR + ub_row - _U1) // ub_row, (uC + ub_col - _U1) // ub_col
+
+
+@njit(cache=True)
 def _row_group(g, groups_r, b_row, plane_rows):
     """(g, first row, end row) of row group g of the 2-D view, all uint64."""
     gu = np.uint64(g)
@@ -196,13 +204,10 @@ def encode_int(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
     kind 1: shift = shift_base = frac (blocks are single elements: NaN stays local).
     Codes are q in ``width``-bit two's complement.
     """
-    rows, C = x.shape
-    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
-    groups_r = (uR + ub_row - _U1) // ub_row
-    groups_c = (uC + ub_col - _U1) // ub_col
+    rows, uR, uC, ub_row, ub_col, groups_r, groups_c = _grid(x.shape, plane_rows, b_row, b_col)
     mask = (np.int64(1) << width) - 1
     fast = rmode == 0 and mant_bits == 23 and want_values != want_codes
-    for g in prange((rows // plane_rows) * np.int64(groups_r)):
+    for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         if fast:
             _int_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind,
@@ -296,12 +301,9 @@ def _int_block(x, out, codes, r0, r1, c0, c1, up, down, qmin, qmax, mask, rmode,
 
 @njit(parallel=True, cache=True)
 def decode_int(codes, scales, plane_rows, b_row, b_col, kind, shift_base, scale_max, width, out):
-    rows, C = codes.shape
-    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
-    groups_r = (uR + ub_row - _U1) // ub_row
-    groups_c = (uC + ub_col - _U1) // ub_col
+    rows, uR, uC, ub_row, ub_col, groups_r, groups_c = _grid(codes.shape, plane_rows, b_row, b_col)
     sign_bit = np.int64(1) << (width - 1)
-    for g in prange((rows // plane_rows) * np.int64(groups_r)):
+    for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
@@ -363,13 +365,10 @@ def encode_float(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_r
     Element code: sign << (E+M) | c << M | f, with c = e - emin + 1 for a normal
     result of exponent e and c = 0 for a subnormal one.
     """
-    rows, C = x.shape
-    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
-    groups_r = (uR + ub_row - _U1) // ub_row
-    groups_c = (uC + ub_col - _U1) // ub_col
+    rows, uR, uC, ub_row, ub_col, groups_r, groups_c = _grid(x.shape, plane_rows, b_row, b_col)
     sign_code = np.int64(1) << (exp_bits + man_bits)
     fast = rmode == 0 and mant_bits == 23 and want_values != want_codes
-    for g in prange((rows // plane_rows) * np.int64(groups_r)):
+    for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         if fast:
             _float_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind,
@@ -491,14 +490,11 @@ def _float_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mas
 
 @njit(parallel=True, cache=True)
 def decode_float(codes, scales, plane_rows, b_row, b_col, kind, a_emin, scale_max, exp_bits, man_bits, out):
-    rows, C = codes.shape
-    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
-    groups_r = (uR + ub_row - _U1) // ub_row
-    groups_c = (uC + ub_col - _U1) // ub_col
+    rows, uR, uC, ub_row, ub_col, groups_r, groups_c = _grid(codes.shape, plane_rows, b_row, b_col)
     one_m = np.int64(1) << man_bits
     exp_field = (np.int64(1) << exp_bits) - 1
     sign_code = np.int64(1) << (exp_bits + man_bits)
-    for g in prange((rows // plane_rows) * np.int64(groups_r)):
+    for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
@@ -538,12 +534,9 @@ def encode_log(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
     maximum rounded to the nearest power of two (threshold 1.5 * 2^k, ties up) and
     capped at 2^127; an all-zero block takes beta = scale_max.
     """
-    rows, C = x.shape
-    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
-    groups_r = (uR + ub_row - _U1) // ub_row
-    groups_c = (uC + ub_col - _U1) // ub_col
+    rows, uR, uC, ub_row, ub_col, groups_r, groups_c = _grid(x.shape, plane_rows, b_row, b_col)
     fast = rmode == 0 and mant_bits == 23 and want_values != want_codes
-    for g in prange((rows // plane_rows) * np.int64(groups_r)):
+    for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         if fast:
             _log_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, code_max,
@@ -675,12 +668,9 @@ def _log_block(x, xb, out, codes, r0, r1, c0, c1, mant_bits, exp_bias, mag_mask,
 
 @njit(parallel=True, cache=True)
 def decode_log(codes, scales, plane_rows, b_row, b_col, scale_max, exp_bits, out):
-    rows, C = codes.shape
-    uR, uC, ub_row, ub_col = np.uint64(plane_rows), np.uint64(C), np.uint64(b_row), np.uint64(b_col)
-    groups_r = (uR + ub_row - _U1) // ub_row
-    groups_c = (uC + ub_col - _U1) // ub_col
+    rows, uR, uC, ub_row, ub_col, groups_r, groups_c = _grid(codes.shape, plane_rows, b_row, b_col)
     field = (np.int64(1) << exp_bits) - 1
-    for g in prange((rows // plane_rows) * np.int64(groups_r)):
+    for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
