@@ -79,7 +79,7 @@ module mase_mxint_normalize #(
             q = wide << (-sh);
         end
         if (q > SAT) q = SAT;
-        return neg ? OW'(-q) : OW'(q);
+        round_lane = neg ? OW'(-q) : OW'(q);  // (no 'return': Yosys 0.23)
     endfunction
 
     for (genvar j = 0; j < LANES; j++) begin : g_lane

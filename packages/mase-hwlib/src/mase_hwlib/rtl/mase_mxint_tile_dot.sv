@@ -80,7 +80,7 @@ module mase_mxint_tile_dot #(
         for (int k = 0; k < BLOCK_K; k++) begin
             sum = sum + PSUM_W'($signed(a[k*(A_MAN+1) +: A_MAN+1])) * PSUM_W'($signed(b[k*(B_MAN+1) +: B_MAN+1]));
         end
-        return sum;
+        tile_row_dot = sum;  // (no 'return': Yosys 0.23)
     endfunction
 
     for (genvar r = 0; r < ROWS; r++) begin : g_row
