@@ -1,0 +1,89 @@
+"""Stat parsing, the yosys script, failure records -- without running a real synthesis
+(the one real synthesis of the suite is in test_fresh_point.py)."""
+
+import json
+import shutil
+
+import pytest
+
+from mase_cost.synth import point_key, resources_from_stat, rtl_version, synthesize
+
+STAT = {
+    "design": {
+        "num_cells": 40,
+        "num_cells_by_type": {
+            "LUT2": 3, "LUT6": 4, "FDRE": 5, "FDSE": 1, "CARRY4": 2, "DSP48E1": 1,
+            "RAMB36E1": 1, "RAMB18E1": 1, "MUXF7": 2, "MUXF8": 1, "RAM32M": 2, "BUFG": 1, "INV": 17,
+        },
+    }
+}
+
+
+def test_stat_counts_sum_the_primitive_families():
+    r = resources_from_stat(STAT)
+    assert r == {"lut": 7, "ff": 6, "dsp": 1, "carry": 2, "bram": 3, "lutram": 2, "muxf": 3, "cells": 40}
+
+
+def test_point_key_ignores_parameter_order():
+    assert point_key("m", {"A": 1, "B": 2}, True) == point_key("m", {"B": 2, "A": 1}, True)
+    assert point_key("m", {"A": 1}, True) != point_key("m", {"A": 1}, False)
+
+
+def test_rtl_version_names_package_version_and_a_hash_of_the_sources():
+    import hashlib
+
+    import mase_hwlib
+    from mase_hwlib import catalog
+
+    v = rtl_version("mase_mxint_mul")
+    h = hashlib.sha256()
+    for p in catalog.get("mase_mxint_mul").source_paths():
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    assert v == f"mase-hwlib {mase_hwlib.__version__}+{h.hexdigest()[:12]}"
+
+
+def test_illegal_parameter_is_refused_before_synthesis():
+    with pytest.raises(ValueError, match="BLOCK_0=999 outside its legal range"):
+        synthesize("mase_mxint_mul", {"BLOCK_0": 999})
+
+
+def _fake_yosys(tmp_path, body: str):
+    script = tmp_path / "fake-yosys"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_tool_failure_is_a_record_with_the_tools_message(tmp_path):
+    yosys = _fake_yosys(tmp_path, 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\necho "ERROR: boom at line 3" >&2\nexit 1\n')
+    r = synthesize("mase_mxint_relu", {"BLOCK_0": 2}, yosys=yosys)
+    assert r["status"] == "failed" and "ERROR: boom at line 3" in r["error"] and r["lut"] is None
+    assert r["yosys_version"] == "Yosys fake"
+
+
+def test_timeout_is_a_record_not_an_exception(tmp_path):
+    yosys = _fake_yosys(tmp_path, 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\nsleep 5\n')
+    r = synthesize("mase_mxint_relu", {"BLOCK_0": 2}, timeout=0.3, yosys=yosys)
+    assert r["status"] == "timeout" and "0.3 s" in r["error"]
+
+
+def test_fake_tool_output_is_parsed_from_the_stat_file(tmp_path):
+    """The script must ask for -noiopad -flatten and write stat.json; a fake yosys checks both."""
+    stat = json.dumps(STAT).replace('"', '\\"')
+    yosys = _fake_yosys(
+        tmp_path,
+        'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
+        'grep -q "synth_xilinx -family xc7 -noiopad -flatten -nodsp -top mase_mxint_relu" "$3" || exit 3\n'
+        'grep -q "chparam -set BLOCK_0 2 mase_mxint_relu" "$3" || exit 4\n'
+        f'echo "{stat}" > stat.json\n',
+    )
+    r = synthesize("mase_mxint_relu", {"BLOCK_0": 2}, nodsp=True, yosys=yosys)
+    assert r["status"] == "ok", r["error"]
+    assert (r["lut"], r["ff"], r["dsp"]) == (7, 6, 1)
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+def test_yosys_version_is_recorded():
+    from mase_cost.synth import yosys_version
+
+    assert yosys_version().startswith("Yosys ")
