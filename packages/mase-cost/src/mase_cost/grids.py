@@ -20,11 +20,11 @@ _OUT_MAN = (3, 5, 7)
 #: module -> (axes, ties): axes are swept, ties copy one axis into other params.
 DEFAULT_GRID: dict[str, tuple[dict[str, tuple[int, ...]], dict[str, tuple[str, ...]]]] = {
     "mase_mxint_cast": (
-        {"BLOCK_0": (1, 2, 4, 8, 16, 32), "BLOCK_1": (1, 2, 4), "IN_MAN": _MAN, "OUT_MAN": _OUT_MAN, "IN_EXP": (4, 8)},
+        {"BLOCK_0": (1, 2, 4, 8, 16), "BLOCK_1": (1, 2), "IN_MAN": _MAN, "OUT_MAN": _OUT_MAN, "IN_EXP": (4, 8)},
         {"IN_EXP": ("OUT_EXP",)},
     ),
     "mase_mxint_relu": (
-        {"BLOCK_0": (1, 2, 4, 8, 16, 32), "BLOCK_1": (1, 2, 4), "IN_MAN": _MAN, "OUT_MAN": _OUT_MAN},
+        {"BLOCK_0": (1, 2, 4, 8, 16), "BLOCK_1": (1, 2), "IN_MAN": _MAN, "OUT_MAN": _OUT_MAN},
         {},
     ),
     "mase_mxint_mul": (
@@ -39,7 +39,7 @@ DEFAULT_GRID: dict[str, tuple[dict[str, tuple[int, ...]], dict[str, tuple[str, .
         {
             "BLOCK_K": (2, 4, 8),
             "X_ROWS": (1, 2),
-            "OUT_TILE": (1, 2, 4),
+            "OUT_TILE": (1, 2),
             "IN_TILES": (2, 4),
             "X_MAN": (3, 5, 7),
             "OUT_MAN": (5, 7),

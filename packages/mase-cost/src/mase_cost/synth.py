@@ -56,12 +56,12 @@ def yosys_version(yosys: str = "yosys") -> str:
     return out.stdout.strip()
 
 
-@functools.cache
 def rtl_version(module: str) -> str:
     """``mase-hwlib <version>+<sha256[:12] of the module's source files>``.
 
     The hash covers the file names and bytes of every source in compile order,
     so a changed RTL file marks old records as stale even at the same version.
+    Not cached: the files may change under a long sweep.
     """
     import mase_hwlib
 
