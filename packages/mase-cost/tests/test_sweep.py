@@ -69,3 +69,17 @@ def test_dask_local_cluster_runs_the_same_sweep(tmp_path):
         return sorted((r["key"], r["status"], r["lut"]) for r in read_records(path))
 
     assert table(tmp_path / "dask.csv") == table(tmp_path / "local.csv")
+
+
+def test_console_script_sweeps_a_limited_grid(tmp_path, capsys):
+    from mase_cost.cli import main
+
+    yosys = _fake_yosys(tmp_path, tmp_path / "runs.log")
+    out = tmp_path / "cli.csv"
+    args = ["sweep", "--out", str(out), "--grid", "small", "--module", "mase_mxint_cast", "--limit", "3",
+            "--workers", "1", "--quiet", "--yosys", yosys]
+    assert main(args) == 0
+    assert "3 ok, 0 failed, 0 already" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 ok, 0 failed, 3 already" in capsys.readouterr().out
+    assert {r["module"] for r in read_records(out)} == {"mase_mxint_cast"}

@@ -13,12 +13,12 @@ def _sweep(args) -> int:
     from mase_cost import grids
     from mase_cost.sweep import sweep
 
-    pts = grids.points(modules=args.module or None, seed=args.seed,
+    pts = grids.points(grids.GRIDS[args.grid], modules=args.module or None, seed=args.seed,
                        nodsp=(False, True) if args.nodsp == "both" else (args.nodsp == "yes",))
     if args.limit:
         pts = pts[: args.limit]
     counts = sweep(pts, args.out, workers=args.workers, timeout=args.timeout, dask=args.dask,
-                   retry_failed=args.retry_failed, progress=not args.quiet)
+                   retry_failed=args.retry_failed, progress=not args.quiet, yosys=args.yosys)
     print(f"mase-cost sweep: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already in {args.out}")
     return 0
 
@@ -39,6 +39,12 @@ def _fit(args) -> int:
     return 0
 
 
+def grids_names():
+    from mase_cost.grids import GRIDS
+
+    return GRIDS
+
+
 def main(argv=None) -> int:
     from mase_cost.dataset import DEFAULT_DATASET
 
@@ -46,6 +52,7 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sweep", help="synthesize hwlib operators over the parameter grid (resumable)")
     s.add_argument("--out", type=Path, default=DEFAULT_DATASET, help="dataset CSV (default: the shipped one)")
+    s.add_argument("--grid", choices=sorted(grids_names()), default="default", help="named parameter grid")
     s.add_argument("--module", action="append", help="only this module (repeatable)")
     s.add_argument("--workers", type=int, default=None, help="parallel yosys runs (default: local cores)")
     s.add_argument("--dask", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
@@ -55,6 +62,7 @@ def main(argv=None) -> int:
     s.add_argument("--seed", type=int, default=0, help="grid shuffle seed")
     s.add_argument("--retry-failed", action="store_true", help="re-run points recorded as failed")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--yosys", default="yosys", help="yosys executable")
     s.set_defaults(func=_sweep)
     r = sub.add_parser("report", help="held-out accuracy table and predicted-vs-synthesized plots")
     r.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)

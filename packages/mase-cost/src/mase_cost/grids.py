@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 
-__all__ = ["DEFAULT_GRID", "points"]
+__all__ = ["DEFAULT_GRID", "GRIDS", "SMALL_GRID", "points"]
 
 _MAN = (3, 5, 7, 11)
 _OUT_MAN = (3, 5, 7)
@@ -47,6 +47,24 @@ DEFAULT_GRID: dict[str, tuple[dict[str, tuple[int, ...]], dict[str, tuple[str, .
         {"X_MAN": ("W_MAN",)},
     ),
 }
+
+
+#: The cheap corner of the default grid (blocks up to 8x2 lanes), swept first so that a
+#: short sweep on a shared machine still covers every axis.  Same parameter values as
+#: DEFAULT_GRID, so its points are DEFAULT_GRID points (resume skips them later).
+SMALL_GRID = {
+    "mase_mxint_cast": (
+        {"BLOCK_0": (1, 2, 4, 8), "BLOCK_1": (1, 2), "IN_MAN": (3, 5, 7), "OUT_MAN": _OUT_MAN, "IN_EXP": (4, 8)},
+        {"IN_EXP": ("OUT_EXP",)},
+    ),
+    "mase_mxint_mul": (
+        {"BLOCK_0": (1, 2, 4, 8), "BLOCK_1": (1, 2), "A_MAN": (3, 5, 7), "OUT_MAN": _OUT_MAN},
+        {"A_MAN": ("B_MAN",)},
+    ),
+}
+
+#: Grids by name (the ``--grid`` option of ``mase-cost sweep``).
+GRIDS = {"default": DEFAULT_GRID, "small": SMALL_GRID}
 
 
 def points(grid=None, modules=None, seed: int = 0, nodsp=(False, True)) -> list[tuple[str, dict, bool]]:
