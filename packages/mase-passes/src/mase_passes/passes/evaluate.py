@@ -1,0 +1,129 @@
+"""evaluate: task metric, average bits and the search objective of one quantized graph.
+
+Metrics on batches of ``(inputs, target)``:
+
+* ``accuracy`` — argmax of the logits equals the integer label (classification);
+* ``perplexity`` — causal LM: exp of the mean next-token cross-entropy, target = input ids,
+  positions where ``attention_mask`` is 0 ignored;
+* ``agreement`` — fraction of argmax predictions equal to a reference (FP32) graph's.
+
+The objective is paper eq. 4, ``acc + k/b + k' * theta + k'' / A``: b the average bits
+(eq. 1, element-weighted), theta the throughput and A the area. mase_cost is not built yet,
+so theta and A are optional inputs (``throughput=``, ``area=``): a term whose input is None
+is left out of the sum and reported as None. The hardware throughput of a dataflow design is
+that of its slowest operator, so pass ``min`` over the operators' throughputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+from mase_ir import MaseGraph
+
+from mase_passes.bits import average_bits
+from mase_passes.graphs import freeze_weights
+
+METRICS = ("accuracy", "perplexity")
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    metric: str
+    value: float           # accuracy in [0, 1] or perplexity
+    average_bits: float
+    agreement: float | None
+    throughput: float | None
+    area: float | None
+    objective: float
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """Options: ``metric`` (accuracy or perplexity), eq. 4 weights ``k`` (bits), ``k_throughput``
+    (k'), ``k_area`` (k''). For perplexity the objective uses -log(perplexity) as the
+    quality term, so higher is better in both cases."""
+
+    name = "evaluate"
+    metric: str = "accuracy"
+    k: float = 0.0
+    k_throughput: float = 0.0
+    k_area: float = 0.0
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ValueError(f"evaluate: metric must be one of {METRICS}, got {self.metric!r}")
+
+    def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None,
+              throughput: float | None = None, area: float | None = None) -> EvalResult:
+        """Evaluate ``graph``; ``reference`` is the FP32 graph or its precomputed logits per
+        batch (:func:`reference_logits`, so a search runs the reference once)."""
+        batches = list(batches)
+        if not batches:
+            raise ValueError("evaluate: no batches")
+        run = freeze_weights(graph)
+        ref = reference_logits(reference, batches) if isinstance(reference, MaseGraph) else reference
+        if ref is not None and len(ref) != len(batches):
+            raise ValueError(f"evaluate: {len(ref)} reference logits for {len(batches)} batches")
+        agree = total = 0
+        correct = 0
+        nll = 0.0
+        tokens = 0
+        with torch.no_grad():
+            for i, (inputs, target) in enumerate(batches):
+                logits = run(**inputs)
+                if self.metric == "accuracy":
+                    pred = logits.argmax(-1)
+                    correct += int((pred == target).sum())
+                    total += target.numel()
+                    if ref is not None:
+                        agree += int((ref[i].argmax(-1) == pred).sum())
+                else:
+                    s, n = _next_token_nll(logits, target, inputs.get("attention_mask"))
+                    nll += s
+                    tokens += n
+                    if ref is not None:
+                        pred = logits[:, :-1].argmax(-1)
+                        agree += int((ref[i][:, :-1].argmax(-1) == pred).sum())
+                        total += pred.numel()
+        if self.metric == "accuracy":
+            value = correct / total
+            quality = value
+        else:
+            if tokens == 0:
+                raise ValueError("evaluate: no target tokens (all masked)")
+            value = math.exp(nll / tokens)
+            quality = -math.log(value)
+        bits = average_bits(graph)
+        return EvalResult(self.metric, value, bits, agree / total if ref is not None else None,
+                          throughput, area, self.objective(quality, bits, throughput, area))
+
+    def objective(self, quality: float, bits: float, throughput: float | None = None,
+                  area: float | None = None) -> float:
+        """Paper eq. 4: quality + k/b + k' * theta + k''/A (missing hardware terms left out)."""
+        value = quality + self.k / bits
+        if throughput is not None:
+            value += self.k_throughput * throughput
+        if area is not None:
+            if area <= 0:
+                raise ValueError(f"evaluate: area must be positive, got {area}")
+            value += self.k_area / area
+        return value
+
+
+def reference_logits(graph: MaseGraph, batches: list) -> list[torch.Tensor]:
+    """The outputs of ``graph`` on each batch (the FP32 reference for agreement)."""
+    run = freeze_weights(graph)
+    with torch.no_grad():
+        return [run(**inputs) for inputs, _ in batches]
+
+
+def _next_token_nll(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor | None):
+    """Summed cross-entropy of predicting ids[:, 1:] from logits[:, :-1], and the token count."""
+    pred = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+    tgt = ids[:, 1:].reshape(-1)
+    keep = torch.ones_like(tgt, dtype=torch.bool) if mask is None else mask[:, 1:].reshape(-1).bool()
+    loss = torch.nn.functional.cross_entropy(pred[keep], tgt[keep], reduction="sum")
+    return float(loss), int(keep.sum())

@@ -1,0 +1,245 @@
+"""search: Optuna over per-tensor formats, single- or multi-objective, resumable.
+
+Each trial draws a mantissa width per quantizable tensor (node results and parameter uses,
+see mase_passes.graphs.slots) from ``mantissa`` (inclusive range); block shape, shared
+exponent width and format family are fixed to ``blocks[0]``, ``exponents[0]``,
+``families[0]`` (MXInt, (16,2), 8 as in the paper) and become per-model choices of the
+study when more than one is given. The trial quantizes a copy of the graph (PTQ) and
+evaluates it; the objective is paper eq. 4 (single) or (quality, bits[, area]) with
+directions (max, min[, min]) (multi: the Pareto front).
+
+Storage is an Optuna URL, a SQLite file in ``out_dir`` by default (PostgreSQL URLs let several
+workers share one study). Running ``apply`` again with the same storage and study name
+resumes: finished trials are kept and only ``n_trials`` minus the finished ones run.
+Outputs in ``out_dir``: best_config.toml, pareto.csv, pareto.png, history.png.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import mx_formats as mxf
+import optuna
+from mase_ir import MaseGraph
+
+from mase_passes.config import dump_toml
+from mase_passes.graphs import slots
+from mase_passes.passes.evaluate import Evaluate, reference_logits
+from mase_passes.passes.quantize import Quantize
+
+SAMPLERS = ("tpe", "nsga2", "qmc", "random")
+FAMILIES = ("MXInt", "BMF", "BL")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    study: optuna.Study
+    best_config: dict
+    out_dir: Path
+    finished_trials: int
+
+
+@dataclass(frozen=True)
+class Search:
+    """Options: trials, sampler, seed, objective (single or multi), storage URL, study
+    name, output directory, mantissa range, the block/exponent/family choices, the eq. 4 weights
+    and optional area/throughput callbacks ``config -> number`` for the hardware terms."""
+
+    name = "search"
+    n_trials: int = 64
+    sampler: str = "tpe"
+    seed: int = 0
+    objective: str = "single"
+    storage: str | None = None
+    study_name: str = "mase"
+    out_dir: str = "mase_search"
+    mantissa: tuple[int, int] = (2, 8)
+    blocks: tuple[tuple[int, ...], ...] = ((16, 2),)
+    exponents: tuple[int, ...] = (8,)
+    families: tuple[str, ...] = ("MXInt",)
+    metric: str = "accuracy"
+    k: float = 0.0
+    k_throughput: float = 0.0
+    k_area: float = 0.0
+    verbose: bool = False
+    area_fn: Callable[[dict], float] | None = None
+    throughput_fn: Callable[[dict], float] | None = None
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"search: sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.objective not in ("single", "multi"):
+            raise ValueError(f"search: objective must be 'single' or 'multi', got {self.objective!r}")
+        lo, hi = self.mantissa
+        if not 1 <= lo <= hi:
+            raise ValueError(f"search: mantissa range must satisfy 1 <= lo <= hi, got {self.mantissa}")
+        bad = [f for f in self.families if f not in FAMILIES]
+        if bad or not self.families:
+            raise ValueError(f"search: families must be a non-empty subset of {FAMILIES}, got {self.families}")
+        if self.n_trials < 1:
+            raise ValueError(f"search: n_trials must be >= 1, got {self.n_trials}")
+
+    # --- the study ------------------------------------------------------------------
+    def make_sampler(self) -> optuna.samplers.BaseSampler:
+        if self.sampler == "tpe":
+            return optuna.samplers.TPESampler(seed=self.seed, multivariate=True)
+        if self.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=self.seed)
+        if self.sampler == "qmc":
+            return optuna.samplers.QMCSampler(seed=self.seed)
+        return optuna.samplers.RandomSampler(seed=self.seed)
+
+    def storage_url(self) -> str:
+        if self.storage:
+            return self.storage
+        Path(self.out_dir).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(self.out_dir).resolve() / 'study.db'}"
+
+    def directions(self) -> list[str]:
+        if self.objective == "single":
+            return ["maximize"]
+        return ["maximize", "minimize"] + (["minimize"] if self.area_fn else [])
+
+    def config_of(self, graph_slots, trial: optuna.trial.BaseTrial) -> dict:
+        """Suggest a format per tensor and return the quantization config (node level)."""
+        family = trial.suggest_categorical("family", list(self.families)) if len(self.families) > 1 \
+            else self.families[0]
+        block = self.blocks[0]
+        if len(self.blocks) > 1:
+            block = self.blocks[trial.suggest_int("block_index", 0, len(self.blocks) - 1)]
+        exponent = trial.suggest_categorical("exponent", list(self.exponents)) \
+            if len(self.exponents) > 1 else self.exponents[0]
+        nodes: dict[str, dict] = {}
+        lo, hi = self.mantissa
+        for s in graph_slots:
+            m = trial.suggest_int(s.key, lo, hi)
+            nodes.setdefault(s.node, {})[s.role] = _format(family, block, exponent, m)
+        return {"node": nodes}
+
+    def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None) -> SearchResult:
+        """Run (or resume) the study on ``graph`` evaluated on ``batches``; write the outputs."""
+        batches = list(batches)
+        if not self.verbose:  # optuna logs every trial's ~200 parameters otherwise
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if isinstance(reference, MaseGraph):  # run the FP32 reference once, not per trial
+            reference = reference_logits(reference, batches)
+        graph_slots = slots(graph)
+        evaluator = Evaluate(metric=self.metric, k=self.k, k_throughput=self.k_throughput, k_area=self.k_area)
+        study = optuna.create_study(study_name=self.study_name, storage=self.storage_url(),
+                                    sampler=self.make_sampler(), directions=self.directions(),
+                                    load_if_exists=True)
+        _fail_stale(study)
+
+        def objective(trial):
+            conf = self.config_of(graph_slots, trial)
+            q = Quantize(config=conf).apply(graph)
+            area = self.area_fn(conf) if self.area_fn else None
+            thr = self.throughput_fn(conf) if self.throughput_fn else None
+            r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
+            trial.set_user_attr("metric", r.value)
+            trial.set_user_attr("average_bits", r.average_bits)
+            trial.set_user_attr("agreement", r.agreement)
+            trial.set_user_attr("area", area)
+            quality = r.value if self.metric == "accuracy" else -r.value
+            if self.objective == "single":
+                return r.objective
+            return (quality, r.average_bits) + ((area,) if self.area_fn else ())
+
+        done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        remaining = self.n_trials - done
+        if remaining > 0:
+            study.optimize(objective, n_trials=remaining)
+        out = Path(self.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        best = self._best_trial(study)
+        best_conf = self.config_of(graph_slots, optuna.trial.FixedTrial(best.params))
+        (out / "best_config.toml").write_text(
+            f"# best trial {best.number}: {best.user_attrs}\n" + dump_toml(_as_strings(best_conf)))
+        write_pareto(study, out)
+        plot_history(study, out / "history.png")
+        finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        return SearchResult(study, best_conf, out, finished)
+
+    def _best_trial(self, study: optuna.Study) -> optuna.trial.FrozenTrial:
+        if self.objective == "single":
+            return study.best_trial
+        # multi: the Pareto trial with the best quality
+        return max(study.best_trials, key=lambda t: t.values[0])
+
+
+def _format(family: str, block, exponent: int, mantissa: int) -> mxf.Format:
+    if family == "MXInt":
+        return mxf.MXInt(tuple(block), exponent, mantissa)
+    if family == "BMF":  # mantissa = fraction bits; 4-bit element exponent, shared bias of `exponent` bits
+        return mxf.parse(f"BMF({_block_text(block)},4,{mantissa},{exponent})")
+    return mxf.parse(f"BL({_block_text(block)},{mantissa},{exponent})")  # mantissa = exponent-code bits
+
+
+def _block_text(block) -> str:
+    return "(" + ",".join(str(b) for b in block) + ("," if len(block) == 1 else "") + ")"
+
+
+def _as_strings(conf: dict) -> dict:
+    return {"node": {n: {r: str(f) for r, f in slots_.items()} for n, slots_ in conf["node"].items()}}
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """Trials left RUNNING by a killed worker will never finish: mark them FAIL so they do not
+    count as finished and the resumed study re-runs that budget."""
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.RUNNING:
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def write_pareto(study: optuna.Study, out: Path) -> None:
+    """pareto.csv (trial, metric, average bits, area, objective values) and pareto.png."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    front = _pareto([(t.user_attrs["metric"], t.user_attrs["average_bits"]) for t in done])
+    with open(out / "pareto.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["trial", "metric", "average_bits", "area", "values", "on_front"])
+        for t, on in zip(done, front):
+            w.writerow([t.number, t.user_attrs["metric"], t.user_attrs["average_bits"],
+                        t.user_attrs.get("area"), " ".join(f"{v:.6g}" for v in t.values), int(on)])
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter([t.user_attrs["average_bits"] for t in done], [t.user_attrs["metric"] for t in done],
+               s=12, c="0.6", label="trials")
+    pts = sorted((t.user_attrs["average_bits"], t.user_attrs["metric"]) for t, on in zip(done, front) if on)
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="C3", label="Pareto front")
+    ax.set_xlabel("average bits (eq. 1)")
+    ax.set_ylabel("metric")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=120)
+    plt.close(fig)
+
+
+def _pareto(points: list[tuple[float, float]]) -> list[bool]:
+    """Non-dominated flags for (metric to maximize, bits to minimize)."""
+    return [not any((m2 >= m and b2 <= b) and (m2 > m or b2 < b) for m2, b2 in points) for m, b in points]
+
+
+def plot_history(study: optuna.Study, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([t.number for t in done], [t.user_attrs["metric"] for t in done], "o", ms=3, label="metric")
+    ax2 = ax.twinx()
+    ax2.plot([t.number for t in done], [t.user_attrs["average_bits"] for t in done], "x", ms=3,
+             color="C1", label="average bits")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("metric")
+    ax2.set_ylabel("average bits")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

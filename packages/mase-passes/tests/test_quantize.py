@@ -1,0 +1,62 @@
+import mx_formats as mxf
+import numpy as np
+import pytest
+import torch
+
+from mase_passes.bits import average_bits
+from mase_passes.passes.quantize import Quantize, summary
+
+FMT = mxf.MXInt((16,), 8, 3)
+
+
+def _fq(t):
+    return torch.from_numpy(mxf.fake_quantize(t.detach().numpy(), FMT))
+
+
+def test_ptq_output_equals_hand_quantized_reference(mlp):
+    """1-D blocks of 16 along the last axis (in_features for x and W): the reference quantizes
+    every tensor with mx_formats' numpy fake_quantize and runs the float ops."""
+    model, x, g = mlp
+    q = Quantize(config={"default": str(FMT)}).apply(g)
+    with torch.no_grad():
+        h = _fq(_fq(x) @ _fq(model.fc1.weight).T + _fq(model.fc1.bias))
+        r = _fq(torch.relu(h))
+        out = _fq(r @ _fq(model.fc2.weight).T + _fq(model.fc2.bias))
+        got = q(x=x)
+    np.testing.assert_array_equal(got.numpy(), out.numpy())
+    assert not torch.equal(got, g(x=x))
+
+
+def test_average_bits_by_hand(mlp):
+    _, _, g = mlp
+    q = Quantize(config={"default": "MXInt((16,2),8,3)", "op": {"linear": {"weight": "MXInt((16,2),8,7)"}},
+                         "node": {"linear_1": {"bias": "f32"}}}).apply(g)
+    # results: linear 16x64, relu 16x64, linear_1 16x4 at 8/32+3+1 = 4.25 bits
+    # weights 64x32 and 4x64 at 8.25; bias 64 at 4.25; bias 4 at 32
+    num = 4.25 * (1024 + 1024 + 64) + 8.25 * (2048 + 256) + 4.25 * 64 + 32 * 4
+    den = 1024 + 1024 + 64 + 2048 + 256 + 64 + 4
+    assert average_bits(q) == pytest.approx(num / den)
+    assert average_bits(q, weighted=False) == pytest.approx((4.25 * 4 + 8.25 * 2 + 32) / 7)
+    text = summary(q)
+    assert "linear.weight" in text and f"{num / den:.4f}" in text
+
+
+def test_qat_lowers_the_loss_and_leaves_the_input_graph_alone(mlp, task):
+    _, _, g = mlp
+    before = {k: v.detach().clone() for k, v in g.named_parameters()}
+    # labels the FP32 model does not already fit: a fresh random labelling
+    torch.manual_seed(5)
+    data = [(inp, torch.randint(0, 4, (16,))) for inp, _ in task]
+    qat = Quantize(config={"default": "MXInt((16,2),8,5)"}, mode="qat", lr=1e-2, steps=30)
+    q = qat.apply(g, data)
+    loss = lambda graph: sum(float(torch.nn.functional.cross_entropy(graph(**i), y)) for i, y in data)
+    ptq = Quantize(config={"default": "MXInt((16,2),8,5)"}).apply(g)
+    assert loss(q) < 0.8 * loss(ptq)
+    for k, v in g.named_parameters():
+        assert torch.equal(v, before[k])
+
+
+def test_qat_without_data_is_refused(mlp):
+    _, _, g = mlp
+    with pytest.raises(ValueError, match="needs batches"):
+        Quantize(config={"default": "f32"}, mode="qat", steps=2).apply(g)
