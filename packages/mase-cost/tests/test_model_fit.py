@@ -77,3 +77,17 @@ def test_every_family_fits():
     y = 3 * x[:, 0] + 5
     for fam in FAMILIES:
         assert _make(fam, 0).fit(x, y).predict(x[:1]).shape == (1,)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_compact_predictor_equals_scikit_learn(family):
+    """The stored numpy form predicts what the fitted scikit-learn estimator predicts."""
+    from mase_cost.compact import compact
+    from mase_cost.model import _make
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(1, 50, size=(60, 3))
+    y = 2 * x[:, 0] * x[:, 1] + 7 * x[:, 2] + rng.normal(0, 5, 60) + 300
+    est = _make(family, 0).fit(x, y)
+    x_new = rng.uniform(0, 60, size=(25, 3))
+    np.testing.assert_allclose(compact(family, est).predict(x_new), est.predict(x_new), rtol=1e-9, atol=1e-6)

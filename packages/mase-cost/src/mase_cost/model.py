@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from mase_hwlib import catalog
 
+from mase_cost.compact import Constant, compact
 from mase_cost.features import FEATURES, features
 from mase_cost.synth import TARGETS
 
@@ -42,14 +43,6 @@ FIT_TARGETS = TARGETS
 FAMILIES = ("linear", "powerlaw", "boosting", "forest")
 #: The fitted default model (package data, written by ``mase-cost fit``).
 DEFAULT_MODEL = Path(str(resources.files("mase_cost").joinpath("data", "cost_model.pkl")))
-
-
-class _Constant:
-    def __init__(self, value: float):
-        self.value = float(value)
-
-    def predict(self, x):
-        return np.full(len(x), self.value)
 
 
 def _make(family: str, seed: int):
@@ -127,14 +120,15 @@ class CostModel:
             for t in targets:
                 y = np.array([r[t] for r in mrows], float)
                 if np.ptp(y) == 0 or len(y) < 3:
-                    models[(module, t)], fams[(module, t)] = _Constant(np.mean(y)), "constant"
+                    models[(module, t)], fams[(module, t)] = Constant(np.mean(y)), "constant"
                     continue
                 cands = list(families) if len(y) >= 10 else ["linear"]
                 scores = {f: _cv_score(f, x, y, seed) for f in cands} if len(cands) > 1 else {cands[0]: 0.0}
                 best = min(scores, key=scores.get)
                 if verbose:
                     print(module, t, {k: round(v, 4) for k, v in scores.items()}, "->", best)
-                models[(module, t)], fams[(module, t)] = _make(best, seed).fit(x, y), best
+                # stored as numpy arithmetic: loading must not import scikit-learn (seconds)
+                models[(module, t)], fams[(module, t)] = compact(best, _make(best, seed).fit(x, y)), best
         import sklearn
 
         return cls(models, fams, names, ranges, meta={"n_rows": len(rows), "sklearn": sklearn.__version__})
