@@ -1,0 +1,32 @@
+"""The held-out protocol: disjoint splits, the extrapolation region, the metrics' arithmetic."""
+
+import math
+
+import pytest
+
+from mase_cost.evaluate import metrics, split
+
+
+def _rows():
+    return [
+        {"module": "mase_mxint_cast", "params": {"BLOCK_0": b, "IN_MAN": m}, "nodsp": n, "id": (b, m, n)}
+        for b in (1, 2, 4, 8) for m in (3, 5, 7) for n in (0, 1)
+    ]
+
+
+def test_split_holds_out_the_widest_block_and_a_disjoint_interpolation_set():
+    train, interp, extrap = split(_rows(), seed=0)
+    ids = [r["id"] for r in train + interp + extrap]
+    assert len(ids) == len(set(ids)) == 24
+    assert {r["params"]["BLOCK_0"] for r in extrap} == {8} and len(extrap) == 6
+    assert all(r["params"]["BLOCK_0"] < 8 for r in train + interp)
+    assert len(interp) == round(0.2 * 18)
+
+
+def test_metrics_by_hand():
+    m = metrics([110, 90, 5], [100, 100, 0])
+    assert m["n"] == 3
+    assert m["mape"] == pytest.approx(10.0)  # the zero-count point is left out of the percentages
+    assert m["max_pct"] == pytest.approx(10.0)
+    assert m["max_abs"] == 10.0
+    assert math.isnan(metrics([1.0], [0.0])["mape"])
