@@ -28,10 +28,11 @@ with the scale ``scale_nan``. Results that round to zero are +0.0, so values and
 codes agree.
 
 Two paths per family. The hot path (float32 input, nearest even, values or
-codes) is one function per row group whose element loops are branch-free integer
-arithmetic on the float's bit pattern (:func:`round_bits_f32`), so LLVM
-vectorizes them; the general path (every rounding mode, float64, subnormal corner
-cases) works block by block in float arithmetic. They agree bit for bit (tested).
+codes) is one function per row group with branch-free element loops that LLVM
+vectorizes: float rint for the integer grid, integer arithmetic on the float's
+bit pattern (:func:`round_bits_f32`) for the minifloat and power-of-two grids;
+the general path (every rounding mode, float64, subnormal corner cases) works
+block by block in float arithmetic. They agree bit for bit (tested).
 
 Performance notes: all index arithmetic is unsigned (``np.uint64``): with signed
 indices numba emits a negative-index wraparound check on every access that LLVM
@@ -210,8 +211,8 @@ def encode_int(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
     for g in prange(rows // plane_rows * np.int64(groups_r)):
         gr, r0, r1 = _row_group(g, groups_r, ub_row, uR)
         if fast:
-            _int_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind,
-                                 shift_base, scale_max, qmin, qmax, width, want_values)
+            _int_row_nearest_f32(x, xb, out, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind, shift_base,
+                                 scale_max, qmin, qmax, width, want_values)
             continue
         for gc in range(groups_c):
             c0 = np.uint64(gc) * ub_col
@@ -235,21 +236,16 @@ def encode_int(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row
 
 
 @njit(cache=True)
-def _int_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind, shift_base,
-                         scale_max, qmin, qmax, width, want_values):
+def _int_row_nearest_f32(x, xb, out, codes, scales, gr, r0, r1, uC, ub_col, groups_c, kind, shift_base, scale_max,
+                         qmin, qmax, width, want_values):
     """Hot path, one row group of float32 input, nearest even: values or codes.
 
-    Values are rounded on the bits: the grid q * 2^-shift with |q| < 2^(width-1)
-    is the grid of a minifloat with M = width - 1 whose smallest normal exponent
-    M - shift lies above every value it holds, so :func:`round_bits_f32` with
-    ``drop = 24 - width + max(M - shift - e, 0)`` rounds it (for MXInt: quantum
-    2^(s-m+1)); larger values exceed the saturation magnitude and are clamped.
-    Codes are rounded in float arithmetic (np.rint), which is exact here.
+    ``q = clamp(rint(x * 2^shift))`` in float64 is exact here and vectorizes; it
+    measured faster than rounding on the bit pattern (0.55x vs 0.42x of a copy,
+    one thread), unlike the minifloat and BL grids whose per-element exponent
+    makes the bit pattern the cheaper route.
     """
     mask = (np.int64(1) << width) - 1
-    pos_n, neg_n = np.int64(qmax), np.int64(-qmin)
-    pos_top, pos_mant = int_bits_parts(pos_n)
-    neg_top, neg_mant = int_bits_parts(neg_n)
     for gc in range(groups_c):
         c0 = np.uint64(gc) * ub_col
         c1 = min(c0 + ub_col, uC)
@@ -270,17 +266,13 @@ def _int_row_nearest_f32(x, xb, out, out_bits, codes, scales, gr, r0, r1, uC, ub
             shift = shift_base - s
             if not want_values:
                 scales[gr, gc] = s
+        up = POW2[POW2_OFFSET + shift]
         if want_values:
-            emin = width - 1 - shift
-            pos_sat = scaled_int_bits(pos_n, pos_top, pos_mant, -shift)
-            neg_sat = scaled_int_bits(neg_n, neg_top, neg_mant, -shift)
+            down = POW2[POW2_OFFSET - shift]
             for r in range(r0, r1):
                 for c in range(c0, c1):
-                    raw = np.int64(xb[r, c])
-                    mag = min(round_bits_f32(raw, 24 - width, emin), neg_sat if raw < 0 else pos_sat)
-                    out_bits[r, c] = mag | (raw & _SIGN32 if mag != 0 else 0)
+                    out[r, c] = min(max(np.rint(x[r, c] * up), qmin), qmax) * down + 0.0  # + 0.0: no -0.0
         else:
-            up = POW2[POW2_OFFSET + shift]
             for r in range(r0, r1):
                 for c in range(c0, c1):
                     codes[r, c] = np.int64(min(max(np.rint(x[r, c] * up), qmin), qmax)) & mask
