@@ -32,11 +32,8 @@ def test_catalog_ports_match_the_rtl_away_from_defaults(module, params):
     assert sorted(rtl_ports(module, params)) == sorted(catalog.get(module).ports(params))
 
 
-YOSYS_FAMILIES = ("infra", "mxint")  # part A's modules; mase-cost synthesises these with Yosys 0.23
-
-
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
-@pytest.mark.parametrize("module", [n for n in catalog.names() if catalog.get(n).family in YOSYS_FAMILIES])
+@pytest.mark.parametrize("module", catalog.names())
 def test_yosys_reads_and_elaborates(module):
     """Yosys 0.23 (the synthesis front end of mase-cost) parses and elaborates the RTL."""
     import subprocess

@@ -34,9 +34,9 @@ module mase_mxint_gelu #(
     output reg                          y_valid,
     input  wire                         y_ready
 );
-    localparam longint C_FX = longint'($rtoi(2.5017385 * (2.0 ** X_FRAC) + 0.5));
-    localparam longint A_16 = 9463;
-    localparam longint ONE = longint'(1) << X_FRAC;
+    localparam logic signed [63:0] C_FX = 64'($rtoi(2.5017385 * (2.0 ** X_FRAC) + 0.5));  // X_FRAC <= 16: fits $rtoi's 32 bits
+    localparam logic signed [63:0] A_16 = 9463;
+    localparam logic signed [63:0] ONE = 64'sd1 << X_FRAC;
 
     wire [BLOCK*X_WIDTH-1:0] y_next;
     genvar e;

@@ -47,9 +47,9 @@ module mase_mxint_softmax #(
     localparam int DIV_WIDTH = SUM_WIDTH + OUT_FRAC;
     localparam int INDEX_WIDTH = (ROW_BLOCKS > 1) ? $clog2(ROW_BLOCKS) : 1;
     localparam logic [INDEX_WIDTH-1:0] LAST_INDEX = INDEX_WIDTH'(ROW_BLOCKS - 1);
-    localparam longint LOG2E_16 = 94548;
-    localparam longint POLY_A1 = 43903;
-    localparam longint POLY_A2 = 11135;
+    localparam logic signed [63:0] LOG2E_16 = 94548;
+    localparam logic signed [63:0] POLY_A1 = 43903;
+    localparam logic signed [63:0] POLY_A2 = 11135;
 
     localparam logic [1:0] S_RECV = 2'd0, S_EXP = 2'd1, S_SEND = 2'd2;
 
