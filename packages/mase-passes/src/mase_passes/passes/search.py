@@ -17,6 +17,7 @@ Outputs in ``out_dir``: best_config.toml, pareto.csv, pareto.png, history.png.
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -89,7 +90,9 @@ class Search:
         if self.sampler == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=self.seed)
         if self.sampler == "qmc":
-            return optuna.samplers.QMCSampler(seed=self.seed)
+            with warnings.catch_warnings():  # "experimental" notice only; the sampler is stable for us
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.QMCSampler(seed=self.seed)
         return optuna.samplers.RandomSampler(seed=self.seed)
 
     def storage_url(self) -> str:

@@ -1,0 +1,97 @@
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from mase_passes.config import load_config
+from mase_passes.passes.evaluate import Evaluate
+from mase_passes.passes.quantize import Quantize
+from mase_passes.passes.search import Search, _pareto
+
+HERE = Path(__file__).parent
+
+
+def test_search_writes_its_outputs_and_the_best_config_reproduces_its_trial(mlp, task, tmp_path):
+    _, _, g = mlp
+    res = Search(n_trials=4, out_dir=str(tmp_path), k=0.5, mantissa=(2, 6)).apply(g, task, reference=g)
+    assert res.finished_trials == 4
+    for name in ("best_config.toml", "pareto.csv", "pareto.png", "history.png", "study.db"):
+        assert (tmp_path / name).is_file(), name
+    best = res.study.best_trial
+    q = Quantize(config=tmp_path / "best_config.toml").apply(g)
+    r = Evaluate(k=0.5).apply(q, task)
+    assert r.objective == pytest.approx(best.value)
+    assert r.average_bits == pytest.approx(best.user_attrs["average_bits"])
+    # every mantissa width in the config is the one the trial drew
+    conf = load_config(tmp_path / "best_config.toml")
+    for key, m in best.params.items():
+        node, role = key.rsplit(".", 1)
+        assert conf["node"][node][role].man_bits == m
+    rows = list(csv.DictReader(open(tmp_path / "pareto.csv")))
+    assert len(rows) == 4 and any(r["on_front"] == "1" for r in rows)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "qmc", "random"])
+def test_each_sampler_runs_multi_objective(mlp, task, tmp_path, sampler):
+    _, _, g = mlp
+    res = Search(n_trials=3, sampler=sampler, objective="multi", out_dir=str(tmp_path)).apply(g, task[:1])
+    assert res.finished_trials == 3
+    assert res.study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+
+
+def test_format_family_and_exponent_become_choices_when_asked(mlp, task, tmp_path):
+    _, _, g = mlp
+    res = Search(n_trials=3, families=("MXInt", "BMF"), exponents=(6, 8), mantissa=(2, 3),
+                 out_dir=str(tmp_path)).apply(g, task[:1])
+    for t in res.study.trials:
+        assert t.params["family"] in ("MXInt", "BMF") and t.params["exponent"] in (6, 8)
+
+
+def test_pareto_flags_against_brute_force():
+    pts = [(0.9, 8.0), (0.9, 6.0), (0.8, 4.0), (0.7, 5.0), (0.95, 9.0)]
+    assert _pareto(pts) == [False, True, True, False, True]
+
+
+def _complete(db: Path) -> list[tuple[int, float]]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return con.execute("select t.number, v.value from trials t join trial_values v "
+                               "on v.trial_id = t.trial_id where t.state = 'COMPLETE' order by t.number").fetchall()
+    except sqlite3.Error:  # tables not created yet
+        return []
+
+
+def test_a_killed_search_resumes_without_losing_finished_trials(mlp, tmp_path):
+    db = tmp_path / "study.db"
+    proc = subprocess.Popen([sys.executable, str(HERE / "search_worker.py"), str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while len(_complete(db)) < 3 and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = _complete(db)
+    assert len(before) >= 3, "the worker did not finish 3 trials in 90 s"
+    # resume in this process with the same storage: only the missing trials run
+    model, x, g = mlp
+    import torch
+    with torch.no_grad():
+        y = model(x).argmax(-1)
+    target = len(before) + 2
+    res = Search(n_trials=target, out_dir=str(tmp_path), sampler="random").apply(g, [({"x": x}, y)])
+    after = _complete(db)
+    assert res.finished_trials == target
+    assert after[: len(before)] == before  # the killed run's trials are all still there
+    states = {t.state for t in res.study.trials}
+    assert optuna.trial.TrialState.RUNNING not in states  # a trial cut by the kill is marked FAIL
