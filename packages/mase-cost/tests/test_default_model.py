@@ -1,0 +1,49 @@
+"""The shipped dataset and default model: provenance, measured errors, and one fresh synthesis."""
+
+import shutil
+
+import pytest
+
+from mase_cost import CostModel, dataset
+from mase_cost.model import FAMILIES
+
+
+@pytest.fixture(scope="module")
+def model():
+    return CostModel.default()
+
+
+def test_shipped_dataset_comes_from_yosys_023_on_the_hwlib_rtl():
+    rows = dataset.load(ok_only=False)
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) >= 20
+    assert all(r["yosys_version"].startswith("Yosys 0.23") for r in rows)
+    assert all(r["rtl_version"].startswith("mase-hwlib 0.1.") for r in rows)
+    assert all(r["lut"] > 0 and r["ff"] > 0 for r in ok)
+    # -nodsp is honoured: no DSP48 in any -nodsp point, and the multiplier uses DSPs without it
+    assert all(r["dsp"] == 0 for r in ok if r["nodsp"])
+    assert any(r["dsp"] > 0 for r in ok if r["module"] == "mase_mxint_mul" and not r["nodsp"])
+
+
+def test_default_model_has_a_measured_error_for_every_model(model):
+    assert model.modules
+    for key, family in model.families.items():
+        assert family in (*FAMILIES, "constant")
+        assert key in model.errors and model.errors[key]["n_train"] > 0
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+def test_fresh_synthesis_is_within_the_reported_error(model):
+    """One point off the sweep grid (IN_MAN=6 and OUT_MAN=4 are not grid values), inside the
+    fitted range: the synthesized LUT and FF counts are within the reported max held-out error."""
+    from mase_cost.synth import synthesize
+
+    module = "mase_mxint_cast"
+    p = {"BLOCK_0": 4, "BLOCK_1": 2, "IN_MAN": 6, "OUT_MAN": 4, "IN_EXP": 8, "OUT_EXP": 8}
+    pred = model.predict(module, p)
+    rec = synthesize(module, p, timeout=900)
+    assert rec["status"] == "ok", rec["error"]
+    for target in ("lut", "ff"):
+        err = model.errors[(module, target)]
+        pct = abs(pred[target] - rec[target]) / rec[target] * 100
+        assert pct <= err["interp_max_pct"], (target, pred[target], rec[target], pct, err)
