@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trials", type=int, default=64)
     ap.add_argument("--search-limit", type=int, default=300, help="test glosses per search trial")
     ap.add_argument("--k", type=float, default=0.0, help="eq. 4 weight of 1/bits in the search objective")
+    ap.add_argument("--start-uniform", type=int, nargs="*", default=[],
+                    help="mantissa widths tried first as uniform trials")
     ap.add_argument("--skip-table", action="store_true")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -115,6 +117,7 @@ def main(argv=None) -> int:
 
     t = time.perf_counter()
     search = get_pass("search")(n_trials=args.trials, sampler="tpe", mantissa=(2, 7), k=args.k,
+                                start_uniform=tuple(args.start_uniform),
                                 out_dir=str(args.out / "search"), study_name="minilm_wordnet")
     res = search.apply(graph, search_batches, reference=ref_s)
     report["search_s"] = time.perf_counter() - t

@@ -95,3 +95,10 @@ def test_a_killed_search_resumes_without_losing_finished_trials(mlp, tmp_path):
     assert after[: len(before)] == before  # the killed run's trials are all still there
     states = {t.state for t in res.study.trials}
     assert optuna.trial.TrialState.RUNNING not in states  # a trial cut by the kill is marked FAIL
+
+
+def test_start_uniform_trials_come_first(mlp, task, tmp_path):
+    _, _, g = mlp
+    res = Search(n_trials=3, start_uniform=(3, 5), out_dir=str(tmp_path)).apply(g, task[:1])
+    first, second = res.study.trials[:2]
+    assert set(first.params.values()) == {3} and set(second.params.values()) == {5}

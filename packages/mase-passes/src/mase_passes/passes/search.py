@@ -46,7 +46,8 @@ class SearchResult:
 @dataclass(frozen=True)
 class Search:
     """Options: trials, sampler, seed, objective (single or multi), storage URL, study
-    name, output directory, mantissa range, the block/exponent/family choices, the eq. 4 weights
+    name, output directory, mantissa range, the block/exponent/family choices, the eq. 4 weights,
+    ``start_uniform`` mantissa widths tried first (one uniform trial each, new studies only)
     and optional area/throughput callbacks ``config -> number`` for the hardware terms."""
 
     name = "search"
@@ -65,6 +66,7 @@ class Search:
     k: float = 0.0
     k_throughput: float = 0.0
     k_area: float = 0.0
+    start_uniform: tuple[int, ...] = ()
     verbose: bool = False
     area_fn: Callable[[dict], float] | None = None
     throughput_fn: Callable[[dict], float] | None = None
@@ -151,6 +153,9 @@ class Search:
                 return r.objective
             return (quality, r.average_bits) + ((area,) if self.area_fn else ())
 
+        if not study.trials:  # a new study: try the uniform widths first, TPE then starts near them
+            for m in self.start_uniform:
+                study.enqueue_trial({s.key: m for s in graph_slots})
         done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         remaining = self.n_trials - done
         if remaining > 0:
