@@ -178,3 +178,13 @@ def test_trace_rejects_non_modules_and_positional_inputs_clearly():
         mase_ir.trace(lambda x: x, {"x": torch.randn(2)})
     with pytest.raises(TypeError, match="as a dict of keyword arguments, got tuple"):
         mase_ir.trace(torch.nn.ReLU(), (torch.randn(2),))
+
+
+def test_trace_puts_back_every_submodule_mode():
+    """A training wrapper around an eval-mode backbone keeps both modes after tracing."""
+    backbone = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Dropout(0.5))
+    wrapper = torch.nn.Sequential(backbone, torch.nn.Linear(8, 2)).train()
+    backbone.eval()  # after the wrapper's train(), which is recursive
+    mase_ir.trace(wrapper, {"input": torch.randn(2, 8)})
+    assert wrapper.training and wrapper[1].training
+    assert not backbone.training and not backbone[1].training

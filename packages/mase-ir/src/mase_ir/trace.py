@@ -222,14 +222,18 @@ def trace(model: torch.nn.Module, example_inputs: dict) -> MaseGraph:
     if not isinstance(example_inputs, dict):
         raise TypeError("trace() takes the example inputs as a dict of keyword arguments, "
                         f"got {type(example_inputs).__name__}")
-    was_training = model.training
-    model.eval()  # the IR is an inference graph: dropout off, norms use running statistics
+    # The IR is an inference graph: dropout off, norms use running statistics. Each
+    # submodule's own mode is put back afterwards (model.train(flag) would overwrite a
+    # submodule that the caller had set to eval inside a training wrapper).
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
     try:
         ep = torch.export.export(model, (), dict(example_inputs), strict=False)
     except Exception as exc:
         raise TraceError(f"torch.export failed on {type(model).__name__}: {type(exc).__name__}: {exc}") from exc
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
     return _Raiser(ep).run()
 
 
