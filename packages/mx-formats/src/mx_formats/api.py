@@ -67,31 +67,33 @@ def _encode(fmt: Format, layout: Layout, view: np.ndarray, rmode: int, seed: int
     view = view.reshape(P * R, C)
     out, codes = out.reshape(view.shape) if want_values else out, codes.reshape(view.shape) if want_codes else codes
     int_view, mant_bits, exp_bias, mag_mask, inf_bits = K.float_constants(view.dtype)
-    size = view.size
     head = (view, view.view(int_view), mant_bits, exp_bias, mag_mask, inf_bits, R)
     b_row, b_col = layout.b_row, layout.b_col
-    # The hot paths write float32 results as bit patterns through an integer view.
-    tail = (rmode, seed, out, out.view(np.int32), codes, scales, want_values, want_codes)
+    flags = (rmode, seed, out, codes, scales, want_values, want_codes)
+    # The minifloat and power-of-two hot paths write float32 results as bit patterns
+    # through an integer view of ``out``.
+    bit_flags = (rmode, seed, out, out.view(np.int32), codes, scales, want_values, want_codes)
     if isinstance(fmt, MXInt) or (isinstance(fmt, OCPFormat) and fmt.is_int):
         m = fmt.man_bits if isinstance(fmt, MXInt) else fmt.elem_man_bits
         qmax = float((1 << m) - 1)
-        K.kernel("encode_int", size)(*head, b_row, b_col, 0, m - 1, fmt.scale_max, -qmax, qmax, m + 1, *tail)
+        name, args = "encode_int", (b_row, b_col, 0, m - 1, fmt.scale_max, -qmax, qmax, m + 1, *flags)
     elif isinstance(fmt, Fixed):
         qmax = float((1 << (fmt.width - 1)) - 1)
-        K.kernel("encode_int", size)(*head, 1, 1, 1, fmt.frac, 0, -qmax - 1.0, qmax, fmt.width, *tail)
+        name, args = "encode_int", (1, 1, 1, fmt.frac, 0, -qmax - 1.0, qmax, fmt.width, *flags)
     elif isinstance(fmt, OCPFormat):
-        K.kernel("encode_float", size)(*head, b_row, b_col, 0, fmt.emax_elem, fmt.elem_emin, float(fmt.elem_max), fmt.scale_max,
-                       fmt.elem_exp_bits, fmt.elem_man_bits, *tail)
+        name, args = "encode_float", (b_row, b_col, 0, fmt.emax_elem, fmt.elem_emin, float(fmt.elem_max),
+                                      fmt.scale_max, fmt.elem_exp_bits, fmt.elem_man_bits, *bit_flags)
     elif isinstance(fmt, BMF):
-        K.kernel("encode_float", size)(*head, b_row, b_col, 1, fmt.exp_code_max, 0, 0.0, fmt.scale_max, fmt.exp_bits,
-                       fmt.man_bits, *tail)
+        name, args = "encode_float", (b_row, b_col, 1, fmt.exp_code_max, 0, 0.0, fmt.scale_max, fmt.exp_bits,
+                                      fmt.man_bits, *bit_flags)
     elif isinstance(fmt, MiniFloat):
-        K.kernel("encode_float", size)(*head, 1, 1, 2, (1 << fmt.exp_bits) - 1 - fmt.bias, 1 - fmt.bias, fmt.max_value, 0,
-                       fmt.exp_bits, fmt.man_bits, *tail)
+        name, args = "encode_float", (1, 1, 2, (1 << fmt.exp_bits) - 1 - fmt.bias, 1 - fmt.bias, fmt.max_value, 0,
+                                      fmt.exp_bits, fmt.man_bits, *bit_flags)
     elif isinstance(fmt, BL):
-        K.kernel("encode_log", size)(*head, b_row, b_col, fmt.exp_code_max, fmt.scale_max, fmt.exp_bits, *tail)
+        name, args = "encode_log", (b_row, b_col, fmt.exp_code_max, fmt.scale_max, fmt.exp_bits, *bit_flags)
     else:  # pragma: no cover - every format class is handled above
         raise TypeError(f"no kernel for {fmt}")
+    K.kernel(name, view.size)(*head, *args)
 
 
 def _prepare(x, fmt, axes, rounding, seed, nonfinite, caller):
@@ -192,21 +194,22 @@ def dequantize(q: MXArray) -> np.ndarray:
     codes = np.ascontiguousarray(q.elements).reshape(P * R, C)
     out = out.reshape(P * R, C)
     scales = np.ascontiguousarray(q.scales, dtype=np.int16).reshape(_scales_2d(layout)) if fmt.is_block else _NO_SCALES
+    b_row, b_col = layout.b_row, layout.b_col
     if isinstance(fmt, MXInt) or (isinstance(fmt, OCPFormat) and fmt.is_int):
         m = fmt.man_bits if isinstance(fmt, MXInt) else fmt.elem_man_bits
-        K.kernel("decode_int", size)(codes, scales, R, layout.b_row, layout.b_col, 0, m - 1, fmt.scale_max, m + 1, out)
+        name, args = "decode_int", (b_row, b_col, 0, m - 1, fmt.scale_max, m + 1)
     elif isinstance(fmt, Fixed):
-        K.kernel("decode_int", size)(codes, scales, R, 1, 1, 1, fmt.frac, 0, fmt.width, out)
+        name, args = "decode_int", (1, 1, 1, fmt.frac, 0, fmt.width)
     elif isinstance(fmt, OCPFormat):
-        K.kernel("decode_float", size)(codes, scales, R, layout.b_row, layout.b_col, 0, fmt.elem_emin, fmt.scale_max,
-                       fmt.elem_exp_bits, fmt.elem_man_bits, out)
+        name, args = "decode_float", (b_row, b_col, 0, fmt.elem_emin, fmt.scale_max, fmt.elem_exp_bits,
+                                      fmt.elem_man_bits)
     elif isinstance(fmt, BMF):
-        K.kernel("decode_float", size)(codes, scales, R, layout.b_row, layout.b_col, 1, 0, fmt.scale_max, fmt.exp_bits,
-                       fmt.man_bits, out)
+        name, args = "decode_float", (b_row, b_col, 1, 0, fmt.scale_max, fmt.exp_bits, fmt.man_bits)
     elif isinstance(fmt, MiniFloat):
-        K.kernel("decode_float", size)(codes, scales, R, 1, 1, 2, 1 - fmt.bias, 0, fmt.exp_bits, fmt.man_bits, out)
+        name, args = "decode_float", (1, 1, 2, 1 - fmt.bias, 0, fmt.exp_bits, fmt.man_bits)
     elif isinstance(fmt, BL):
-        K.kernel("decode_log", size)(codes, scales, R, layout.b_row, layout.b_col, fmt.scale_max, fmt.exp_bits, out)
+        name, args = "decode_log", (b_row, b_col, fmt.scale_max, fmt.exp_bits)
     else:  # pragma: no cover
         raise TypeError(f"no decoder for {fmt}")
+    K.kernel(name, size)(codes, scales, R, *args, out)
     return layout.from_view(out)

@@ -197,7 +197,7 @@ def _row_group(g, groups_r, b_row, plane_rows):
 # --------------------------------------------------------------------------- integer grid
 @njit(parallel=True, cache=True)
 def encode_int(x, xb, mant_bits, exp_bias, mag_mask, inf_bits, plane_rows, b_row, b_col, kind, shift_base, scale_max,
-               qmin, qmax, width, rmode, seed, out, out_bits, codes, scales, want_values, want_codes):
+               qmin, qmax, width, rmode, seed, out, codes, scales, want_values, want_codes):
     """MXInt / MXINT8 (kind 0) and Fixed (kind 1).
 
     kind 0: s = clamp(floor(log2 amax), -scale_max, scale_max) (-scale_max for an
