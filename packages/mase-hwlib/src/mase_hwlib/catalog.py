@@ -45,6 +45,7 @@ FAMILIES: tuple[str, ...] = (
     "mase_hwlib.catalog_mxint",
     "mase_hwlib.catalog_dot",
     "mase_hwlib.catalog_nonlinear",
+    "mase_hwlib.catalog_stream",
 )
 
 

@@ -18,6 +18,8 @@ Format rules (the hardware's blocking):
 * matmul: A ``[M, K]`` in ``MXInt((BK, AR))`` along (-1, -2); B ``[K, N]`` in
   ``MXInt((BK, BC))`` along (-2, -1); output block ``(BC, AR)`` along (-1, -2).
 * mul / add / cast / relu: operands and output share one block shape and axes.
+* fixed_to_mxint: integer values ``v`` ``[rows, cols]`` (value ``v * 2^-frac``)
+  -> ``out_fmt`` blocked ``(B0,)`` along -1 or ``(B0, B1)`` along (-1, -2).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from mase_hwlib import catalog, streams
 
-__all__ = ["linear", "matmul", "mul", "add", "cast", "relu"]
+__all__ = ["linear", "matmul", "mul", "add", "cast", "relu", "fixed_to_mxint"]
 
 
 def _run(module: str, params: dict, inputs: dict, backend: str, sim_kw: dict) -> dict:
@@ -188,3 +190,31 @@ def cast(q, out_fmt, *, backend: str = "golden", **sim_kw):
 def relu(q, out_fmt, *, backend: str = "golden", **sim_kw):
     """max(x, 0), re-normalised into ``out_fmt`` (``mase_mxint_relu``)."""
     return _elementwise("mase_mxint_relu", ("IN",), (q,), out_fmt, backend, sim_kw)
+
+
+def fixed_to_mxint(values, out_fmt, *, width: int, frac: int, signed: bool = True, backend: str = "golden",
+                   **sim_kw):
+    """Fixed-point integers ``values`` ``[rows, cols]`` (value ``v * 2^-frac``, ``width``-bit lanes)
+    as ``out_fmt`` through ``mase_fixed_to_mxint``: equals ``mx_formats.quantize(values * 2^-frac,
+    out_fmt)`` blocked along (-1,) or (-1, -2). Beats of ``B0`` lanes, rows of ``cols / B0`` beats."""
+    import mx_formats as mxf
+
+    if not isinstance(out_fmt, mxf.MXInt):
+        raise TypeError(f"fixed_to_mxint: out_fmt must be an MXInt format, got {out_fmt}")
+    v = np.asarray(values)
+    if v.ndim != 2 or not np.issubdtype(v.dtype, np.integer):
+        raise ValueError(f"fixed_to_mxint: values must be a 2-D integer array, got {v.dtype} {v.shape}")
+    block = tuple(out_fmt.block)
+    b0, b1 = block[0], (block[1] if len(block) > 1 else 1)
+    rows, cols = v.shape
+    if cols % b0 or rows % b1:
+        raise ValueError(f"fixed_to_mxint: shape {v.shape} is not a whole number of {block} blocks")
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise ValueError(f"fixed_to_mxint: values must fit {width} {'signed' if signed else 'unsigned'} bits, "
+                         f"got range [{v.min()}, {v.max()}]")
+    params = dict(BLOCK_0=b0, BLOCK_1=b1, ROW_BEATS=cols // b0, IN_WIDTH=width, IN_FRAC=frac,
+                  IN_SIGNED=int(signed), OUT_MAN=out_fmt.man_bits, OUT_EXP=out_fmt.exp_bits)
+    codes = v.astype(np.int64).reshape(-1, b0) & ((1 << width) - 1)
+    y = _run("mase_fixed_to_mxint", params, {"x": {"data": codes}}, backend, sim_kw)
+    return streams.beats_to_mx(y, out_fmt, v.shape, (-1, -2) if len(block) > 1 else (-1,))

@@ -1,0 +1,57 @@
+"""Catalog entries of the stream bridges a whole transformer layer needs between
+the operators: fixed point -> MXInt, constant ROM sources, the MXInt
+block-stream reorder buffer and the re-blocking buffer.
+
+See docs/attention.md for how a BERT encoder layer uses them.
+"""
+
+from __future__ import annotations
+
+from mase_hwlib.catalog import Field, ModuleSpec, Param, Stream, register
+from mase_hwlib.golden import stream
+
+
+def _mx_out(lanes: str, man: str, exp: str, name: str = "y") -> Stream:
+    return Stream(
+        name,
+        "out",
+        (Field("mant", lanes, "OUT_MANT_WIDTH", signed=True), Field("exp", 1, exp, signed=True)),
+        doc=f"MXInt block per beat ({lanes} elements, {man}+1-bit signed mantissas, {exp}-bit exponent)",
+    )
+
+
+def _fixed_to_mxint_derive(p):
+    if p["IN_SIGNED"] and p["IN_WIDTH"] < 2:
+        raise ValueError("mase_fixed_to_mxint: a signed input needs IN_WIDTH >= 2")
+    return {"LANES": p["BLOCK_0"] * p["BLOCK_1"], "OUT_MANT_WIDTH": p["OUT_MAN"] + 1}
+
+
+register(
+    ModuleSpec(
+        name="mase_fixed_to_mxint",
+        family="stream",
+        doc=(
+            "Fixed-point lanes (IN_WIDTH bits, IN_FRAC fraction bits, signed or unsigned; BLOCK_0 per beat) "
+            "-> MXInt (BLOCK_0, BLOCK_1) blocks, round half to even, saturating = mx_formats.quantize; "
+            "BLOCK_1 > 1 pairs beat c of BLOCK_1 consecutive rows of ROW_BEATS beats (row buffer)."
+        ),
+        params=(
+            Param("BLOCK_0", 4, "elements per input beat = block columns", 1, 64),
+            Param("BLOCK_1", 1, "tensor rows per block (block rows)", 1, 16),
+            Param("ROW_BEATS", 1, "input beats per tensor row (used when BLOCK_1 > 1)", 1, 4096),
+            Param("IN_WIDTH", 16, "bits per input lane (port codes)", 1, 40),
+            Param("IN_FRAC", 8, "fraction bits of the input lanes", 0, 64),
+            Param("IN_SIGNED", 1, "1: two's complement input lanes, 0: unsigned", 0, 1),
+            Param("OUT_MAN", 7, "output mantissa bits (magnitude; element is sign + this)", 1, 23),
+            Param("OUT_EXP", 8, "output shared-exponent bits (two's complement)", 1, 8),
+        ),
+        streams=(
+            Stream("x", "in", (Field("data", "BLOCK_0", "IN_WIDTH"),),
+                   doc="fixed-point lanes as IN_WIDTH-bit port codes (two's complement codes when IN_SIGNED)"),
+            _mx_out("LANES", "OUT_MAN", "OUT_EXP"),
+        ),
+        golden=stream.fixed_to_mxint,
+        sources=("mase_mxint_normalize.sv", "mase_fixed_to_mxint.sv"),
+        derive=_fixed_to_mxint_derive,
+    )
+)

@@ -1,0 +1,57 @@
+"""Exact golden models of the stream bridges: fixed point -> MXInt, constant ROM
+sources, the block-stream reorder buffer and the re-blocking buffer.
+
+Each is ``golden(params, inputs) -> outputs`` on beat arrays (see
+:mod:`mase_hwlib.streams`) and mirrors its RTL module bit for bit; the block
+rounding is :func:`mase_hwlib.golden.mxint.normalize_block`, so an output block
+equals ``mx_formats.quantize`` of the exact input values (round half to even,
+exponent clamped to ``[-emax, emax]``, mantissas saturated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from mase_hwlib.golden.mxint import _check_block, _out, normalize_block
+
+__all__ = ["fixed_codes_to_values", "fixed_to_mxint"]
+
+
+def fixed_codes_to_values(codes, width: int, signed: bool) -> np.ndarray:
+    """Port codes (``width``-bit, as on the wire) as integers: two's complement when ``signed``."""
+    codes = np.asarray(codes, dtype=np.int64) & ((1 << width) - 1)
+    if signed:
+        codes = np.where(codes >> (width - 1), codes - (1 << width), codes)
+    return codes
+
+
+def fixed_to_mxint(params: Mapping, inputs: Mapping) -> dict:
+    """Golden model of ``mase_fixed_to_mxint``.
+
+    ``x_data`` lanes are the ``IN_WIDTH``-bit port codes of ``v``, value
+    ``v * 2^-IN_FRAC``. With ``BLOCK_1 = 1`` beat i is block i; with
+    ``BLOCK_1 > 1`` the beats are rows of ``ROW_BEATS`` beats and block
+    ``(g, c)`` gathers beat c of rows ``g*BLOCK_1 .. g*BLOCK_1 + BLOCK_1 - 1``
+    (lane ``r*BLOCK_0 + j``), blocks in order (g, c). Each block is
+    ``normalize_block(v, -IN_FRAC, OUT_MAN, OUT_EXP)``.
+    """
+    b0, b1, row_beats = params["BLOCK_0"], params["BLOCK_1"], params["ROW_BEATS"]
+    v = fixed_codes_to_values(inputs["x"]["data"], params["IN_WIDTH"], bool(params["IN_SIGNED"]))
+    n = len(v)
+    if b1 > 1:
+        frame = b1 * row_beats
+        if n % frame:
+            raise ValueError(
+                f"mase_fixed_to_mxint: {n} beats is not a whole number of block rows "
+                f"(BLOCK_1={b1} rows x ROW_BEATS={row_beats} beats)"
+            )
+        v = v.reshape(-1, b1, row_beats, b0).transpose(0, 2, 1, 3)
+    blocks = v.reshape(-1, b1 * b0).tolist()
+    mants, exps = [], []
+    for block in blocks:
+        m, e = normalize_block(block, -params["IN_FRAC"], params["OUT_MAN"], params["OUT_EXP"])
+        mants.append(m)
+        exps.append([e])
+    return _out(mants, exps, b0 * b1)

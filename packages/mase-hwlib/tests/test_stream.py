@@ -1,0 +1,98 @@
+"""Stream bridges for whole layers: fixed point -> MXInt, ROM sources, the block-stream
+reorder buffer and the re-blocking buffer. Golden models against mx_formats (an
+independent oracle), RTL against the golden models bit for bit under random stalls."""
+
+import numpy as np
+import pytest
+
+import mx_formats as mxf
+from mase_hwlib import catalog, streams
+from mase_hwlib.golden import stream as gs
+from mase_hwlib.testing import check_against_golden, lint
+
+# ---------------------------------------------------------------------------
+# mase_fixed_to_mxint
+
+
+def _fixed_values(rng, n_beats, b0, width, signed, out_man):
+    """Seeded fixed-point lane values: per-beat magnitudes 2^0 .. 2^(width-1) plus edge beats
+    (zeros, the largest and smallest codes, a single LSB, and a block whose maximum 2^k
+    puts the others (2j+1) 2^(k-m) exactly half an output step away: ties to even)."""
+    hi = (1 << (width - 1)) - 1 if signed else (1 << width) - 1
+    lo = -(1 << (width - 1)) if signed else 0
+    top = rng.integers(0, width - (1 if signed else 0) + 1, size=(n_beats, 1))
+    mag = rng.integers(0, 1 << 62, size=(n_beats, b0)) & ((np.int64(1) << top) - 1)
+    sign = rng.choice([-1, 1], size=(n_beats, b0)) if signed else 1
+    v = np.clip(mag * sign, lo, hi)
+    edges = [np.zeros(b0), np.full(b0, hi), np.full(b0, lo), np.eye(1, b0, b0 - 1)[0],
+             np.resize([1 << out_man, 1, 3, 5, -7 if signed else 7], b0) << (width - 2 - out_man)]
+    return np.concatenate([np.array(edges, dtype=np.int64), v]).astype(np.int64)
+
+
+def _codes(v, width):
+    return np.asarray(v, dtype=np.int64) & ((1 << width) - 1)
+
+
+FIXED_CONFIGS = [
+    # softmax output: unsigned OUT_FRAC+1 bits, 1-D blocks
+    dict(params=dict(BLOCK_0=8, IN_WIDTH=13, IN_FRAC=12, IN_SIGNED=0, OUT_MAN=5, OUT_EXP=8), beats=40),
+    # layer_norm output into a (4, 2) block: rows of 3 beats paired through the row buffer
+    dict(params=dict(BLOCK_0=4, BLOCK_1=2, ROW_BEATS=3, IN_WIDTH=16, IN_FRAC=12, OUT_MAN=7, OUT_EXP=8), beats=42),
+    # gelu-like signed lanes, a narrow exponent that clamps (emax = 3) and saturates
+    dict(params=dict(BLOCK_0=3, BLOCK_1=3, ROW_BEATS=2, IN_WIDTH=12, IN_FRAC=2, OUT_MAN=3, OUT_EXP=3), beats=36),
+]
+
+
+def _fixed_tensor(cfg, seed):
+    p = catalog.get("mase_fixed_to_mxint").resolve(cfg["params"])
+    rng = np.random.default_rng(seed)
+    v = _fixed_values(rng, cfg["beats"] - 5, p["BLOCK_0"], p["IN_WIDTH"], p["IN_SIGNED"], p["OUT_MAN"])
+    return p, v
+
+
+@pytest.mark.parametrize("index", range(len(FIXED_CONFIGS)))
+def test_fixed_to_mxint_golden_is_mx_formats_quantize(index):
+    """The golden blocks are mx_formats.quantize of the exact values v * 2^-IN_FRAC, blocked
+    (BLOCK_0, BLOCK_1) along (-1, -2) of the [rows, ROW_BEATS * BLOCK_0] tensor."""
+    cfg = FIXED_CONFIGS[index]
+    p, v = _fixed_tensor(cfg, seed=index)
+    b0, b1 = p["BLOCK_0"], p["BLOCK_1"]
+    got = gs.fixed_to_mxint(p, {"x": {"data": _codes(v, p["IN_WIDTH"])}})["y"]
+    cols = p["ROW_BEATS"] * b0 if b1 > 1 else b0
+    tensor = (v.reshape(-1, cols) / 2.0 ** p["IN_FRAC"]).astype(np.float64)  # exact: < 53 bits
+    fmt = mxf.MXInt((b0, b1), p["OUT_EXP"], p["OUT_MAN"]) if b1 > 1 else mxf.MXInt((b0,), p["OUT_EXP"], p["OUT_MAN"])
+    want = streams.mx_to_beats(mxf.quantize(tensor, fmt, axes=(-1, -2) if b1 > 1 else (-1,)))
+    np.testing.assert_array_equal(got["mant"], want["mant"])
+    np.testing.assert_array_equal(got["exp"], want["exp"])
+
+
+@pytest.mark.parametrize("index", range(len(FIXED_CONFIGS)))
+def test_fixed_to_mxint_rtl_matches_golden(index):
+    cfg = FIXED_CONFIGS[index]
+    p, v = _fixed_tensor(cfg, seed=index)
+    lint("mase_fixed_to_mxint", cfg["params"])
+    check_against_golden("mase_fixed_to_mxint", cfg["params"], {"x": {"data": _codes(v, p["IN_WIDTH"])}},
+                         idle=0.3, backpressure=0.4, seed=index)
+
+
+def test_fixed_to_mxint_refuses_a_partial_block_row():
+    spec = catalog.get("mase_fixed_to_mxint")
+    p = spec.resolve(dict(BLOCK_0=4, BLOCK_1=2, ROW_BEATS=3))
+    with pytest.raises(ValueError, match="7 beats is not a whole number of block rows"):
+        spec.golden(p, {"x": {"data": np.zeros((7, 4), np.int64)}})
+
+
+def test_ops_fixed_to_mxint_golden_and_rtl_equal_quantize():
+    """A softmax-like unsigned [4, 16] tensor into MXInt((8, 2)): whole-tensor wrapper, both backends."""
+    from mase_hwlib import ops
+
+    rng = np.random.default_rng(11)
+    v = rng.integers(0, 1 << 12, size=(4, 16)) >> rng.integers(0, 12, size=(4, 1))
+    fmt = mxf.MXInt((8, 2), 8, 4)
+    want = mxf.quantize(v / 2.0**12, fmt, axes=(-1, -2))
+    for backend in ("golden", "rtl"):
+        got = ops.fixed_to_mxint(v, fmt, width=13, frac=12, signed=False, backend=backend)
+        np.testing.assert_array_equal(got.elements, want.elements)
+        np.testing.assert_array_equal(got.scales, want.scales)
+    with pytest.raises(ValueError, match="must fit 13 unsigned bits"):
+        ops.fixed_to_mxint(-v, fmt, width=13, frac=12, signed=False)
