@@ -96,3 +96,79 @@ def test_ops_fixed_to_mxint_golden_and_rtl_equal_quantize():
         np.testing.assert_array_equal(got.scales, want.scales)
     with pytest.raises(ValueError, match="must fit 13 unsigned bits"):
         ops.fixed_to_mxint(-v, fmt, width=13, frac=12, signed=False)
+
+
+# ---------------------------------------------------------------------------
+# mase_mxint_rom_source
+
+ROM_CONFIGS = [
+    # layer-norm gamma of a [rows, 24] activation in (8, 2) blocks: 3 words, one pass per block row
+    dict(const_shape=(2, 24), block=(8, 2), man=5, exp=8, hold=1, repeat=4, idle=0.0, backpressure=0.4),
+    # a scalar (the attention scale) broadcast to every element of 32-lane blocks
+    dict(const_shape=(2, 16), block=(16, 2), man=3, exp=8, hold=1, repeat=5, idle=0.0, backpressure=0.6, scalar=True),
+    # 1-D blocks, each word held for 3 beats (a column-major consumer), narrow exponent
+    dict(const_shape=(10,), block=(2,), man=7, exp=4, hold=3, repeat=2, idle=0.0, backpressure=0.2),
+]
+
+
+def _rom_case(cfg, tmp_path, seed):
+    """A constant tensor, its quantization (the oracle) and the ROM image + parameters."""
+    from mase_hwlib.rom import write_mx_rom
+
+    rng = np.random.default_rng(seed)
+    fmt = mxf.MXInt(cfg["block"], cfg["exp"], cfg["man"])
+    if cfg.get("scalar"):
+        const = np.full(cfg["const_shape"], 0.125 * 1.41421356)
+    elif len(cfg["const_shape"]) == 2:  # a per-column vector broadcast over the block's rows
+        const = np.broadcast_to(rng.standard_normal(cfg["const_shape"][1]) * 3, cfg["const_shape"])
+    else:
+        const = rng.standard_normal(cfg["const_shape"]) * np.exp2(rng.integers(-9, 9, cfg["const_shape"]))
+    q = mxf.quantize(const, fmt, axes=(-1, -2) if len(cfg["block"]) == 2 else (-1,))
+    words = streams.mx_to_beats(q)
+    path = write_mx_rom(tmp_path / f"rom{seed}.hex", words, cfg["man"], cfg["exp"])
+    params = dict(LANES=int(np.prod(cfg["block"])), MAN=cfg["man"], EXP=cfg["exp"], DEPTH=len(words["mant"]),
+                  HOLD=cfg["hold"], REPEAT=cfg["repeat"], ROM_FILE=str(path))
+    return params, words
+
+
+@pytest.mark.parametrize("index", range(len(ROM_CONFIGS)))
+def test_rom_source_streams_the_quantized_constant(index, tmp_path):
+    """Golden = the quantized constant's blocks (mx_formats), each HOLD times, REPEAT passes;
+    the RTL sends exactly those beats under back-pressure."""
+    cfg = ROM_CONFIGS[index]
+    params, words = _rom_case(cfg, tmp_path, index)
+    want = {k: np.tile(np.repeat(v, cfg["hold"], axis=0), (cfg["repeat"], 1)) for k, v in words.items()}
+    spec = catalog.get("mase_mxint_rom_source")
+    got = spec.golden(spec.resolve(params), {})["y"]
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+    lint("mase_mxint_rom_source", params)
+    r = check_against_golden("mase_mxint_rom_source", params, {}, idle=cfg["idle"],
+                             backpressure=cfg["backpressure"], seed=index)
+    if cfg["backpressure"] == 0:
+        assert r.cycles_per_block == 1.0
+
+
+def test_rom_source_free_running_and_full_rate(tmp_path):
+    """REPEAT=0 keeps sending (the golden model needs a beat count); without back-pressure
+    one beat per cycle."""
+    from mase_hwlib.simulate import simulate
+
+    params, words = _rom_case(ROM_CONFIGS[0], tmp_path, 9)
+    params["REPEAT"] = 0
+    spec = catalog.get("mase_mxint_rom_source")
+    with pytest.raises(ValueError, match="REPEAT=0 runs forever"):
+        spec.golden(spec.resolve(params), {})
+    want = gs.rom_source_beats(spec.resolve(params), 17)
+    r = simulate("mase_mxint_rom_source", params, {}, expected_beats={"y": 17})
+    for k in want:
+        np.testing.assert_array_equal(r.outputs["y"][k], want[k])
+    np.testing.assert_array_equal(want["mant"][:3], words["mant"])
+    assert r.cycles_per_block == 1.0
+
+
+def test_rom_source_refuses_a_wrong_depth(tmp_path):
+    params, _ = _rom_case(ROM_CONFIGS[0], tmp_path, 3)
+    spec = catalog.get("mase_mxint_rom_source")
+    with pytest.raises(ValueError, match="holds 3 words, DEPTH=4"):
+        spec.golden(spec.resolve({**params, "DEPTH": 4}), {})

@@ -55,3 +55,32 @@ register(
         derive=_fixed_to_mxint_derive,
     )
 )
+
+
+def _rom_source_derive(p):
+    return {"OUT_MANT_WIDTH": p["MAN"] + 1}
+
+
+register(
+    ModuleSpec(
+        name="mase_mxint_rom_source",
+        family="stream",
+        doc=(
+            "Constant MXInt tensor from a $readmemh ROM (mase_hwlib.rom): REPEAT passes (0 = forever) over "
+            "DEPTH words, each word HOLD beats in a row; one beat per cycle, registered output."
+        ),
+        params=(
+            Param("LANES", 4, "elements per block (one block per beat)", 1, 1024),
+            Param("MAN", 7, "mantissa bits (magnitude; element is sign + this)", 1, 23),
+            Param("EXP", 8, "shared-exponent bits (two's complement)", 1, 8),
+            Param("DEPTH", 2, "words in the ROM", 1, 1 << 20),
+            Param("HOLD", 1, "consecutive beats per word", 1, 1 << 16),
+            Param("REPEAT", 0, "passes over the ROM; 0 = forever", 0, 1 << 20),
+            Param("ROM_FILE", "", "$readmemh image (mase_hwlib.rom.write_mx_rom)", kind="str"),
+        ),
+        streams=(_mx_out("LANES", "MAN", "EXP"),),
+        golden=stream.rom_source,
+        sources=("mase_mxint_rom_source.sv",),
+        derive=_rom_source_derive,
+    )
+)

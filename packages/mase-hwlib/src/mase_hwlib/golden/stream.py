@@ -16,7 +16,7 @@ import numpy as np
 
 from mase_hwlib.golden.mxint import _check_block, _out, normalize_block
 
-__all__ = ["fixed_codes_to_values", "fixed_to_mxint"]
+__all__ = ["fixed_codes_to_values", "fixed_to_mxint", "rom_source_beats", "rom_source"]
 
 
 def fixed_codes_to_values(codes, width: int, signed: bool) -> np.ndarray:
@@ -55,3 +55,31 @@ def fixed_to_mxint(params: Mapping, inputs: Mapping) -> dict:
         mants.append(m)
         exps.append([e])
     return _out(mants, exps, b0 * b1)
+
+
+def rom_source_beats(params: Mapping, n_beats: int | None = None) -> dict:
+    """The beats ``mase_mxint_rom_source`` sends: ``REPEAT`` passes (or, for a free-running
+    source with ``REPEAT = 0``, the first ``n_beats``) over the ROM words, each word ``HOLD``
+    times in a row. The words are read from ``ROM_FILE`` as the RTL's ``$readmemh`` does."""
+    from mase_hwlib.rom import read_mx_rom
+
+    if not params["ROM_FILE"]:
+        raise ValueError("mase_mxint_rom_source: ROM_FILE is empty (write one with mase_hwlib.rom.write_mx_rom)")
+    words = read_mx_rom(params["ROM_FILE"], params["LANES"], params["MAN"], params["EXP"])
+    if len(words["mant"]) != params["DEPTH"]:
+        raise ValueError(f"mase_mxint_rom_source: {params['ROM_FILE']} holds {len(words['mant'])} words, "
+                         f"DEPTH={params['DEPTH']}")
+    _check_block("rom", words["mant"], words["exp"], params["MAN"], params["EXP"])
+    period = {k: np.repeat(v, params["HOLD"], axis=0) for k, v in words.items()}
+    if n_beats is None:
+        if params["REPEAT"] == 0:
+            raise ValueError("mase_mxint_rom_source: REPEAT=0 runs forever; say how many beats "
+                             "(rom_source_beats(params, n_beats), simulate(..., expected_beats=))")
+        n_beats = params["REPEAT"] * len(period["mant"])
+    reps = -(-n_beats // len(period["mant"]))
+    return {k: np.tile(v, (reps, 1))[:n_beats] for k, v in period.items()}
+
+
+def rom_source(params: Mapping, inputs: Mapping) -> dict:
+    """Golden model of ``mase_mxint_rom_source`` (no inputs; ``REPEAT`` passes)."""
+    return {"y": rom_source_beats(params)}
