@@ -172,3 +172,72 @@ def test_rom_source_refuses_a_wrong_depth(tmp_path):
     spec = catalog.get("mase_mxint_rom_source")
     with pytest.raises(ValueError, match="holds 3 words, DEPTH=4"):
         spec.golden(spec.resolve({**params, "DEPTH": 4}), {})
+
+
+# ---------------------------------------------------------------------------
+# mase_mxint_reblock
+
+REBLOCK_CONFIGS = [
+    # V of attention: a linear's 2x2 output tiles -> 8 rows x 2 columns, lanes column-major
+    # (the B operand of P @ V, blocked along the sequence)
+    dict(params=dict(ROWS=8, COLS=4, IN_B0=2, IN_B1=2, OUT_B0=2, OUT_B1=8, OUT_COL_MAJOR=1, IN_MAN=7, OUT_MAN=5),
+         bands=3, spread=(-6, 6), idle=0.3, backpressure=0.3),
+    # scores 2x2 tiles -> one-row blocks for softmax: a split, lossless at the same formats
+    dict(params=dict(ROWS=2, COLS=8, IN_B0=2, IN_B1=2, OUT_B0=2, OUT_B1=1, IN_MAN=6, IN_EXP=6, OUT_MAN=6,
+                     OUT_EXP=6), bands=4, spread=(-20, 20), idle=0.2, backpressure=0.5),
+    # coarsen (4, 1) -> (8, 2) into a narrow exponent (emax = 7) that clamps and saturates
+    dict(params=dict(ROWS=2, COLS=8, IN_B0=4, IN_B1=1, OUT_B0=8, OUT_B1=2, IN_MAN=12, OUT_MAN=4, OUT_EXP=4),
+         bands=4, spread=(-14, 14), idle=0.4, backpressure=0.2),
+]
+
+
+def _reblock_case(cfg, seed):
+    """Input beats (a random tensor, per-row scales, a zero row, quantized to the input format)
+    and the expected beats from mx_formats: quantize(dequantize(input), output format)."""
+    p = catalog.get("mase_mxint_reblock").resolve(cfg["params"])
+    rng = np.random.default_rng(seed)
+    shape = (p["ROWS"] * cfg["bands"], p["COLS"])
+    x = rng.standard_normal(shape) * np.exp2(rng.integers(*cfg["spread"], size=(shape[0], 1)))
+    x[0] = 0.0
+    fin = mxf.MXInt((p["IN_B0"], p["IN_B1"]), p["IN_EXP"], p["IN_MAN"])
+    fout = mxf.MXInt((p["OUT_B0"], p["OUT_B1"]), p["OUT_EXP"], p["OUT_MAN"])
+    qin = mxf.quantize(x, fin, axes=(-1, -2))
+    want = streams.mx_to_beats(mxf.quantize(mxf.dequantize(qin).astype(np.float64), fout, axes=(-1, -2)))
+    if p["OUT_COL_MAJOR"]:
+        want["mant"] = want["mant"].reshape(-1, p["OUT_B1"], p["OUT_B0"]).transpose(0, 2, 1).reshape(len(want["mant"]), -1)
+    return p, qin, streams.mx_to_beats(qin), want
+
+
+@pytest.mark.parametrize("index", range(len(REBLOCK_CONFIGS)))
+def test_reblock_golden_is_quantize_of_the_dequantized_input(index):
+    p, _, beats, want = _reblock_case(REBLOCK_CONFIGS[index], seed=index)
+    got = gs.reblock(p, {"x": beats})["y"]
+    np.testing.assert_array_equal(got["mant"], want["mant"])
+    np.testing.assert_array_equal(got["exp"], want["exp"])
+
+
+def test_reblock_split_is_lossless():
+    """Splitting 2x2 blocks into rows at the same mantissa width keeps every value."""
+    p, qin, beats, _ = _reblock_case(REBLOCK_CONFIGS[1], seed=1)
+    got = gs.reblock(p, {"x": beats})["y"]
+    fout = mxf.MXInt((2, 1), p["OUT_EXP"], p["OUT_MAN"])
+    back = streams.beats_to_mx(got, fout, qin.shape, (-1, -2))
+    np.testing.assert_array_equal(mxf.dequantize(back), mxf.dequantize(qin))
+
+
+@pytest.mark.parametrize("index", range(len(REBLOCK_CONFIGS)))
+def test_reblock_rtl_matches_golden(index):
+    cfg = REBLOCK_CONFIGS[index]
+    _, _, beats, _ = _reblock_case(cfg, seed=index)
+    lint("mase_mxint_reblock", cfg["params"])
+    check_against_golden("mase_mxint_reblock", cfg["params"], {"x": beats}, idle=cfg["idle"],
+                         backpressure=cfg["backpressure"], seed=index)
+
+
+def test_reblock_refuses_bad_bands():
+    spec = catalog.get("mase_mxint_reblock")
+    with pytest.raises(ValueError, match="COLS=6 is not a multiple of OUT_B0=4"):
+        spec.resolve(dict(COLS=6, IN_B0=2, OUT_B0=4))
+    p = spec.resolve({})
+    with pytest.raises(ValueError, match="3 blocks is not a whole number of bands"):
+        spec.golden(p, {"x": {"mant": np.zeros((3, 8), np.int64), "exp": np.zeros((3, 1), np.int64)}})

@@ -84,3 +84,59 @@ register(
         derive=_rom_source_derive,
     )
 )
+
+
+def _reblock_derive(p):
+    rows, cols = p["ROWS"], p["COLS"]
+    for b, axis, extent in (("IN_B1", "ROWS", rows), ("OUT_B1", "ROWS", rows),
+                            ("IN_B0", "COLS", cols), ("OUT_B0", "COLS", cols)):
+        if extent % p[b]:
+            raise ValueError(f"mase_mxint_reblock: {axis}={extent} is not a multiple of {b}={p[b]}")
+    if rows * cols < 2:
+        raise ValueError("mase_mxint_reblock: a band needs at least two elements (ROWS*COLS >= 2)")
+    in_tiles = (rows // p["IN_B1"]) * (cols // p["IN_B0"])
+    out_tiles = (rows // p["OUT_B1"]) * (cols // p["OUT_B0"])
+    return {
+        "IN_LANES": p["IN_B0"] * p["IN_B1"],
+        "OUT_LANES": p["OUT_B0"] * p["OUT_B1"],
+        "IN_MANT_WIDTH": p["IN_MAN"] + 1,
+        "OUT_MANT_WIDTH": p["OUT_MAN"] + 1,
+        "IN_TILES": in_tiles,
+        "OUT_TILES": out_tiles,
+        # one bank: the band fills, then drains
+        "CYCLES_PER_BAND": in_tiles + out_tiles,
+    }
+
+
+register(
+    ModuleSpec(
+        name="mase_mxint_reblock",
+        family="stream",
+        doc=(
+            "Changes the MXInt block shape over bands of ROWS x COLS elements: IN_B1 x IN_B0 blocks in, "
+            "OUT_B1 x OUT_B0 blocks out (row-major over the band; lanes optionally column-major), each "
+            "re-rounded once from the exact inputs (= quantize(dequantize(x), new format)). One bank."
+        ),
+        params=(
+            Param("ROWS", 2, "band rows (a multiple of IN_B1 and OUT_B1)", 1, 64),
+            Param("COLS", 8, "band columns (a multiple of IN_B0 and OUT_B0)", 1, 1024),
+            Param("IN_B0", 4, "input block columns", 1, 64),
+            Param("IN_B1", 2, "input block rows", 1, 64),
+            Param("OUT_B0", 2, "output block columns", 1, 64),
+            Param("OUT_B1", 2, "output block rows", 1, 64),
+            Param("OUT_COL_MAJOR", 0, "1: output lanes column-major (c*OUT_B1 + r) inside the block", 0, 1),
+            Param("IN_MAN", 7, "input mantissa bits (magnitude)", 1, 23),
+            Param("IN_EXP", 8, "input shared-exponent bits", 1, 8),
+            Param("OUT_MAN", 7, "output mantissa bits (magnitude)", 1, 23),
+            Param("OUT_EXP", 8, "output shared-exponent bits", 1, 8),
+        ),
+        streams=(
+            Stream("x", "in", (Field("mant", "IN_LANES", "IN_MANT_WIDTH", signed=True),
+                               Field("exp", 1, "IN_EXP", signed=True)), doc="IN_B1 x IN_B0 blocks"),
+            _mx_out("OUT_LANES", "OUT_MAN", "OUT_EXP"),
+        ),
+        golden=stream.reblock,
+        sources=("mase_mxint_normalize_lanes.sv", "mase_mxint_reblock.sv"),
+        derive=_reblock_derive,
+    )
+)

@@ -16,7 +16,7 @@ import numpy as np
 
 from mase_hwlib.golden.mxint import _check_block, _out, normalize_block
 
-__all__ = ["fixed_codes_to_values", "fixed_to_mxint", "rom_source_beats", "rom_source"]
+__all__ = ["fixed_codes_to_values", "fixed_to_mxint", "rom_source_beats", "rom_source", "reblock"]
 
 
 def fixed_codes_to_values(codes, width: int, signed: bool) -> np.ndarray:
@@ -83,3 +83,37 @@ def rom_source_beats(params: Mapping, n_beats: int | None = None) -> dict:
 def rom_source(params: Mapping, inputs: Mapping) -> dict:
     """Golden model of ``mase_mxint_rom_source`` (no inputs; ``REPEAT`` passes)."""
     return {"y": rom_source_beats(params)}
+
+
+def reblock(params: Mapping, inputs: Mapping) -> dict:
+    """Golden model of ``mase_mxint_reblock``: per band of ROWS x COLS elements, the
+    IN_B1 x IN_B0 input blocks (row-major over the band) become OUT_B1 x OUT_B0 output
+    blocks (row-major over the band; lanes column-major when OUT_COL_MAJOR), each the
+    exact values rounded once: ``normalize_block`` of the block aligned to its smallest LSB."""
+    rows, cols = params["ROWS"], params["COLS"]
+    ib0, ib1, ob0, ob1 = params["IN_B0"], params["IN_B1"], params["OUT_B0"], params["OUT_B1"]
+    x = inputs["x"]
+    _check_block("x", x["mant"], x["exp"], params["IN_MAN"], params["IN_EXP"])
+    per_band = (rows // ib1) * (cols // ib0)
+    n = len(x["mant"])
+    if n % per_band:
+        raise ValueError(f"mase_mxint_reblock: {n} blocks is not a whole number of bands "
+                         f"({per_band} blocks of {ib1}x{ib0} per {rows}x{cols} band)")
+    # element grid per band: integer q and its LSB exponent s - IN_MAN + 1
+    q = x["mant"].reshape(-1, rows // ib1, cols // ib0, ib1, ib0).transpose(0, 1, 3, 2, 4).reshape(-1, rows, cols)
+    lsb = np.broadcast_to((x["exp"].reshape(-1, rows // ib1, cols // ib0) - (params["IN_MAN"] - 1))
+                          [:, :, None, :, None], (len(q), rows // ib1, ib1, cols // ib0, ib0)).reshape(-1, rows, cols)
+    mants, exps = [], []
+    for b in range(len(q)):
+        for r0 in range(0, rows, ob1):
+            for c0 in range(0, cols, ob0):
+                tq, tl = q[b, r0:r0 + ob1, c0:c0 + ob0], lsb[b, r0:r0 + ob1, c0:c0 + ob0]
+                if params["OUT_COL_MAJOR"]:
+                    tq, tl = tq.T, tl.T
+                ints, lsbs = [int(v) for v in tq.ravel()], [int(v) for v in tl.ravel()]
+                low = min(lsbs)
+                m, e = normalize_block([v << (l - low) for v, l in zip(ints, lsbs)], low,
+                                       params["OUT_MAN"], params["OUT_EXP"])
+                mants.append(m)
+                exps.append([e])
+    return _out(mants, exps, ob0 * ob1)

@@ -1,0 +1,93 @@
+// mase_mxint_normalize_lanes: combinational. Like mase_mxint_normalize, but
+// every lane j brings its own LSB exponent L_j (value A_j * 2^L_j), as when a
+// block is gathered from elements of several source blocks:
+//
+//   s   = clamp(max_j (msb(|A_j|) + L_j) over A_j != 0, -EMAX, EMAX)
+//   q_j = clamp(round_half_even(A_j * 2^(L_j - s + OUT_MAN - 1)), +-(2^OUT_MAN - 1))
+//   all-zero block: s = -EMAX, q = 0
+//
+// Each lane is shifted by its own amount, so no common alignment (and no wide
+// adder) is needed; the result equals normalising the exactly aligned block,
+// i.e. mx_formats.quantize(..., "nearest_even") of the exact values.
+`default_nettype none
+
+module mase_mxint_normalize_lanes #(
+    parameter int LANES     = 4,   // elements per block
+    parameter int IN_WIDTH  = 8,   // bits of each signed input integer A_j
+    parameter int LSB_WIDTH = 10,  // bits of each signed LSB exponent L_j
+    parameter int OUT_MAN   = 7,   // output mantissa bits (magnitude), m
+    parameter int OUT_EXP   = 8    // output shared-exponent bits, e
+) (
+    input  wire [LANES*IN_WIDTH-1:0]     in_int,   // lane j at [j*IN_WIDTH +: IN_WIDTH]
+    input  wire [LANES*LSB_WIDTH-1:0]    in_lsb,   // L_j at [j*LSB_WIDTH +: LSB_WIDTH], signed
+    output wire [LANES*(OUT_MAN+1)-1:0]  out_mant,
+    output logic [OUT_EXP-1:0]           out_exp
+);
+    localparam int EMAX = (1 << (OUT_EXP - 1)) - 1;
+    localparam int OW   = OUT_MAN + 1;
+    // signed width that holds L_j, msb index, +-EMAX, OUT_MAN and their sums
+    localparam int SW0  = (LSB_WIDTH > OUT_EXP) ? LSB_WIDTH : OUT_EXP;
+    localparam int SW1  = (SW0 > $clog2(IN_WIDTH) + 1) ? SW0 : $clog2(IN_WIDTH) + 1;
+    localparam int SW   = ((SW1 > 6) ? SW1 : 6) + 3;
+    localparam int QW   = IN_WIDTH + OUT_MAN + 1;  // magnitude after a left shift < 2^OUT_MAN
+    localparam logic [QW-1:0] SAT = QW'((1 << OUT_MAN) - 1);
+
+    logic [IN_WIDTH-1:0]  mag [LANES];
+    logic signed [SW-1:0] lsb [LANES];
+    logic signed [SW-1:0] top, s;
+    logic                 any;
+
+    always_comb begin
+        any = 1'b0;
+        top = '0;
+        for (int j = 0; j < LANES; j++) begin
+            // |A_j| fits IN_WIDTH unsigned bits, even for the most negative A_j
+            mag[j] = in_int[j*IN_WIDTH + IN_WIDTH - 1] ? IN_WIDTH'(-in_int[j*IN_WIDTH +: IN_WIDTH])
+                                                       : in_int[j*IN_WIDTH +: IN_WIDTH];
+            lsb[j] = SW'($signed(in_lsb[j*LSB_WIDTH +: LSB_WIDTH]));
+            for (int i = 0; i < IN_WIDTH; i++) begin
+                if (mag[j][i] && (!any || SW'(i) + lsb[j] > top)) begin
+                    top = SW'(i) + lsb[j];
+                    any = 1'b1;
+                end
+            end
+        end
+        if (!any || top < -SW'(EMAX)) s = -SW'(EMAX);
+        else if (top > SW'(EMAX)) s = SW'(EMAX);
+        else s = top;
+        out_exp = OUT_EXP'(s);
+    end
+
+    // one element: |A| * 2^-sh rounded half to even, saturated, sign restored
+    function automatic logic [OW-1:0] round_lane(input logic [IN_WIDTH-1:0] m, input logic neg,
+                                                 input logic signed [SW-1:0] sh);
+        logic [QW-1:0] wide, trunc, rem, half, q;
+        logic          up;
+        wide = QW'(m);
+        if (sh > 0) begin
+            if (sh > SW'(IN_WIDTH)) begin
+                q = '0;  // |A| < 2^IN_WIDTH <= half an output step
+            end else begin
+                trunc = wide >> sh;
+                rem   = wide & ((QW'(1) << sh) - QW'(1));
+                half  = QW'(1) << (sh - SW'(1));
+                up    = (rem > half) || (rem == half && trunc[0]);
+                q     = trunc + QW'(up);
+            end
+        end else if (-sh >= SW'(OUT_MAN)) begin
+            q = (wide != '0) ? SAT : '0;  // any non-zero |A| * 2^-sh >= 2^OUT_MAN
+        end else begin
+            q = wide << (-sh);
+        end
+        if (q > SAT) q = SAT;
+        round_lane = neg ? OW'(-q) : OW'(q);  // (no 'return': Yosys 0.23)
+    endfunction
+
+    for (genvar j = 0; j < LANES; j++) begin : g_lane
+        // right shift that puts the block maximum's top bit at 2^(OUT_MAN-1), for this lane's LSB
+        wire signed [SW-1:0] shift = s - SW'(OUT_MAN - 1) - lsb[j];
+        assign out_mant[j*OW +: OW] = round_lane(mag[j], in_int[j*IN_WIDTH + IN_WIDTH - 1], shift);
+    end
+endmodule
+
+`default_nettype wire
