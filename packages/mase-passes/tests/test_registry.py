@@ -6,8 +6,8 @@ import mase_passes
 from mase_passes.passes import REGISTRY, get_pass
 
 
-def test_registry_lists_the_four_passes_each_a_frozen_dataclass_named_as_registered():
-    assert mase_passes.list_passes() == ["evaluate", "profile", "quantize", "search"]
+def test_registry_lists_the_passes_each_a_frozen_dataclass_named_as_registered():
+    assert mase_passes.list_passes() == ["emit", "evaluate", "parallelize", "profile", "quantize", "search"]
     for name in REGISTRY:
         cls = get_pass(name)
         assert cls.name == name

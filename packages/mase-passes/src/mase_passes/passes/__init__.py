@@ -18,6 +18,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "quantize": ("mase_passes.passes.quantize", "Quantize"),
     "evaluate": ("mase_passes.passes.evaluate", "Evaluate"),
     "search": ("mase_passes.passes.search", "Search"),
+    "parallelize": ("mase_passes.passes.parallelize", "Parallelize"),
+    "emit": ("mase_passes.passes.emit", "Emit"),
 }
 
 

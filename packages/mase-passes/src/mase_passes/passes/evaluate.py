@@ -8,10 +8,16 @@ Metrics on batches of ``(inputs, target)``:
 * ``agreement`` — fraction of argmax predictions equal to a reference (FP32) graph's.
 
 The objective is paper eq. 4, ``acc + k/b + k' * theta + k'' / A``: b the average bits
-(eq. 1, element-weighted), theta the throughput and A the area. mase_cost is not built yet,
-so theta and A are optional inputs (``throughput=``, ``area=``): a term whose input is None
-is left out of the sum and reported as None. The hardware throughput of a dataflow design is
-that of its slowest operator, so pass ``min`` over the operators' throughputs.
+(eq. 1, element-weighted), theta the throughput and A the area. They come from
+
+* the caller (``throughput=``, ``area=``), or
+* with ``hardware=True``, the hardware estimate of the graph as mapped onto mase_hwlib
+  (:func:`hardware_terms`: theta = inputs per second at ``clock_mhz`` of the slowest stage,
+  A = LUTs predicted by ``mase_cost.CostModel.default()`` summed over the stages). A graph
+  that cannot be mapped, or one with a stage the cost model does not cover, gets no number
+  for that term, and ``hardware_note`` says why;
+
+a term whose input is None is left out of the sum and reported as None.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class EvalResult:
     throughput: float | None
     area: float | None
     objective: float
+    hardware_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class Evaluate:
     k: float = 0.0
     k_throughput: float = 0.0
     k_area: float = 0.0
+    hardware: bool = False
+    clock_mhz: float = 200.0
 
     def __post_init__(self):
         if self.metric not in METRICS:
@@ -97,8 +106,13 @@ class Evaluate:
             value = math.exp(nll / tokens)
             quality = -math.log(value)
         bits = average_bits(graph)
+        note = None
+        if self.hardware and (throughput is None or area is None):
+            thr_hw, area_hw, note = hardware_terms(graph, self.clock_mhz)
+            throughput = thr_hw if throughput is None else throughput
+            area = area_hw if area is None else area
         return EvalResult(self.metric, value, bits, agree / total if ref is not None else None,
-                          throughput, area, self.objective(quality, bits, throughput, area))
+                          throughput, area, self.objective(quality, bits, throughput, area), note)
 
     def objective(self, quality: float, bits: float, throughput: float | None = None,
                   area: float | None = None) -> float:
@@ -127,3 +141,20 @@ def _next_token_nll(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor 
     keep = torch.ones_like(tgt, dtype=torch.bool) if mask is None else mask[:, 1:].reshape(-1).bool()
     loss = torch.nn.functional.cross_entropy(pred[keep], tgt[keep], reduction="sum")
     return float(loss), int(keep.sum())
+
+
+def hardware_terms(graph: MaseGraph, clock_mhz: float = 200.0, cost_model=None) -> tuple:
+    """(throughput in inputs/s, area in LUTs, note) of ``graph`` mapped onto mase_hwlib with its
+    current blocks (run parallelize first to choose them). Each number is an estimate (mase_cost
+    cycle formulas, cost model); a missing one is None with the reason in the note."""
+    from mase_passes.hardware.estimate import estimate
+    from mase_passes.hardware.mapping import MappingError, map_graph
+
+    try:
+        est = estimate(map_graph(graph), cost_model, clock_mhz)
+    except MappingError as exc:
+        return None, None, f"not mappable to hardware: {exc}"
+    if est.unmodelled:
+        labels = sorted({s.area_label for s in est.stages if s.area is None})
+        return est.inputs_per_s, None, f"area left out: {'; '.join(labels)} (stages {est.unmodelled})"
+    return est.inputs_per_s, est.total("lut"), "estimated: mase_cost cycle formulas and cost model"

@@ -1,0 +1,112 @@
+"""Exact and fast emulation of a mapped design, and the gap between them.
+
+* **exact** — the bit-exact reference of the hardware: the stages' golden models
+  (``mase_hwlib.ops`` with ``backend="golden"``) chained over whole tensors. Every MXInt
+  operator computes its exact result and rounds once (half to even) into its output format,
+  so the only roundings are the ones the hardware makes.
+* **fast** — the graph's own forward (``graph(**inputs)``): float32 PyTorch ops with fake
+  quantization where each value is consumed. It rounds the same tensors, but computes dot
+  products in float32, so an output can differ from the exact one by a rounding step.
+
+Both start from the same hardware input: the host-side prefix (streaming-order nodes on the
+graph inputs) run by the graph's own semantics, then quantized into the input stream's format
+(:func:`hardware_inputs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mx_formats as mxf
+import numpy as np
+import torch
+from mase_hwlib import ops
+from mase_ir.graph import bind_roles
+from mase_ir.quant import fake_quantize
+
+from mase_passes.hardware.mapping import HwDesign
+
+__all__ = ["hardware_inputs", "exact", "fast", "Gap", "compare"]
+
+
+def hardware_inputs(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
+    """The MXArrays the hardware input ports receive for graph ``inputs`` (torch tensors)."""
+    g = design.graph
+    env = {i.name: inputs[i.name] for i in g.inputs}
+    for name in design.host_nodes:
+        n = g.node(name)
+        env[name] = g._run_node(n, bind_roles(n), lambda a: env[a.name], lambda p: g.weights[p.path], quantize=True)
+    out = {}
+    for v in design.inputs:
+        t = env[v.name].detach().double().cpu().numpy().reshape(v.shape)
+        out[v.name] = mxf.quantize(t, v.fmt, axes=v.axes)
+    return out
+
+
+def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
+    """Every stream value of the design as the hardware computes it (golden models)."""
+    env = hardware_inputs(design, inputs)
+    for s in design.stages:
+        fmt = design.values[s.output].fmt
+        if s.module == "mase_mxint_linear":
+            y = ops.linear(env[s.inputs["x"]], s.constants["weight"], s.constants.get("bias"), fmt)
+        elif s.module == "mase_mxint_relu":
+            y = ops.relu(env[s.inputs["x"]], fmt)
+        elif s.module == "mase_mxint_cast":
+            y = ops.cast(env[s.inputs["x"]], fmt)
+        elif s.module in ("mase_mxint_add", "mase_mxint_mul"):
+            fn = ops.add if s.module == "mase_mxint_add" else ops.mul
+            y = fn(env[s.inputs["a"]], env[s.inputs["b"]], fmt)
+        else:  # the mapping only produces the modules above
+            raise NotImplementedError(f"exact emulation of {s.module} (stage {s.name})")
+        env[s.output] = y
+    return env
+
+
+def fast(design: HwDesign, inputs: dict) -> dict[str, np.ndarray]:
+    """The graph outputs by the graph's own forward (fake quantization), as float64 arrays."""
+    with torch.no_grad():
+        out = design.graph(**inputs)
+    outs = out if isinstance(out, tuple) else (out,)
+    return {o.name: t.detach().double().cpu().numpy().reshape(o.shape) for o, t in zip(design.outputs, outs)}
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Exact vs fast emulation of one output: how many elements differ and by how much
+    (``max_ulp``: largest difference in units of the output element's LSB, 2^(s - m + 1))."""
+
+    output: str
+    elements: int
+    differing: int
+    max_abs: float
+    max_ulp: float
+
+    def __str__(self) -> str:
+        return (f"%{self.output}: {self.differing}/{self.elements} elements differ between exact and fast "
+                f"emulation (max |diff| {self.max_abs:.3g}, {self.max_ulp:g} LSB)")
+
+
+def compare(design: HwDesign, inputs: dict) -> list[Gap]:
+    """Run both emulations and measure their difference per graph output."""
+    ex = exact(design, inputs)
+    fa = fast(design, inputs)
+    gaps = []
+    for v in design.outputs:
+        q = ex[v.name]
+        e = mxf.dequantize(q)
+        f = fa[v.name]
+        d = np.abs(e - f)
+        lsb = _lsb(q)
+        gaps.append(Gap(v.name, int(e.size), int((d > 0).sum()), float(d.max(initial=0.0)),
+                        float((d / lsb).max(initial=0.0))))
+    return gaps
+
+
+def _lsb(q: mxf.MXArray) -> np.ndarray:
+    """Per-element LSB weight 2^(s - m + 1) of an MXInt array: every mantissa set to 1 in place."""
+    from mase_hwlib.streams import beats_to_mx, mx_to_beats
+
+    beats = mx_to_beats(q)
+    ones = {"mant": np.ones_like(beats["mant"]), "exp": beats["exp"]}
+    return mxf.dequantize(beats_to_mx(ones, q.fmt, q.shape, q.axes))

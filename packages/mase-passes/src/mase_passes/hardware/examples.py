@@ -1,0 +1,54 @@
+"""Small example designs for the hardware flow (tests, benchmarks, docs): the paper's toy
+network (flatten -> linear -> relu) and a 3-layer MLP, each with a mixed-precision MXInt config
+whose blocks mase_mxint_linear can chain (activations (4,2), weights (4,4), 8-bit exponents)."""
+
+import mase_ir
+import torch
+
+from mase_passes.passes.quantize import Quantize
+
+# activations 4 features x 2 rows per block; weights 4x4 so a linear's output tile (OUT_TILE, X_ROWS)
+# is again a (4, 2) block: the blocking mase_mxint_linear can chain without re-blocking
+TOY_CONFIG = {"default": "MXInt((4,2),8,5)",
+              "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,6)",
+                                "data_out": "MXInt((4,2),8,6)"}}}
+MLP_CONFIG = {"default": "MXInt((4,2),8,5)",
+              "op": {"linear": {"weight": "MXInt((4,4),8,4)", "bias": "MXInt((4,4),8,7)"}},
+              "node": {"linear": {"data_out": "MXInt((4,2),8,7)"}, "relu": {"data_out": "MXInt((4,2),8,3)"},
+                       "linear_1": {"weight": "MXInt((4,4),8,2)"}}}
+
+
+class Toy(torch.nn.Module):
+    """The paper's toy network: flatten -> linear -> relu (flatten as reshape: mase_ir has no flatten)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(32, 8)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x.reshape(x.shape[0], -1)))
+
+
+class MLP3(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(32, 16)
+        self.fc2 = torch.nn.Linear(16, 16)
+        self.fc3 = torch.nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+
+def toy(seed=0):
+    torch.manual_seed(seed)
+    m = Toy().eval()
+    x = torch.randn(4, 4, 8)
+    return m, x, Quantize(config=TOY_CONFIG).apply(mase_ir.trace(m, {"x": x}))
+
+
+def mlp(seed=0):
+    torch.manual_seed(seed)
+    m = MLP3().eval()
+    x = torch.randn(4, 32)
+    return m, x, Quantize(config=MLP_CONFIG).apply(mase_ir.trace(m, {"x": x}))

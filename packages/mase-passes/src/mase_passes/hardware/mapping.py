@@ -1,0 +1,351 @@
+"""Map a quantized mase_ir graph onto mase_hwlib modules: one stage per operator node.
+
+A *stage* is one hwlib module instance with its Verilog parameters, the SSA values its input
+streams carry, the value its output stream carries and the constant tensors it holds in ROM.
+The mapping decides nothing numerically: every tile shape comes from the tensor formats the
+quantize pass chose, because in mase_hwlib the MX block *is* the stream tile (one block per
+beat). The rules (docs/hardware.md has the tables):
+
+* ``linear`` -> ``mase_mxint_linear`` with weights (and bias) in ``$readmemh`` ROMs. With x
+  ``[N, IN]`` in ``MXInt((BK, XR))`` and W ``[OUT, IN]`` in ``MXInt((BK, OT))`` (both blocked
+  along in_features, the IR's convention), the module emits ``XR x OT`` tiles, so the output
+  value's block must be ``(OT, XR)`` — there is no re-blocking operator in mase_hwlib, and a
+  format that would need one is refused. The bias must be blocked ``OT`` along out_features.
+* ``relu``, ``add``, ``mul`` -> the elementwise MXInt modules; operands and result share one
+  block (the module re-rounds mantissa and exponent widths itself, so no cast is needed).
+* ``reshape`` / ``reorder`` / ``transpose`` / ``squeeze`` / ``unsqueeze`` are streaming-order
+  nodes: on the graph inputs they run on the host (the hardware input port carries their
+  result); inside the graph they are accepted only when they keep the ``[rows, features]``
+  stream (last axis unchanged, block rows not split), and become a ``mase_mxint_cast`` when
+  the result's format has other mantissa/exponent widths than the operand's.
+
+Everything else, a non-MXInt format, a shape the module cannot tile, a value read by more than
+one stage (fan-out needs fork + FIFO sizing, not built) raises :class:`MappingError` naming the
+node and what is missing, before any file is written.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import mx_formats as mxf
+import numpy as np
+from mase_ir import MaseGraph
+from mase_ir.graph import bind_roles
+
+__all__ = ["MappingError", "Stage", "StreamValue", "HwDesign", "map_graph", "STREAMING_OPS", "COMPUTE_OPS"]
+
+STREAMING_OPS = ("reshape", "reorder", "transpose", "squeeze", "unsqueeze")
+COMPUTE_OPS = {"linear": "mase_mxint_linear", "relu": "mase_mxint_relu",
+               "add": "mase_mxint_add", "mul": "mase_mxint_mul"}
+
+
+def sv_name(value: str) -> str:
+    """A SystemVerilog identifier (and file stem) for an SSA value name."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", value)
+    return s if s and not s[0].isdigit() else f"v_{s}"
+
+
+def rom_path(stem: str) -> str:
+    """Where emit puts a ROM image, relative to the design folder (the simulation's working directory)."""
+    return f"mem/{sv_name(stem)}.hex"
+
+
+class MappingError(ValueError):
+    """A node the hardware library cannot implement; the message names the node and the gap."""
+
+    def __init__(self, node: str, message: str):
+        self.node = node
+        super().__init__(f"cannot map node %{node}: {message}")
+
+
+@dataclass
+class StreamValue:
+    """An SSA value as a tile stream: its 2-D ``[rows, features]`` view and hardware format.
+
+    ``axes`` is (-1, -2) for a 2-D block (features, rows) or (-1,) for a 1-D one; blocks go
+    row-major over the block grid, the order every mase_hwlib MXInt module uses."""
+
+    name: str
+    shape: tuple[int, int]
+    fmt: mxf.MXInt
+    graph_shape: tuple[int, ...]
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        return (-1, -2) if len(self.fmt.block) == 2 else (-1,)
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        """(features per beat, rows per beat)."""
+        b = tuple(self.fmt.block)
+        return (b[0], b[1] if len(b) == 2 else 1)
+
+    @property
+    def beats(self) -> int:
+        f, r = self.tile
+        return (self.shape[0] // r) * (self.shape[1] // f)
+
+    @property
+    def lanes(self) -> int:
+        f, r = self.tile
+        return f * r
+
+
+@dataclass
+class Stage:
+    """One module instance. ``inputs`` maps the module's input stream names to SSA values."""
+
+    name: str
+    node: str
+    op: str
+    module: str
+    params: dict
+    inputs: dict[str, str]
+    output: str
+    roms: dict = field(default_factory=dict)       # "WEIGHT_FILE" -> (MXArray, file stem)
+    constants: dict = field(default_factory=dict)  # "weight" / "bias" -> MXArray (golden operands)
+
+
+@dataclass
+class HwDesign:
+    """A mapped graph: host-side prefix, hardware input/output streams and the stages in order."""
+
+    graph: MaseGraph
+    host_nodes: list[str]
+    inputs: list[StreamValue]
+    stages: list[Stage]
+    outputs: list[StreamValue]
+    values: dict[str, StreamValue]
+    aliases: dict[str, str] = field(default_factory=dict)  # streaming no-op node -> value it carries
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"no stage {name!r}")
+
+
+def _mxint(graph_node: str, what: str, fmt) -> mxf.MXInt:
+    if not isinstance(fmt, mxf.MXInt):
+        raise MappingError(graph_node, f"{what} has format {fmt}; mase_hwlib has MXInt stream operators only "
+                                       "(no operator for this format)")
+    return fmt
+
+
+def _rows_features(node: str, shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) == 0:
+        raise MappingError(node, "a scalar cannot be streamed")
+    if len(shape) == 1:
+        return 1, shape[0]
+    return math.prod(shape[:-1]), shape[-1]
+
+
+def _check_rows(node: str, shape: tuple[int, ...], rows_per_tile: int) -> None:
+    """A block spans ``rows_per_tile`` along axis -2 only: flattening leading axes keeps the
+    blocks (and their row-major order) only if axis -2 is a multiple of it."""
+    inner = shape[-2] if len(shape) >= 2 else 1
+    if inner % rows_per_tile:
+        raise MappingError(node, f"shape {list(shape)}: axis -2 ({inner}) is not a multiple of the block's "
+                                 f"{rows_per_tile} rows, so its blocks are not tiles of the flattened stream")
+
+
+def _stream_value(node: str, name: str, shape, fmt) -> StreamValue:
+    fmt = _mxint(node, f"value %{name}", fmt)
+    if len(fmt.block) > 2:
+        raise MappingError(node, f"value %{name}: block {fmt.block} has more than two axes")
+    rows, feats = _rows_features(node, tuple(shape))
+    v = StreamValue(name, (rows, feats), fmt, tuple(shape))
+    f, r = v.tile
+    _check_rows(node, tuple(shape), r)
+    if feats % f or rows % r:
+        raise MappingError(node, f"value %{name} {list(shape)} is not a whole number of {r}x{f} tiles "
+                                 f"(block {fmt.block}); hwlib streams whole blocks only")
+    return v
+
+
+def _consumers(graph: MaseGraph) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        for a in n.args:
+            users.setdefault(a.name, []).append(n.name)
+    for o in graph.outputs:
+        users.setdefault(o, []).append("<output>")
+    return users
+
+
+def _host_prefix(graph: MaseGraph) -> set[str]:
+    """Streaming-order nodes fed (transitively) only by graph inputs: they run on the host."""
+    host_vals = {i.name for i in graph.inputs}
+    host = set()
+    for n in graph.nodes:
+        if n.op in STREAMING_OPS and all(a.name in host_vals for a in n.args):
+            host.add(n.name)
+            host_vals.add(n.name)
+    return host
+
+
+def _weight(graph: MaseGraph, node, role: str) -> np.ndarray:
+    return graph.weights[node.params[role].path].detach().double().cpu().numpy()
+
+
+def map_graph(graph: MaseGraph) -> HwDesign:
+    """Map every node of ``graph`` to a stage (or to the host prefix); see the module docstring."""
+    users = _consumers(graph)
+    host = _host_prefix(graph)
+    values: dict[str, StreamValue] = {}
+    stages: list[Stage] = []
+    alias: dict[str, str] = {}  # a streaming-only value -> the stream value carrying it
+
+    def src(node: str, name: str) -> StreamValue:
+        name = alias.get(name, name)
+        if name not in values:
+            raise MappingError(node, f"operand %{name} is not a hardware stream (produced by an unmapped node)")
+        return values[name]
+
+    # hardware inputs: graph inputs read by compute nodes, and host-prefix results read by them
+    hw_inputs: list[StreamValue] = []
+    for n in graph.nodes:
+        if n.name in host:
+            continue
+        for a in n.args:
+            is_host = a.name in host or a.name in {i.name for i in graph.inputs}
+            if is_host and a.name not in values:
+                t = graph.value_type(a.name)
+                values[a.name] = _stream_value(n.name, a.name, t.shape, t.element)
+                hw_inputs.append(values[a.name])
+
+    for n in graph.nodes:
+        if n.name in host:
+            continue
+        fanout = [u for u in users.get(n.name, [])]
+        if len(fanout) > 1:
+            raise MappingError(n.name, f"its result is read by {len(fanout)} consumers {fanout}; fan-out needs "
+                                       "mase_fork2 with FIFO sizing on the shorter branch, which emit does not build yet")
+        for a in n.args:
+            if len(users.get(a.name, [])) > 1 and (a.name in values or a.name in alias):
+                raise MappingError(n.name, f"operand %{a.name} is read by {len(users[a.name])} consumers "
+                                           f"{users[a.name]}; fan-out is not built yet")
+        if n.op in STREAMING_OPS:
+            stages_or_alias = _map_streaming(n, src(n.name, n.args[0].name), values)
+            if isinstance(stages_or_alias, Stage):
+                stages.append(stages_or_alias)
+            else:
+                alias[n.name] = stages_or_alias
+            continue
+        if n.op not in COMPUTE_OPS:
+            raise MappingError(n.name, f"op {n.op!r} (module {n.module!r}) has no mase_hwlib operator mapped by emit; "
+                                       f"mapped ops: {sorted(COMPUTE_OPS)} and streaming-order ops {list(STREAMING_OPS)}")
+        out = _stream_value(n.name, n.name, n.result.shape, n.result.element)
+        if n.op == "linear":
+            stage = _map_linear(graph, n, src(n.name, n.args[0].name), out)
+        else:
+            stage = _map_elementwise(n, [src(n.name, a.name) for a in n.args], out)
+        values[n.name] = out
+        stages.append(stage)
+
+    outputs = []
+    for o in graph.outputs:
+        name = alias.get(o, o)
+        if name not in values or name in {v.name for v in hw_inputs}:
+            raise MappingError(o, "graph output is not produced by a hardware stage")
+        outputs.append(values[name])
+    return HwDesign(graph, [n.name for n in graph.nodes if n.name in host], hw_inputs, stages, outputs, values,
+                    dict(alias))
+
+
+def _map_streaming(n, x: StreamValue, values: dict):
+    """A streaming-order node inside the graph: a no-op on the stream, or a cast."""
+    out_shape = tuple(n.result.shape)
+    if not out_shape or out_shape[-1] != x.shape[1]:
+        raise MappingError(n.name, f"{n.op} {list(x.graph_shape)} -> {list(out_shape)} changes the feature axis; "
+                                   "re-streaming along another axis needs a reorder buffer (mase_transpose moves "
+                                   "whole tiles only) and is not built")
+    out = _stream_value(n.name, n.name, out_shape, n.result.element)
+    if out.tile != x.tile:
+        raise MappingError(n.name, f"result block {out.fmt.block} differs from the operand's {x.fmt.block}; "
+                                   "mase_hwlib has no re-blocking operator")
+    values[n.name] = out
+    if (out.fmt.man_bits, out.fmt.exp_bits) == (x.fmt.man_bits, x.fmt.exp_bits):
+        values.pop(n.name)
+        return x.name
+    f, r = x.tile
+    params = dict(BLOCK_0=f, BLOCK_1=r, IN_MAN=x.fmt.man_bits, IN_EXP=x.fmt.exp_bits,
+                  OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits)
+    return Stage(f"{n.name}_cast", n.name, "cast", "mase_mxint_cast", params, {"x": x.name}, n.name)
+
+
+def _map_linear(graph: MaseGraph, n, x: StreamValue, out: StreamValue) -> Stage:
+    bound = {role: (kind, ref) for role, kind, ref in bind_roles(n)}
+    if bound["weight"][0] != "param":
+        raise MappingError(n.name, "linear weight is an activation stream; mase_mxint_linear holds constant "
+                                   "weights in ROM here (use matmul for two activations)")
+    if len(x.graph_shape) < 2:
+        raise MappingError(n.name, f"input {list(x.graph_shape)} must have a rows axis")
+    wp = n.params["weight"]
+    fw = _mxint(n.name, "weight", wp.type.element)
+    if len(fw.block) > 2:
+        raise MappingError(n.name, f"weight block {fw.block} has more than two axes")
+    bk, xr = x.tile
+    bkw = fw.block[0]
+    ot = fw.block[1] if len(fw.block) == 2 else 1
+    fout, fin = wp.type.shape
+    if bkw != bk:
+        raise MappingError(n.name, f"input block {x.fmt.block} has {bk} in_features per tile but weight block "
+                                   f"{fw.block} has {bkw}; mase_mxint_linear needs one BLOCK_K")
+    if fin % bk or fout % ot:
+        raise MappingError(n.name, f"weight {[fout, fin]} is not whole {ot}x{bk} tiles")
+    if out.tile != (ot, xr):
+        raise MappingError(n.name, f"result block {out.fmt.block} must be (OUT_TILE, X_ROWS) = ({ot}, {xr}) as "
+                                   f"mase_mxint_linear emits X_ROWS x OUT_TILE tiles (weight block {fw.block}, input "
+                                   f"block {x.fmt.block}); there is no re-blocking operator in mase_hwlib")
+    params = dict(BLOCK_K=bk, X_ROWS=xr, OUT_TILE=ot, IN_TILES=fin // bk, OUT_TILES=fout // ot,
+                  X_MAN=x.fmt.man_bits, X_EXP=x.fmt.exp_bits, W_MAN=fw.man_bits, W_EXP=fw.exp_bits,
+                  OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits, HAS_BIAS=0, WEIGHTS_IN_ROM=1,
+                  WEIGHT_FILE=rom_path(f"{n.name}_weight"))
+    qw = mxf.quantize(_weight(graph, n, "weight"), fw, axes=(-1, -2))
+    stage = Stage(n.name, n.name, "linear", "mase_mxint_linear", params, {"x": x.name}, n.name,
+                  roms={"WEIGHT_FILE": (qw, f"{n.name}_weight")}, constants={"weight": qw})
+    kind = bound.get("bias", ("none", None))[0]
+    if kind == "arg":
+        raise MappingError(n.name, "bias is an activation stream; mase_mxint_linear takes a constant bias")
+    if kind == "param":
+        fb = _mxint(n.name, "bias", n.params["bias"].type.element)
+        if fb.block[0] != ot:
+            raise MappingError(n.name, f"bias block {fb.block} must hold OUT_TILE = {ot} out_features per block "
+                                       f"(the weight's second block extent)")
+        hw_fb = mxf.MXInt((ot,), fb.exp_bits, fb.man_bits)
+        qb = mxf.quantize(_weight(graph, n, "bias"), hw_fb, axes=(-1,))
+        params.update(HAS_BIAS=1, BIAS_MAN=fb.man_bits, BIAS_EXP=fb.exp_bits, BIAS_FILE=rom_path(f"{n.name}_bias"))
+        stage.roms["BIAS_FILE"] = (qb, f"{n.name}_bias")
+        stage.constants["bias"] = qb
+    return stage
+
+
+def _map_elementwise(n, operands: list[StreamValue], out: StreamValue) -> Stage:
+    if n.params:
+        raise MappingError(n.name, f"{n.op} with constant operand(s) {sorted(n.params)}: a constant stream "
+                                   "source (ROM) for elementwise operators is not in mase_hwlib")
+    if n.attrs.get("alpha", 1) not in (1, 1.0):
+        raise MappingError(n.name, f"add with alpha={n.attrs['alpha']} has no operator")
+    for v in operands:
+        if v.graph_shape != tuple(n.result.shape):
+            raise MappingError(n.name, f"operand %{v.name} {list(v.graph_shape)} broadcasts to "
+                                       f"{list(n.result.shape)}; the streaming operators take equal shapes only")
+        if v.tile != out.tile or len(v.fmt.block) != len(out.fmt.block):
+            raise MappingError(n.name, f"operand %{v.name} block {v.fmt.block} differs from the result's "
+                                       f"{out.fmt.block}; elementwise operators keep the block (no re-blocking operator)")
+    f, r = out.tile
+    params = dict(BLOCK_0=f, BLOCK_1=r, OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits)
+    if len(operands) == 1:
+        params.update(IN_MAN=operands[0].fmt.man_bits, IN_EXP=operands[0].fmt.exp_bits)
+        ports = {"x": operands[0].name}
+    else:
+        if operands[0].name == operands[1].name:
+            raise MappingError(n.name, "both operands are one value (x op x): fan-out is not built yet")
+        for p, v in zip(("A", "B"), operands):
+            params.update({f"{p}_MAN": v.fmt.man_bits, f"{p}_EXP": v.fmt.exp_bits})
+        ports = {"a": operands[0].name, "b": operands[1].name}
+    return Stage(n.name, n.name, n.op, COMPUTE_OPS[n.op], params, ports, n.name)

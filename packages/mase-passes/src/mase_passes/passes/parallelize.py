@@ -1,0 +1,275 @@
+"""parallelize: choose each operator's stream tile under a resource budget, record the choice.
+
+In mase_hwlib the stream tile *is* the MX block: one beat carries one block, and a stage does
+one block (elementwise) or one tile pair (linear: ``X_ROWS x OUT_TILE x BLOCK_K``
+multiply-adds) per cycle. So a stage's parallelism is its tensors' block shape, and tiles are
+tied together along the dataflow: a linear's ``BLOCK_K`` is its input's feature block and its
+weight's first block extent, its ``OUT_TILE`` the weight's second extent and its output's
+feature block, the rows per tile flow unchanged through every stage, elementwise stages keep
+the block. These ties form equivalence classes of block extents (union-find below).
+
+Algorithm (greedy, after the paper's balancing of dataflow stages):
+
+1. map the quantized graph (tiles = the config's blocks, the starting point) and estimate
+   every stage's cycles per input and area (:mod:`mase_passes.hardware.estimate`);
+2. if the modelled area is already over the budget: error naming the resources;
+3. repeat: take the bottleneck stage (most cycles per input); for each block class its
+   cycles depend on, try doubling it (every tensor in the class must still tile its axis,
+   and blocks stay within ``max_block``); keep the candidate with the fewest bottleneck
+   cycles (then the least LUTs) whose modelled area fits; stop when none fits or nothing
+   improves.
+
+Doubling a block changes the quantization (more elements share an exponent; mantissa and
+exponent widths are kept), so the result is a new graph whose accuracy should be evaluated
+again — the co-design loop. ``widen=False`` only estimates and checks the budget.
+A stage whose module has no cost model has no area number (label ``no cost model for
+<module>``); by default parallelize does not widen such a stage (its area growth would be
+unaccounted) and says so in the notes; ``allow_unmodelled=True`` widens it anyway.
+
+Results: each mapped node's ``hw`` (HardwareMeta: ip, tile, streaming_order, interface,
+parallelism, area = estimated LUTs or None, throughput = output elements per cycle), and a
+:class:`ParallelizeReport` with the per-stage table, the bottleneck and the notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mx_formats as mxf
+from mase_ir import MaseGraph
+from mase_ir.metadata import HardwareMeta
+
+from mase_passes.graphs import clone
+from mase_passes.hardware.budgets import Budget, budget as make_budget
+from mase_passes.hardware.estimate import DesignEstimate, estimate
+from mase_passes.hardware.mapping import HwDesign, map_graph
+
+
+class BudgetError(ValueError):
+    """The design does not fit the budget even at its starting tiles."""
+
+
+@dataclass
+class ParallelizeReport:
+    budget: Budget
+    estimate: DesignEstimate
+    design: HwDesign
+    steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"parallelize under budget {self.budget.name} (LUT {self.budget.lut:g}, FF {self.budget.ff:g}, "
+                 f"DSP {self.budget.dsp:g}, BRAM18 {self.budget.bram:g})", self.estimate.table()]
+        lines += [f"step: {s}" for s in self.steps] + [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+# ---- block classes ----------------------------------------------------------------------------
+
+class _Classes:
+    """Union-find over block extents: key -> class root; each key knows the tensor axis it tiles."""
+
+    def __init__(self):
+        self.parent: dict = {}
+        self.extent: dict = {}  # key -> length of the axis the extent must divide
+
+    def add(self, key, extent: int):
+        self.parent.setdefault(key, key)
+        self.extent[key] = extent
+
+    def find(self, key):
+        while self.parent[key] != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+    def members(self, root):
+        return [k for k in self.parent if self.find(k) == root]
+
+
+def _classes(design: HwDesign) -> _Classes:
+    g = design.graph
+    c = _Classes()
+    for v in design.values.values():
+        c.add(("F", v.name), v.shape[1])
+        c.add(("R", v.name), v.graph_shape[-2] if len(v.graph_shape) >= 2 else 1)
+    for s in design.stages:
+        ins = list(s.inputs.values())
+        if s.module == "mase_mxint_linear":
+            n = g.node(s.node)
+            fout, fin = n.params["weight"].type.shape
+            c.add(("W0", s.node), fin)
+            c.add(("W1", s.node), fout)
+            c.union(("W0", s.node), ("F", ins[0]))
+            c.union(("W1", s.node), ("F", s.output))
+            c.union(("R", ins[0]), ("R", s.output))
+        else:
+            for v in ins:
+                c.union(("F", v), ("F", s.output))
+                c.union(("R", v), ("R", s.output))
+    # streaming no-op nodes alias their operand's stream: same value object, nothing to tie
+    return c
+
+
+def _size(design: HwDesign, key) -> int:
+    kind, name = key
+    if kind in ("F", "R"):
+        return design.values[name].tile[0 if kind == "F" else 1]
+    n = design.graph.node(name)
+    b = n.params["weight"].type.element.block
+    return b[0] if kind == "W0" else (b[1] if len(b) == 2 else 1)
+
+
+def _reblock(graph: MaseGraph, design: HwDesign, members, new: int) -> MaseGraph:
+    """A copy of ``graph`` with every block extent in ``members`` set to ``new``."""
+    g = clone(graph)
+    for kind, name in members:
+        if kind in ("F", "R"):
+            fmt = g.value_type(name).element
+            f, r = (fmt.block[0], fmt.block[1] if len(fmt.block) == 2 else 1)
+            f, r = (new, r) if kind == "F" else (f, new)
+            g.set_format(name, mxf.MXInt((f, r) if r > 1 else (f,), fmt.exp_bits, fmt.man_bits))
+        else:
+            n = g.node(name)
+            for role in ("weight", "bias") if kind == "W1" else ("weight",):
+                if role not in n.params:
+                    continue
+                fmt = n.params[role].type.element
+                b = list(fmt.block) + [1] * (2 - len(fmt.block))
+                if role == "weight":
+                    b[0 if kind == "W0" else 1] = new
+                    block = tuple(b) if b[1] > 1 else (b[0],)
+                else:
+                    block = (new,) + tuple(fmt.block[1:])
+                g.set_param_format(name, role, mxf.MXInt(block, fmt.exp_bits, fmt.man_bits))
+    # streaming no-op nodes carry their operand's stream: give them its new block
+    for a, v in design.aliases.items():
+        src, fmt = g.value_type(v).element, g.value_type(a).element
+        g.set_format(a, mxf.MXInt(src.block, fmt.exp_bits, fmt.man_bits))
+    return g
+
+
+def _stage_keys(design: HwDesign, stage) -> list:
+    """Block extents whose doubling shortens ``stage``: its rows and feature tiles."""
+    out = design.values[stage.output]
+    keys = [("R", out.name), ("F", out.name)]
+    if stage.module == "mase_mxint_linear":
+        keys.append(("F", stage.inputs["x"]))
+    return keys
+
+
+def _element_count_ok(design: HwDesign, members, new: int, max_block: int) -> bool:
+    for kind, name in members:
+        if kind in ("F", "R"):
+            f, r = design.values[name].tile
+            f, r = (new, r) if kind == "F" else (f, new)
+        else:
+            b = design.graph.node(name).params["weight"].type.element.block
+            f, r = b[0], (b[1] if len(b) == 2 else 1)
+            f, r = (new, r) if kind == "W0" else (f, new)
+        if f * r > max_block:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Parallelize:
+    """Options: ``budget`` (preset name ``xc7a100t`` / ``u250``, a dict of lut/ff/dsp/bram, or a
+    Budget), ``fraction`` of it to use, ``widen`` (grow tiles; False = estimate and check only),
+    ``max_block`` (elements per block), ``max_steps``, ``allow_unmodelled``, ``clock_mhz``."""
+
+    name = "parallelize"
+    budget: object = "xc7a100t"
+    fraction: float = 1.0
+    widen: bool = True
+    max_block: int = 64
+    max_steps: int = 32
+    allow_unmodelled: bool = False
+    clock_mhz: float = 200.0
+
+    def apply(self, graph: MaseGraph, cost_model=None) -> tuple[MaseGraph, ParallelizeReport]:
+        """Returns (graph with chosen blocks and node.hw filled, report). ``graph`` is not changed."""
+        if cost_model is None:
+            from mase_cost import CostModel
+
+            cost_model = CostModel.default()
+        bud = make_budget(self.budget).scaled(self.fraction) if self.fraction != 1.0 else make_budget(self.budget)
+        g = clone(graph)
+        design = map_graph(g)
+        est = estimate(design, cost_model, self.clock_mhz)
+        over = bud.over({r: est.total(r) for r in ("lut", "ff", "dsp", "bram")})
+        if over:
+            detail = ", ".join(f"{k} {u:.0f} > {lim:.0f}" for k, (u, lim) in over.items())
+            raise BudgetError(f"parallelize: the design does not fit budget {bud.name} even at its starting tiles "
+                              f"(the quantization config's blocks): {detail}; per stage:\n{est.table()}")
+        steps, notes = [], []
+        if est.unmodelled:
+            notes.append(f"no cost model for {sorted({s.module for s in est.stages if s.area is None})}: "
+                         f"stages {est.unmodelled} have no area estimate and are not in the budget check")
+        while self.widen and len(steps) < self.max_steps:
+            best = None
+            bott = est.bottleneck
+            stage = design.stage(bott.stage)
+            classes = _classes(design)
+            tried = set()
+            for key in _stage_keys(design, stage):
+                root = classes.find(key)
+                if root in tried:
+                    continue
+                tried.add(root)
+                members = classes.members(root)
+                new = 2 * _size(design, key)
+                if any(classes.extent[m] % new for m in members) or not _element_count_ok(design, members, new,
+                                                                                         self.max_block):
+                    continue
+                g2 = _reblock(g, design, members, new)
+                d2 = map_graph(g2)
+                e2 = estimate(d2, cost_model, self.clock_mhz)
+                changed = [s.stage for s, s0 in zip(e2.stages, est.stages) if s.params != s0.params]
+                blind = [s for s in changed if e2.stages[[x.stage for x in e2.stages].index(s)].area is None]
+                if blind and not self.allow_unmodelled:
+                    msg = (f"not widening {key[0]}-block of %{key[1]} to {new}: stages {blind} have no cost model "
+                           "(area growth unaccounted; allow_unmodelled=True widens anyway)")
+                    if msg not in notes:
+                        notes.append(msg)
+                    continue
+                if bud.over({r: e2.total(r) for r in ("lut", "ff", "dsp", "bram")}):
+                    continue
+                score = (e2.cycles_per_input, e2.total("lut"))
+                if best is None or score < best[0]:
+                    best = (score, g2, d2, e2, f"{'rows' if key[0] == 'R' else 'features'} block of "
+                                               f"%{key[1]} (and {len(members) - 1} tied extents) {new // 2} -> {new}")
+            if best is None or best[0][0] >= est.cycles_per_input:
+                if best is None:
+                    notes.append(f"stopped: no widening of bottleneck {bott.stage} fits the budget and the block limits")
+                else:
+                    notes.append(f"stopped: widening no longer shortens the bottleneck ({bott.stage})")
+                break
+            _, g, design, est, what = best
+            steps.append(f"{what}: bottleneck now {est.bottleneck.stage} at {est.cycles_per_input:.0f} cycles/input")
+        record(design, est)
+        return g, ParallelizeReport(bud, est, design, steps, notes)
+
+
+def record(design: HwDesign, est: DesignEstimate) -> None:
+    """Write each stage's choice and estimates into its IR node's HardwareMeta."""
+    by_stage = {s.stage: s for s in est.stages}
+    for s in design.stages:
+        e = by_stage[s.name]
+        out = design.values[s.output]
+        f, r = out.tile
+        if s.module == "mase_mxint_linear":
+            par = (s.params["X_ROWS"], s.params["OUT_TILE"], s.params["BLOCK_K"])
+        else:
+            par = (r, f)
+        elements = out.shape[0] * out.shape[1]
+        design.graph.node(s.node).hw = HardwareMeta(
+            ip=s.module, tile=tuple(out.fmt.block), streaming_order=tuple(range(len(out.graph_shape))),
+            interface="valid_ready", parallelism=par,
+            area=e.area["lut"] if e.area is not None else None,
+            throughput=elements / e.cycles_per_input)

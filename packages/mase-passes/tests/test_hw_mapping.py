@@ -1,0 +1,149 @@
+"""Mapping of quantized graphs onto mase_hwlib modules, and the exact emulation against an
+independent oracle (float64 arithmetic + mx_formats.quantize, not the hwlib golden models)."""
+
+import mase_ir
+import mx_formats as mxf
+import numpy as np
+import pytest
+import torch
+
+from mase_passes.hardware import MappingError, map_graph
+from mase_passes.hardware import emulate, examples
+from mase_passes.passes.quantize import Quantize
+
+
+def test_toy_maps_to_linear_in_rom_and_relu_with_host_side_reshape():
+    _, _, q = examples.toy()
+    d = map_graph(q)
+    assert d.host_nodes == ["reshape"]
+    assert [(v.name, v.shape) for v in d.inputs] == [("reshape", (4, 32))]
+    lin, relu = d.stages
+    # by hand: x [4,32] in (4,2) blocks -> BLOCK_K 4, X_ROWS 2; W [8,32] in (4,4) -> OUT_TILE 4
+    assert lin.module == "mase_mxint_linear"
+    assert {k: lin.params[k] for k in ("BLOCK_K", "X_ROWS", "OUT_TILE", "IN_TILES", "OUT_TILES", "X_MAN", "W_MAN",
+                                       "OUT_MAN", "HAS_BIAS", "BIAS_MAN", "WEIGHTS_IN_ROM")} == \
+        dict(BLOCK_K=4, X_ROWS=2, OUT_TILE=4, IN_TILES=8, OUT_TILES=2, X_MAN=5, W_MAN=3, OUT_MAN=6, HAS_BIAS=1,
+             BIAS_MAN=6, WEIGHTS_IN_ROM=1)
+    assert relu.module == "mase_mxint_relu" and relu.inputs == {"x": "linear"}
+    assert (relu.params["IN_MAN"], relu.params["OUT_MAN"], relu.params["BLOCK_0"], relu.params["BLOCK_1"]) == (6, 5, 4, 2)
+    assert [v.name for v in d.outputs] == ["relu"]
+
+
+def _oracle_linear_relu(q, x):
+    """flatten -> linear -> relu by float64 arithmetic on the quantized operands, rounded by
+    mx_formats.quantize (exact: every product and the short sums are exact in float64)."""
+    fx = q.value_type("x").element
+    xin = mxf.dequantize(mxf.quantize(x.double().numpy(), fx, axes=(-1, -2))).reshape(4, 32)
+    xq = mxf.dequantize(mxf.quantize(xin, q.value_type("reshape").element, axes=(-1, -2)))
+    n = q.node("linear")
+    w = q.weights["fc.weight"].detach().double().numpy()
+    b = q.weights["fc.bias"].detach().double().numpy()
+    wq = mxf.dequantize(mxf.quantize(w, n.params["weight"].type.element, axes=(-1, -2)))
+    bq = mxf.dequantize(mxf.quantize(b, mxf.MXInt((4,), 8, 6), axes=(-1,)))
+    y = mxf.quantize(xq @ wq.T + bq, n.result.element, axes=(-1, -2))
+    r = mxf.quantize(np.maximum(mxf.dequantize(y), 0), q.node("relu").result.element, axes=(-1, -2))
+    return y, r
+
+
+def test_exact_emulation_equals_float64_oracle_and_fast_emulation_gap_is_measured():
+    _, x, q = examples.toy()
+    d = map_graph(q)
+    ex = emulate.exact(d, {"x": x})
+    y, r = _oracle_linear_relu(q, x)
+    np.testing.assert_array_equal(mxf.dequantize(ex["linear"]), mxf.dequantize(y))
+    np.testing.assert_array_equal(mxf.dequantize(ex["relu"]), mxf.dequantize(r))
+    (gap,) = emulate.compare(d, {"x": x})
+    fast = q(x=x).detach().double().numpy()
+    assert gap.elements == 32
+    assert gap.differing == int((fast != mxf.dequantize(r)).sum())
+    assert gap.max_abs == float(np.abs(fast - mxf.dequantize(r)).max())
+
+
+def test_gap_counts_lsb_steps():
+    """A design whose fast emulation is off by one LSB must report 1 LSB: perturb a fast output."""
+    _, x, q = examples.toy()
+    d = map_graph(q)
+    ex = emulate.exact(d, {"x": x})["relu"]
+    lsb = emulate._lsb(ex)
+    val = mxf.dequantize(ex)
+    # the LSB of element (r, c) is 2^(s - m + 1) of its block: check against the block exponents
+    beats = __import__("mase_hwlib").streams.mx_to_beats(ex)
+    exps = beats["exp"].reshape(2, 2)  # block grid (rows/2, features/4)
+    for r in range(4):
+        for c in range(8):
+            assert lsb[r, c] == 2.0 ** (exps[r // 2, c // 4] - 5 + 1)
+    assert np.all(np.abs(val) / lsb <= 2 ** 5 - 1)
+
+
+def test_mlp_chain_maps_three_linears_with_mixed_widths():
+    _, x, q = examples.mlp()
+    d = map_graph(q)
+    assert [s.module for s in d.stages] == ["mase_mxint_linear", "mase_mxint_relu"] * 2 + ["mase_mxint_linear"]
+    assert d.stages[2].params["W_MAN"] == 2 and d.stages[0].params["W_MAN"] == 4
+    assert d.stages[1].params["OUT_MAN"] == 3 and d.stages[2].params["X_MAN"] == 3
+    (gap,) = emulate.compare(d, {"x": x})
+    assert gap.elements == 16
+
+
+def _quantized(model, x, cfg):
+    return Quantize(config=cfg).apply(mase_ir.trace(model.eval(), {"x": x}))
+
+
+class _Lin(torch.nn.Module):
+    def __init__(self, fin, fout):
+        super().__init__()
+        self.fc = torch.nn.Linear(fin, fout)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class _Tanh(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        return torch.tanh(self.fc(x))
+
+
+class _Residual(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return h + torch.relu(h)
+
+
+def test_op_without_operator_is_refused_naming_node_and_op():
+    q = _quantized(_Tanh(), torch.randn(2, 8), {"default": "MXInt((4,2),8,5)", "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,3)"}}})
+    with pytest.raises(MappingError, match=r"%tanh: op 'tanh'.*no mase_hwlib operator"):
+        map_graph(q)
+
+
+def test_format_without_operator_is_refused():
+    q = _quantized(_Tanh(), torch.randn(2, 8), {"default": "BMF((4,2),4,3,8)"})
+    with pytest.raises(MappingError, match=r"%linear: .*BMF.*MXInt stream operators only"):
+        map_graph(q)
+
+
+def test_block_that_needs_reblocking_is_refused():
+    # the search's default (16,2) on everything: the weight's second extent (2) is the output tile,
+    # but the output is declared with 16 features per block
+    q = _quantized(_Lin(32, 32), torch.randn(2, 32), {"default": "MXInt((16,2),8,5)"})
+    with pytest.raises(MappingError, match=r"%linear: result block \(16, 2\) must be \(OUT_TILE, X_ROWS\) = \(2, 2\)"):
+        map_graph(q)
+
+
+def test_fan_out_is_refused_naming_the_value():
+    q = _quantized(_Residual(), torch.randn(2, 8), {"default": "MXInt((4,2),8,5)", "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,3)"}}})
+    with pytest.raises(MappingError, match=r"%linear: its result is read by 2 consumers"):
+        map_graph(q)
+
+
+def test_shape_that_does_not_tile_is_refused():
+    q = _quantized(_Lin(8, 6), torch.randn(2, 8), {"default": "MXInt((4,2),8,5)", "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,3)"}}})
+    with pytest.raises(MappingError, match=r"%linear: value %linear \[2, 6\] is not a whole number of 2x4 tiles"):
+        map_graph(q)
