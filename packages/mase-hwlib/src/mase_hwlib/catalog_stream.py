@@ -140,3 +140,52 @@ register(
         derive=_reblock_derive,
     )
 )
+
+
+def _replay_derive(p):
+    if p["FRAME_COLS"] % p["GROUPS"]:
+        raise ValueError(f"mase_mxint_replay: FRAME_COLS={p['FRAME_COLS']} is not a multiple of GROUPS={p['GROUPS']}")
+    if p["LANES"] % p["TILE_COLS"]:
+        raise ValueError(f"mase_mxint_replay: LANES={p['LANES']} is not a multiple of TILE_COLS={p['TILE_COLS']}")
+    frame = p["FRAME_ROWS"] * p["FRAME_COLS"]
+    return {
+        "MANT_WIDTH": p["MAN"] + 1,
+        "OUT_MANT_WIDTH": p["MAN"] + 1,
+        "FRAME": frame,
+        "TILE_ROWS": p["LANES"] // p["TILE_COLS"],
+        "OUT_PER_FRAME": frame * p["REPEAT_INNER"] * p["REPEAT_OUTER"],
+    }
+
+
+register(
+    ModuleSpec(
+        name="mase_mxint_replay",
+        family="stream",
+        doc=(
+            "Block-stream reorder buffer: frames of FRAME_ROWS x FRAME_COLS MXInt blocks (row-major in) "
+            "sent REPEAT_OUTER x (GROUPS column groups x REPEAT_INNER passes, row- or column-major), "
+            "lanes optionally transposed; two banks, one block per cycle."
+        ),
+        params=(
+            Param("LANES", 4, "elements per block", 1, 1024),
+            Param("MAN", 7, "mantissa bits (magnitude; element is sign + this)", 1, 23),
+            Param("EXP", 8, "shared-exponent bits (two's complement)", 1, 8),
+            Param("FRAME_ROWS", 2, "block rows per frame", 1, 4096),
+            Param("FRAME_COLS", 2, "block columns per frame", 1, 4096),
+            Param("GROUPS", 1, "column groups (heads); FRAME_COLS is a multiple", 1, 256),
+            Param("COL_MAJOR", 0, "1: column-major inside a group", 0, 1),
+            Param("REPEAT_INNER", 1, "passes over each group, back to back", 1, 65536),
+            Param("REPEAT_OUTER", 1, "passes over the whole group sequence", 1, 65536),
+            Param("TRANSPOSE_LANES", 0, "1: each TILE_ROWS x TILE_COLS block leaves transposed", 0, 1),
+            Param("TILE_COLS", 1, "lanes per tile row (for TRANSPOSE_LANES)", 1, 1024),
+        ),
+        streams=(
+            Stream("x", "in", (Field("mant", "LANES", "MANT_WIDTH", signed=True),
+                               Field("exp", 1, "EXP", signed=True)), doc="frame blocks, row-major"),
+            _mx_out("LANES", "MAN", "EXP"),
+        ),
+        golden=stream.replay,
+        sources=("mase_mxint_replay.sv",),
+        derive=_replay_derive,
+    )
+)

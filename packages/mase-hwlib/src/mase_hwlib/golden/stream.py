@@ -16,7 +16,7 @@ import numpy as np
 
 from mase_hwlib.golden.mxint import _check_block, _out, normalize_block
 
-__all__ = ["fixed_codes_to_values", "fixed_to_mxint", "rom_source_beats", "rom_source", "reblock"]
+__all__ = ["fixed_codes_to_values", "fixed_to_mxint", "rom_source_beats", "rom_source", "reblock", "replay_order", "replay"]
 
 
 def fixed_codes_to_values(codes, width: int, signed: bool) -> np.ndarray:
@@ -117,3 +117,37 @@ def reblock(params: Mapping, inputs: Mapping) -> dict:
                 mants.append(m)
                 exps.append([e])
     return _out(mants, exps, ob0 * ob1)
+
+
+def replay_order(params: Mapping) -> list[int]:
+    """Frame beat indices (row-major ``r*FRAME_COLS + c``) in the order ``mase_mxint_replay`` sends them."""
+    fr, fc, groups = params["FRAME_ROWS"], params["FRAME_COLS"], params["GROUPS"]
+    gc = fc // groups
+    order = []
+    for _ in range(params["REPEAT_OUTER"]):
+        for g in range(groups):
+            for _ in range(params["REPEAT_INNER"]):
+                if params["COL_MAJOR"]:
+                    order += [r * fc + g * gc + c for c in range(gc) for r in range(fr)]
+                else:
+                    order += [r * fc + g * gc + c for r in range(fr) for c in range(gc)]
+    return order
+
+
+def replay(params: Mapping, inputs: Mapping) -> dict:
+    """Golden model of ``mase_mxint_replay``: every frame of FRAME_ROWS x FRAME_COLS blocks
+    leaves in :func:`replay_order`; with TRANSPOSE_LANES each block's TILE_ROWS x TILE_COLS
+    lanes leave transposed. The block values are not touched."""
+    x = inputs["x"]
+    frame = params["FRAME_ROWS"] * params["FRAME_COLS"]
+    n = len(x["mant"])
+    if n % frame:
+        raise ValueError(f"mase_mxint_replay: {n} blocks is not a whole number of "
+                         f"{params['FRAME_ROWS']}x{params['FRAME_COLS']} frames")
+    order = np.asarray(replay_order(params))
+    idx = (np.arange(n // frame)[:, None] * frame + order[None, :]).ravel()
+    mant, exp = x["mant"][idx], x["exp"][idx]
+    if params["TRANSPOSE_LANES"]:
+        tc = params["TILE_COLS"]
+        mant = mant.reshape(len(mant), -1, tc).transpose(0, 2, 1).reshape(len(mant), -1)
+    return {"y": {"mant": mant.copy(), "exp": exp.copy()}}
