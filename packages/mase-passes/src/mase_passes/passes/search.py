@@ -9,14 +9,23 @@ evaluates it; the objective is paper eq. 4 (single) or (quality, bits[, area]) w
 directions (max, min[, min]) (multi: the Pareto front).
 
 Storage is an Optuna URL, a SQLite file in ``out_dir`` by default (PostgreSQL URLs let several
-workers share one study). Running ``apply`` again with the same storage and study name
-resumes: finished trials are kept and only ``n_trials`` minus the finished ones run.
-Outputs in ``out_dir``: best_config.toml, pareto.csv, pareto.png, history.png.
+workers share one study, with heartbeats: see mase_passes.storage and docs/scale-out.md).
+Running ``apply`` again with the same storage and study name resumes: finished trials are
+kept and only ``n_trials`` minus the finished ones run; with several workers the study stops
+once ``n_trials`` trials are complete in total (each worker finishes the trial in hand, so a
+few more may complete). Each trial records the worker (``host:pid``) that ran it.
+Outputs in ``out_dir``: best_config.toml, pareto.csv, pareto.png, history.png, each written to
+a temporary file and renamed, so a kill never leaves a half-written one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
+import socket
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +39,7 @@ from mase_passes.config import dump_toml
 from mase_passes.graphs import slots
 from mase_passes.passes.evaluate import Evaluate, reference_logits
 from mase_passes.passes.quantize import Quantize
+from mase_passes.storage import StorageOptions, open_storage, uses_heartbeat
 
 SAMPLERS = ("tpe", "nsga2", "qmc", "random")
 FAMILIES = ("MXInt", "BMF", "BL")
@@ -70,6 +80,8 @@ class Search:
     verbose: bool = False
     area_fn: Callable[[dict], float] | None = None
     throughput_fn: Callable[[dict], float] | None = None
+    heartbeat_interval: int = 10  # seconds; server storages only (mase_passes.storage)
+    grace_period: int = 60
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -133,12 +145,21 @@ class Search:
             reference = reference_logits(reference, batches)
         graph_slots = slots(graph)
         evaluator = Evaluate(metric=self.metric, k=self.k, k_throughput=self.k_throughput, k_area=self.k_area)
-        study = optuna.create_study(study_name=self.study_name, storage=self.storage_url(),
+        storage = open_storage(self.storage_url(), StorageOptions(heartbeat_interval=self.heartbeat_interval,
+                                                                  grace_period=self.grace_period))
+        study = optuna.create_study(study_name=self.study_name, storage=storage,
                                     sampler=self.make_sampler(), directions=self.directions(),
                                     load_if_exists=True)
-        _fail_stale(study)
+        if uses_heartbeat(storage):  # other workers may be live: fail only trials without a heartbeat
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+        else:
+            _fail_stale(study)
+        worker = f"{socket.gethostname()}:{os.getpid()}"
 
         def objective(trial):
+            trial.set_user_attr("worker", worker)
             conf = self.config_of(graph_slots, trial)
             q = Quantize(config=conf).apply(graph)
             area = self.area_fn(conf) if self.area_fn else None
@@ -159,13 +180,14 @@ class Search:
         done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         remaining = self.n_trials - done
         if remaining > 0:
-            study.optimize(objective, n_trials=remaining)
+            stop = optuna.study.MaxTrialsCallback(self.n_trials, states=(optuna.trial.TrialState.COMPLETE,))
+            study.optimize(objective, n_trials=remaining, callbacks=[stop])
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         best = self._best_trial(study)
         best_conf = self.config_of(graph_slots, optuna.trial.FixedTrial(best.params))
-        (out / "best_config.toml").write_text(
-            f"# best trial {best.number}: {best.user_attrs}\n" + dump_toml(_as_strings(best_conf)))
+        write_atomic(out / "best_config.toml",
+                     f"# best trial {best.number}: {best.user_attrs}\n" + dump_toml(_as_strings(best_conf)))
         write_pareto(study, out)
         plot_history(study, out / "history.png")
         finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
@@ -210,12 +232,13 @@ def write_pareto(study: optuna.Study, out: Path) -> None:
 
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     front = _pareto([(t.user_attrs["metric"], t.user_attrs["average_bits"]) for t in done])
-    with open(out / "pareto.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["trial", "metric", "average_bits", "area", "values", "on_front"])
-        for t, on in zip(done, front):
-            w.writerow([t.number, t.user_attrs["metric"], t.user_attrs["average_bits"],
-                        t.user_attrs.get("area"), " ".join(f"{v:.6g}" for v in t.values), int(on)])
+    fh = io.StringIO(newline="")
+    w = csv.writer(fh)
+    w.writerow(["trial", "metric", "average_bits", "area", "values", "on_front"])
+    for t, on in zip(done, front):
+        w.writerow([t.number, t.user_attrs["metric"], t.user_attrs["average_bits"],
+                    t.user_attrs.get("area"), " ".join(f"{v:.6g}" for v in t.values), int(on)])
+    write_atomic(out / "pareto.csv", fh.getvalue())
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter([t.user_attrs["average_bits"] for t in done], [t.user_attrs["metric"] for t in done],
                s=12, c="0.6", label="trials")
@@ -225,7 +248,7 @@ def write_pareto(study: optuna.Study, out: Path) -> None:
     ax.set_ylabel("metric")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "pareto.png", dpi=120)
+    _savefig_atomic(fig, out / "pareto.png")
     plt.close(fig)
 
 
@@ -249,5 +272,29 @@ def plot_history(study: optuna.Study, path: Path) -> None:
     ax.set_ylabel("metric")
     ax2.set_ylabel("average bits")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _savefig_atomic(fig, Path(path))
     plt.close(fig)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``path`` as a whole or not at all: a temporary file in the same directory, flushed
+    to disk, then renamed over the target (``os.replace`` is atomic on POSIX). A reader or a
+    kill mid-write sees the old file or the new one, never half of it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _savefig_atomic(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=120, format=path.suffix.lstrip(".") or "png")
+    write_atomic(path, buf.getvalue())
