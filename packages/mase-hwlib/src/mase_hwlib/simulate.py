@@ -18,6 +18,19 @@ The driver presents each input beat for one or more cycles (valid held until
 ready, as the handshake requires), inserting idle cycles with probability
 ``idle`` before a beat, and drops each output's ready with probability
 ``backpressure`` per cycle; both are drawn from ``numpy.random.default_rng(seed)``.
+
+Two limits keep a broken design from hanging the caller:
+
+* ``max_cycles`` (simulated time): a design that never asserts ``valid`` (or never
+  ``ready``) stops the bench after that many clock cycles; the error names the
+  module and every stream that is short of beats, with its count and the cycle of
+  its last handshake.
+* ``timeout`` (wall-clock seconds): a design whose simulated time stops advancing
+  (a zero-delay combinational loop keeps Icarus busy in one time step forever, so
+  the cycle limit is never reached) is killed after ``timeout`` seconds; the error
+  names the module and says that simulated time stopped. The watchdog finds the
+  simulator as the child process whose working directory is this run's directory
+  (Linux ``/proc``; elsewhere only ``max_cycles`` applies).
 """
 
 from __future__ import annotations
@@ -28,7 +41,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +52,15 @@ import numpy as np
 
 from mase_hwlib import catalog, streams
 
-__all__ = ["SimResult", "simulate", "build", "build_dir_for"]
+__all__ = ["SimResult", "SimTimeout", "simulate", "build", "build_dir_for"]
 
 TIMESCALE = ("1ns", "1ps")
+
+
+class SimTimeout(RuntimeError):
+    """A simulation hit ``max_cycles`` (simulated time) or ``timeout`` (wall-clock seconds).
+
+    A ``RuntimeError``, so callers that already catch failed simulations catch this too."""
 
 
 @dataclass
@@ -161,6 +182,7 @@ def simulate(
     seed: int = 0,
     max_cycles: int | None = None,
     expected_beats: Mapping[str, int] | None = None,
+    timeout: float | None = None,
 ) -> SimResult:
     """Run ``module`` on ``inputs`` and return its outputs and cycle counts.
 
@@ -168,7 +190,11 @@ def simulate(
     :mod:`mase_hwlib.streams`).  The number of output beats to wait for is
     ``expected_beats[stream]`` if given, else what the golden model produces
     for these inputs.  ``max_cycles`` bounds the run (default: generous in the
-    number of beats); reaching it is an error that names the missing beats.
+    number of beats); reaching it is an error that names the module and the
+    streams short of beats.  ``timeout`` bounds the wall-clock time of the
+    simulator process (default ``$MASE_HWLIB_SIM_TIMEOUT`` or 120 s plus
+    ``max_cycles / 100`` s, far above any healthy run); reaching it kills the
+    simulator and raises an error naming the module.
     """
     from cocotb_tools.runner import get_runner
 
@@ -187,6 +213,11 @@ def simulate(
     if max_cycles is None:
         max_cycles = 200 + 20 * (n_in + n_out) * (1 + int(1 / (1 - max(idle, backpressure))))
         max_cycles += int(resolved.get("SIM_EXTRA_CYCLES", 0))
+    if timeout is None:
+        env = os.environ.get("MASE_HWLIB_SIM_TIMEOUT")
+        timeout = float(env) if env else 120.0 + max_cycles / 100
+    if not timeout > 0:
+        raise ValueError(f"simulate: timeout must be a positive number of seconds, got {timeout}")
 
     bdir = build(module, vparams)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=bdir))
@@ -206,7 +237,7 @@ def simulate(
         np.savez(run_dir / "inputs.npz", **{f"{s}.{f}": a for s, fs in beats.items() for f, a in fs.items()})
         runner = get_runner("icarus")
         results_xml = run_dir / "results.xml"
-        with _quiet_cocotb_log(run_dir / "test.log"):
+        with _quiet_cocotb_log(run_dir / "test.log"), _Watchdog(run_dir, timeout) as watchdog:
             try:
                 runner.test(
                     test_module="mase_hwlib._bench",
@@ -226,14 +257,18 @@ def simulate(
                     results_xml=str(results_xml),
                     timescale=TIMESCALE,
                 )
-            except SystemExit as exc:  # the runner exits under pytest on a failed cocotb test
-                raise RuntimeError(_failure_text(module, run_dir, exc)) from None
+            except (SystemExit, RuntimeError) as exc:  # the runner exits under pytest on a failed test
+                if watchdog.fired:
+                    raise SimTimeout(_hang_text(module, timeout, run_dir)) from None
+                raise _failure(module, run_dir, exc, desc) from None
+        if watchdog.fired:
+            raise SimTimeout(_hang_text(module, timeout, run_dir))
         result_file = run_dir / "outputs.npz"
         if not result_file.is_file():
-            raise RuntimeError(_failure_text(module, run_dir, None))
+            raise _failure(module, run_dir, None, desc)
         meta = json.loads((run_dir / "outputs.json").read_text())
         if meta.get("error"):
-            raise RuntimeError(f"simulate({module}): {meta['error']}")
+            raise _error(module, meta, desc)
         data = np.load(result_file)
         outputs = {s.name: {f.suffix: data[f"{s.name}.{f.suffix}"] for f in s.fields} for s in outs}
     finally:
@@ -262,12 +297,94 @@ def _stream_desc(s: catalog.Stream, resolved, n_beats: int) -> dict:
     return {"name": s.name, "fields": fields, "beats": n_beats}
 
 
-def _failure_text(module: str, run_dir: Path, exc) -> str:
+def _failure(module: str, run_dir: Path, exc, desc: dict) -> RuntimeError:
     meta = run_dir / "outputs.json"
     if meta.is_file():
-        err = json.loads(meta.read_text()).get("error")
-        if err:
-            return f"simulate({module}): {err}"
+        data = json.loads(meta.read_text())
+        if data.get("error"):
+            return _error(module, data, desc)
     log = run_dir / "sim.log"
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.is_file() else "(no log)"
-    return f"simulate({module}): the simulation failed ({exc!r}); end of the simulator log:\n{tail}"
+    return RuntimeError(f"simulate({module}): the simulation failed ({exc!r}); end of the simulator log:\n{tail}")
+
+
+def _error(module: str, meta: dict, desc: dict) -> RuntimeError:
+    """The bench's error, plus, after a cycle timeout, each stream that is short of beats."""
+    err = meta["error"]
+    if not err.startswith("timeout"):
+        return RuntimeError(f"simulate({module}): {err}")
+    cycles = meta.get("cycles", {})
+    stalled = []
+    for kind, verb, key in (("output", "delivered", "outputs"), ("input", "accepted", "inputs")):
+        for s in desc[key]:
+            seen = cycles.get(s["name"], [])
+            if len(seen) >= s["beats"]:
+                continue
+            if seen:
+                when = f"last handshake at cycle {seen[-1]}"
+            elif kind == "output":
+                when = f"{s['name']}_valid never rose while the bench held {s['name']}_ready high"
+            else:
+                when = f"{s['name']}_ready never rose while the bench held {s['name']}_valid high"
+            stalled.append(f"{kind} stream '{s['name']}' {verb} {len(seen)} of {s['beats']} beats ({when})")
+    return SimTimeout(f"simulate({module}): {err}; stalled: " + "; ".join(stalled or ["no stream (all beats moved)"]))
+
+
+def _hang_text(module: str, timeout: float, run_dir: Path) -> str:
+    return (f"simulate({module}): no result after {timeout:g} s of wall-clock time; the simulator was killed. "
+            "Simulated time stopped advancing (e.g. a zero-delay combinational loop) or the run is far "
+            "slower than expected; raise `timeout=` (or $MASE_HWLIB_SIM_TIMEOUT) only for the latter.")
+
+
+class _Watchdog:
+    """Kill the simulator of one run if it outlives ``timeout`` seconds.
+
+    The runner starts ``vvp`` with ``subprocess.run`` and no timeout; we find that child
+    as the process of ours whose working directory is ``run_dir`` (unique per call, so
+    concurrent simulations in other threads are never touched) and SIGKILL it.
+    """
+
+    def __init__(self, run_dir: Path, timeout: float):
+        self.run_dir, self.timeout = str(Path(run_dir).resolve()), timeout
+        self.fired = False
+        self._done = threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._watch, name="mase-hwlib-sim-watchdog", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        return False
+
+    def _watch(self):
+        if self._done.wait(self.timeout):
+            return
+        self.fired = True
+        while not self._done.is_set():  # the simulator may not have started yet: keep looking
+            for pid in _children_in(self.run_dir):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            self._done.wait(0.2)
+
+
+def _children_in(cwd: str) -> list[int]:
+    """Our direct child processes whose working directory is ``cwd`` (Linux /proc)."""
+    me, found = os.getpid(), []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            if ppid == me and os.readlink(f"/proc/{entry}/cwd") == cwd:
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
