@@ -59,7 +59,7 @@ def test_dask_local_cluster_runs_the_same_sweep(tmp_path):
     log = tmp_path / "runs.log"
     yosys = _fake_yosys(tmp_path, log)
     pts = grids.points(GRID, nodsp=(False,))
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             counts = sweep(pts, tmp_path / "dask.csv", dask=client, progress=False, yosys=yosys)
     assert counts == {"skipped": 0, "ok": 3, "failed": 1}

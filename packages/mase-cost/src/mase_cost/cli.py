@@ -11,14 +11,18 @@ __all__ = ["main"]
 
 def _sweep(args) -> int:
     from mase_cost import grids
-    from mase_cost.sweep import sweep
+    from mase_cost.sweep import SweepInterrupted, sweep
 
     pts = grids.points(grids.GRIDS[args.grid], modules=args.module or None, seed=args.seed,
-                       nodsp=(False, True) if args.nodsp == "both" else (args.nodsp == "yes",))
+                       nodsp=(False, True) if args.nodsp == "both" else (args.nodsp == "yes",), balance=args.balance)
     if args.limit:
         pts = pts[: args.limit]
-    counts = sweep(pts, args.out, workers=args.workers, timeout=args.timeout, dask=args.dask,
-                   retry_failed=args.retry_failed, progress=not args.quiet, yosys=args.yosys)
+    try:
+        counts = sweep(pts, args.out, workers=args.workers, timeout=args.timeout, dask=args.dask,
+                       retry_failed=args.retry_failed, progress=not args.quiet, yosys=args.yosys, flow=args.flow)
+    except SweepInterrupted as e:
+        print(e, file=sys.stderr)
+        return 128 + e.signum  # the shell convention for "killed by signal N"
     print(f"mase-cost sweep: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already in {args.out}")
     return 0
 
@@ -47,6 +51,7 @@ def grids_names():
 
 def main(argv=None) -> int:
     from mase_cost.dataset import DEFAULT_DATASET
+    from mase_cost.synth import FLOWS
 
     ap = argparse.ArgumentParser(prog="mase-cost", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -60,9 +65,13 @@ def main(argv=None) -> int:
     s.add_argument("--nodsp", choices=("both", "yes", "no"), default="both", help="synthesize with -nodsp, without, or both")
     s.add_argument("--limit", type=int, default=0, help="only the first N points of the shuffled grid")
     s.add_argument("--seed", type=int, default=0, help="grid shuffle seed")
+    s.add_argument("--balance", action="store_true",
+                   help="take the modules in turn, so a --limit or a stopped sweep covers each about equally")
     s.add_argument("--retry-failed", action="store_true", help="re-run points recorded as failed")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--yosys", default="yosys", help="yosys executable")
+    s.add_argument("--flow", choices=FLOWS, default="full",
+                   help="synthesis script: synth_xilinx as is, or with 'share -fast' (see docs/synthesis-time.md)")
     s.set_defaults(func=_sweep)
     r = sub.add_parser("report", help="held-out accuracy table and predicted-vs-synthesized plots")
     r.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)

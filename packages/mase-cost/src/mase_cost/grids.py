@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 
-__all__ = ["DEFAULT_GRID", "GRIDS", "SMALL_GRID", "points"]
+__all__ = ["DEFAULT_GRID", "GRIDS", "OPERATOR_GRID", "SMALL_GRID", "points"]
 
 _MAN = (3, 5, 7, 11)
 _OUT_MAN = (3, 5, 7)
@@ -63,12 +63,57 @@ SMALL_GRID = {
     ),
 }
 
+#: The operators the parallelize pass sizes (linear, matmul, add, relu) and the nonlinear
+#: ones, at grid points that synthesize in minutes on one core.  Exponent widths are an
+#: axis here and kept small for the exact-alignment operators: mase_mxint_add aligns onto
+#: a ~2^(EXP+1)-bit sum and linear/matmul keep a Kulisch accumulator of ~2^(EXP+1) bits,
+#: so at EXP=8 (~270 / ~530 bits) one point takes longer than the 10-minute timeout
+#: (docs/synthesis-time.md); the features carry the 2^EXP terms, so the exponent is a
+#: modelled axis, not a hidden constant.
+OPERATOR_GRID = {
+    "mase_mxint_linear": (
+        {"BLOCK_K": (2, 4, 8), "X_ROWS": (1, 2), "OUT_TILE": (1, 2), "IN_TILES": (2, 4),
+         "X_MAN": (3, 5, 7), "OUT_MAN": (3, 7), "X_EXP": (3, 4)},
+        {"X_MAN": ("W_MAN",), "X_EXP": ("W_EXP",)},
+    ),
+    "mase_mxint_matmul": (
+        {"BLOCK_K": (2, 4, 8), "A_ROWS": (1, 2), "B_COLS": (1, 2), "K_TILES": (2, 4),
+         "A_MAN": (3, 5, 7), "OUT_MAN": (3, 7), "A_EXP": (3, 4)},
+        {"A_MAN": ("B_MAN",), "A_EXP": ("B_EXP",)},
+    ),
+    "mase_mxint_add": (
+        {"BLOCK_0": (1, 2, 4, 8), "BLOCK_1": (1, 2), "A_MAN": (3, 5, 7), "OUT_MAN": _OUT_MAN, "A_EXP": (3, 4, 5)},
+        {"A_MAN": ("B_MAN",), "A_EXP": ("B_EXP",)},
+    ),
+    "mase_mxint_relu": DEFAULT_GRID["mase_mxint_relu"],
+    "mase_mxint_gelu": (
+        {"BLOCK": (1, 2, 4, 8, 16), "MAN_BITS": (3, 5, 7), "EXP_BITS": (4, 8), "X_WIDTH": (12, 16), "X_FRAC": (6, 8)},
+        {},
+    ),
+    "mase_mxint_softmax": (
+        {"BLOCK": (1, 2, 4, 8), "ROW_BLOCKS": (2, 4), "MAN_BITS": (3, 5, 7), "X_WIDTH": (12, 16),
+         "OUT_FRAC": (8, 12)},
+        {},
+    ),
+    "mase_mxint_layer_norm": (
+        {"BLOCK": (1, 2, 4, 8), "ROW_BLOCKS": (2, 4), "MAN_BITS": (3, 5, 7), "X_WIDTH": (12, 16),
+         "OUT_WIDTH": (8, 16)},
+        {},
+    ),
+}
+
 #: Grids by name (the ``--grid`` option of ``mase-cost sweep``).
-GRIDS = {"default": DEFAULT_GRID, "small": SMALL_GRID}
+GRIDS = {"default": DEFAULT_GRID, "small": SMALL_GRID, "operators": OPERATOR_GRID}
 
 
-def points(grid=None, modules=None, seed: int = 0, nodsp=(False, True)) -> list[tuple[str, dict, bool]]:
-    """All ``(module, params, nodsp)`` points of ``grid``, shuffled with ``seed``."""
+def points(grid=None, modules=None, seed: int = 0, nodsp=(False, True), balance: bool = False
+           ) -> list[tuple[str, dict, bool]]:
+    """All ``(module, params, nodsp)`` points of ``grid``, shuffled with ``seed``.
+
+    ``balance=True`` deals the shuffled points of each module out in turn, so
+    that any prefix holds about as many points of every module (a stopped sweep
+    then has something to fit for each, not mostly the module with the biggest grid).
+    """
     grid = DEFAULT_GRID if grid is None else grid
     unknown = sorted(set(modules or ()) - set(grid))
     if unknown:
@@ -86,4 +131,10 @@ def points(grid=None, modules=None, seed: int = 0, nodsp=(False, True)) -> list[
             for flag in nodsp:
                 out.append((module, params, bool(flag)))
     random.Random(seed).shuffle(out)
-    return out
+    if not balance:
+        return out
+    queues = [[pt for pt in out if pt[0] == m] for m in dict.fromkeys(pt[0] for pt in out)]
+    dealt = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        dealt += [q[i] for q in queues if i < len(q)]
+    return dealt

@@ -7,25 +7,67 @@ atomically (temp file + rename) after every finished point, so a killed sweep
 loses at most the points in flight and the next run picks up where it stopped.
 A failed or timed-out point is recorded with the tool's message and is not
 retried unless ``retry_failed=True``.
+
+Cancel path: SIGINT or SIGTERM (when ``sweep`` runs in the main thread) sets a
+flag and kills every running yosys process group (:func:`mase_cost.synth.cancel_all`);
+points not started are dropped, points in flight come back as
+:class:`~mase_cost.synth.SynthesisCancelled` and are recorded as nothing (not
+``failed``: they were not synthesized), the CSV keeps every finished point
+(each write is atomic, so a signal never leaves half a file), and ``sweep``
+raises :class:`SweepInterrupted` naming the signal.  On Dask the same
+``cancel_all`` runs on every worker (``client.run``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import signal
 import sys
 import tempfile
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from mase_cost.synth import TARGETS, point_key, synthesize
+from mase_cost.synth import TARGETS, SynthesisCancelled, cancel_all, point_key, reset_cancel, synthesize
 
-__all__ = ["COLUMNS", "read_records", "sweep", "write_records"]
+__all__ = ["COLUMNS", "SweepInterrupted", "read_records", "sweep", "write_records"]
 
 COLUMNS = (
     "key", "module", "params", "nodsp", "status", "error", *TARGETS,
-    "synth_seconds", "yosys_version", "rtl_version", "mase_cost_version",
+    "synth_seconds", "yosys_version", "rtl_version", "mase_cost_version", "flow",
 )
+
+
+class SweepInterrupted(Exception):
+    """A sweep stopped by SIGINT/SIGTERM; the CSV holds every point finished before it."""
+
+    def __init__(self, signum: int, counts: dict):
+        self.signum, self.counts = signum, counts
+        super().__init__(f"mase-cost sweep: interrupted by {signal.Signals(signum).name}; "
+                         f"{counts['ok']} ok and {counts['failed']} failed points recorded this run, "
+                         "points in flight discarded")
+
+
+@contextlib.contextmanager
+def _signals_cancel(state: dict):
+    """While the sweep runs, SIGINT/SIGTERM cancel it (main thread only: Python's rule)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        state.setdefault("signum", signum)
+        cancel_all()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def read_records(path) -> list[dict]:
@@ -89,12 +131,15 @@ def sweep(
     retry_failed: bool = False,
     progress: bool = True,
     yosys: str = "yosys",
+    flow: str = "full",
 ) -> dict:
     """Synthesize the ``(module, params, nodsp)`` points missing from the CSV at ``path``.
 
     Returns ``{"skipped": n, "ok": n, "failed": n}`` for this run.  ``workers``
     defaults to the number of local cores; ``dask`` is a scheduler address
-    (``tcp://host:8786``) or a ``distributed.Client``.
+    (``tcp://host:8786``) or a ``distributed.Client``; ``flow`` is the synthesis
+    script (:data:`mase_cost.synth.FLOWS`).  Raises :class:`SweepInterrupted` on
+    SIGINT/SIGTERM (module docstring).
     """
     records = read_records(path)
     by_key = {r["key"]: r for r in records}
@@ -118,35 +163,69 @@ def sweep(
         counts["ok" if record["status"] == "ok" else "failed"] += 1
         bar.step(record)
 
+    state: dict = {}
+    reset_cancel()
     try:
-        if dask is not None:
-            _run_dask(todo, dask, timeout, yosys, finish)
-        else:
-            _run_local(todo, workers or os.cpu_count() or 1, timeout, yosys, finish)
+        with _signals_cancel(state):
+            if dask is not None:
+                _run_dask(todo, dask, timeout, yosys, flow, finish, state)
+            else:
+                _run_local(todo, workers or os.cpu_count() or 1, timeout, yosys, flow, finish, state)
     finally:
         bar.close()
+    if "signum" in state:
+        raise SweepInterrupted(state["signum"], counts)
     return counts
 
 
-def _run_local(todo, workers, timeout, yosys, finish):
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(synthesize, m, p, n, timeout, yosys) for m, p, n in todo}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                finish(fut.result())
-
-
-def _run_dask(todo, address, timeout, yosys, finish):
+def _run_local(todo, workers, timeout, yosys, flow, finish, state):
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        from distributed import Client, as_completed
+        pending = {pool.submit(synthesize, m, p, n, timeout, yosys, flow) for m, p, n in todo}
+        while pending:
+            # a timeout so the main thread returns to Python often enough to run a signal handler
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                if fut.cancelled():
+                    continue
+                try:
+                    record = fut.result()
+                except SynthesisCancelled:
+                    continue
+                finish(record)
+            if "signum" in state:
+                for fut in pending:
+                    fut.cancel()  # not started yet: never runs
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(todo, address, timeout, yosys, flow, finish, state):
+    try:
+        from distributed import Client
     except ImportError as e:
         raise RuntimeError("mase-cost: --dask needs the 'dask' extra: pip install 'mase-cost[dask]'") from e
     client = address if isinstance(address, Client) else Client(address)
     try:
-        futures = [client.submit(synthesize, m, p, n, timeout, yosys, pure=False) for m, p, n in todo]
-        for fut in as_completed(futures):
-            finish(fut.result())
+        # reset the cancel flag in every worker process (a previous interrupted sweep set it there)
+        client.run(reset_cancel)
+        pending = [client.submit(synthesize, m, p, n, timeout, yosys, flow, pure=False) for m, p, n in todo]
+        while pending and "signum" not in state:
+            # poll, so the main thread's signal handler runs within half a second
+            finished = [f.done() for f in pending]
+            done = [f for f, d in zip(pending, finished) if d]
+            pending = [f for f, d in zip(pending, finished) if not d]
+            for fut in done:
+                try:
+                    record = fut.result()
+                except SynthesisCancelled:
+                    continue
+                finish(record)
+            if not done:
+                time.sleep(0.2)
+        if "signum" in state:
+            client.cancel(pending)
+            client.run(cancel_all)  # kill the yosys groups the workers are running
     finally:
         if client is not address:
             client.close()

@@ -7,7 +7,23 @@ The flow is the one fixed by DESIGN.md section 6::
     synth_xilinx -family xc7 -noiopad -flatten [-nodsp] -top <module>
     tee -o stat.json stat -json
 
-and the resource counts are read from ``stat -json``:
+(``flow="full"``, the default), or -- ``flow="share-fast"`` -- the same script with
+the one pass that dominates the run time replaced by its SAT-light mode::
+
+    synth_xilinx ... -run :coarse
+    techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH=6; alumacc
+    share -fast                       # synth_xilinx runs plain `share` here
+    opt; memory -nomap; opt_clean
+    synth_xilinx ... -run map_memory:
+
+(the ``coarse`` step of ``help synth_xilinx`` spelled out).  ``share`` proves
+with a SAT solver that two shifters / multipliers are never active together;
+on the wide-block operators it takes 80% of the run (95 of 111 s for a 16x2
+cast), ``-fast`` solves only the simple part of the control logic.  It changed
+no resource count on the points compared in ``docs/synthesis-time.md``; the
+record's ``flow`` column says which script produced it.
+
+The resource counts are read from ``stat -json``:
 
 * ``lut``   = LUT1 + ... + LUT6 (logic LUTs; LUTRAM cells counted apart in ``lutram``);
 * ``ff``    = every FD* primitive (FDRE, FDSE, FDCE, FDPE);
@@ -19,6 +35,9 @@ and the resource counts are read from ``stat -json``:
 
 A failure or a timeout never raises: it comes back as a record with
 ``status`` ``"failed"`` / ``"timeout"`` and the tool's last lines in ``error``.
+Yosys runs in its own process group (it forks ``abc``), so a timeout or
+:func:`cancel_all` kills the whole group; a run stopped by :func:`cancel_all`
+raises :class:`SynthesisCancelled` -- an interrupted point is not a result.
 """
 
 from __future__ import annotations
@@ -26,8 +45,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,12 +58,54 @@ from mase_hwlib import catalog
 
 import mase_cost
 
-__all__ = ["TARGETS", "point_key", "rtl_version", "synthesize", "yosys_version", "resources_from_stat"]
+__all__ = [
+    "FLOWS", "TARGETS", "SynthesisCancelled", "cancel_all", "point_key", "reset_cancel", "resources_from_stat",
+    "rtl_version", "synthesize", "yosys_version",
+]
+
+#: Synthesis scripts: the issue's ``synth_xilinx`` as is, or with ``share -fast`` (module docstring).
+FLOWS = ("full", "share-fast")
 
 #: Resource columns of a record, in order.
 TARGETS = ("lut", "ff", "dsp", "carry", "bram", "lutram", "muxf", "cells")
 
 _LUTRAM = ("RAM32M", "RAM64M", "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1S", "RAM32X1S", "RAM64X1S", "SRL16E", "SRLC32E")
+
+
+class SynthesisCancelled(Exception):
+    """A synthesis stopped by :func:`cancel_all` (SIGINT/SIGTERM of a sweep): no record."""
+
+
+# Live yosys processes of this Python process, so that a signal handler (or a Dask
+# ``client.run``) can kill them.  Guarded by a lock: worker threads start and reap them.
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+_cancelled = threading.Event()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL yosys and everything it forked (abc), which share its process group."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def cancel_all() -> int:
+    """Refuse new syntheses and kill every running yosys group; returns how many were killed.
+
+    Safe to call from a signal handler (it only sets a flag and sends signals)."""
+    _cancelled.set()
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_group(proc)
+    return len(procs)
+
+
+def reset_cancel() -> None:
+    """Allow syntheses again after :func:`cancel_all` (a new sweep starts with this)."""
+    _cancelled.clear()
 
 
 def point_key(module: str, params: Mapping[str, int], nodsp: bool) -> str:
@@ -91,13 +155,30 @@ def resources_from_stat(stat: dict) -> dict[str, int]:
     }
 
 
-def _script(module: str, vparams: Mapping[str, object], nodsp: bool, sources, stat_path: Path) -> str:
+def _script(module: str, vparams: Mapping[str, object], nodsp: bool, sources, stat_path: Path,
+            flow: str = "full") -> str:
     files = " ".join(f'"{p}"' for p in sources)
     sets = " ".join(f"-set {k} {int(v)}" for k, v in vparams.items() if not isinstance(v, str))
     lines = [f"read_verilog -sv {files}"]
     if sets:
         lines.append(f"chparam {sets} {module}")
-    lines.append(f"synth_xilinx -family xc7 -noiopad -flatten{' -nodsp' if nodsp else ''} -top {module}")
+    synth = f"synth_xilinx -family xc7 -noiopad -flatten{' -nodsp' if nodsp else ''} -top {module}"
+    if flow == "full":
+        lines.append(synth)
+    elif flow == "share-fast":
+        # the coarse: step of `help synth_xilinx` (yosys 0.23) with `share` -> `share -fast`
+        lines += [
+            f"{synth} -run :coarse",
+            "techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH=6",
+            "alumacc",
+            "share -fast",
+            "opt",
+            "memory -nomap",
+            "opt_clean",
+            f"{synth} -run map_memory:",
+        ]
+    else:
+        raise ValueError(f"mase_cost: unknown synthesis flow {flow!r}; flows: {FLOWS}")
     # relative path: yosys keeps the quotes of a quoted -o argument literally
     lines.append(f"tee -q -o {stat_path.name} stat -json")
     return "\n".join(lines) + "\n"
@@ -109,6 +190,7 @@ def synthesize(
     nodsp: bool = False,
     timeout: float = 600.0,
     yosys: str = "yosys",
+    flow: str = "full",
 ) -> dict:
     """Synthesize ``module`` at ``params`` and return one dataset record.
 
@@ -116,9 +198,12 @@ def synthesize(
     ``ValueError`` names the module and parameter); only the given parameters
     are set, the others keep their catalog defaults.  The record holds
     ``key, module, params (JSON), nodsp, status, error``, the resource counts
-    of :data:`TARGETS`, ``synth_seconds``, ``yosys_version``, ``rtl_version``
-    and ``mase_cost_version``.
+    of :data:`TARGETS`, ``synth_seconds``, ``yosys_version``, ``rtl_version``,
+    ``mase_cost_version`` and ``flow``.  Raises :class:`SynthesisCancelled` when
+    :func:`cancel_all` stopped it (or was called before it started).
     """
+    if flow not in FLOWS:
+        raise ValueError(f"mase_cost: unknown synthesis flow {flow!r}; flows: {FLOWS}")
     spec = catalog.get(module)
     vparams = spec.verilog_params(params)  # raises ValueError on a bad parameter
     given = {k: vparams[k] for k in params}
@@ -134,24 +219,48 @@ def synthesize(
         "yosys_version": yosys_version(yosys),
         "rtl_version": rtl_version(module),
         "mase_cost_version": mase_cost.__version__,
+        "flow": flow,
     }
     with tempfile.TemporaryDirectory(prefix="mase-cost-") as tmp:
         stat_path = Path(tmp) / "stat.json"
         script = Path(tmp) / "synth.ys"
-        script.write_text(_script(module, given, nodsp, spec.source_paths(), stat_path))
+        script.write_text(_script(module, given, nodsp, spec.source_paths(), stat_path, flow))
         start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [yosys, "-q", "-s", str(script)], capture_output=True, text=True, timeout=timeout, cwd=tmp
-            )
-        except subprocess.TimeoutExpired:
-            record.update(status="timeout", error=f"yosys did not finish within {timeout:g} s")
-            record["synth_seconds"] = round(time.perf_counter() - start, 3)
-            return record
+        returncode, out, err, timed_out = _run(yosys, script, tmp, timeout)
         record["synth_seconds"] = round(time.perf_counter() - start, 3)
-        if proc.returncode != 0 or not stat_path.is_file():
-            tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
-            record.update(status="failed", error=f"yosys exit {proc.returncode}: " + " | ".join(tail))
+        if timed_out:
+            record.update(status="timeout", error=f"yosys did not finish within {timeout:g} s")
+            return record
+        if returncode != 0 or not stat_path.is_file():
+            tail = (err.strip() or out.strip()).splitlines()[-5:]
+            record.update(status="failed", error=f"yosys exit {returncode}: " + " | ".join(tail))
             return record
         record.update(resources_from_stat(json.loads(stat_path.read_text())))
     return record
+
+
+def _run(yosys: str, script: Path, cwd: str, timeout: float) -> tuple[int, str, str, bool]:
+    """Run ``yosys -q -s script`` in a new process group: ``(returncode, stdout, stderr, timed_out)``.
+
+    The group is killed on timeout (yosys forks abc, which a plain kill would
+    orphan) and by :func:`cancel_all`, after which this raises SynthesisCancelled."""
+    with _live_lock:
+        if _cancelled.is_set():
+            raise SynthesisCancelled("mase_cost: synthesis cancelled before it started")
+        proc = subprocess.Popen([yosys, "-q", "-s", str(script)], cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        _live.add(proc)
+    try:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            timed_out = True
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    if _cancelled.is_set():
+        raise SynthesisCancelled("mase_cost: synthesis cancelled (sweep interrupted)")
+    return proc.returncode, out, err, timed_out
