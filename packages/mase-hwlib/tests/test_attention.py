@@ -50,18 +50,21 @@ def _per_head_reference(stages, qq, qk, qv):
         s = ops.matmul(qh, kt, qkf)
         scale = _requant(np.full(s.shape, DH**-0.5), mxf.MXInt((kb1, qb1), 8, p["scale"]["B_MAN"]), (-1, -2))
         scaled = ops.mul(s, scale, mxf.MXInt((kb1, qb1), p["scale"]["OUT_EXP"], p["scale"]["OUT_MAN"]))
-        # the softmax input grid: floor(x 2^F) of the exact score, saturated (docs/nonlinear.md)
-        x = np.clip(np.floor(mxf.dequantize(scaled).astype(np.float64) * 2.0**X_FRAC), -(1 << 15), (1 << 15) - 1)
+        # one-row blocks of vb1 (identity when vb1 == kb1), then the softmax input grid:
+        # floor(x 2^F), saturated (docs/nonlinear.md)
+        rows = _requant(mxf.dequantize(scaled), mxf.MXInt((vb1,), p["scale"]["OUT_EXP"], p["scale"]["OUT_MAN"]), (-1,))
+        x = np.clip(np.floor(mxf.dequantize(rows).astype(np.float64) * 2.0**X_FRAC), -(1 << 15), (1 << 15) - 1)
         y = nl.softmax_fixed(x.astype(np.int64), x_frac=X_FRAC, out_frac=OUT_FRAC)
-        pf = mxf.MXInt((kb1, qb1), p["p"]["OUT_EXP"], p["p"]["OUT_MAN"])
+        pf = mxf.MXInt((vb1, qb1), p["p"]["OUT_EXP"], p["p"]["OUT_MAN"])
         ph = mxf.quantize(y / 2.0**OUT_FRAC, pf, axes=(-1, -2))
         vh = _requant(V[:, cols], mxf.MXInt((vb1, vb0), 8, qv.fmt.man_bits), (-2, -1))     # V blocked along seq
         outs.append(mxf.dequantize(ops.matmul(ph, vh, mxf.MXInt((vb0, qb1), 8, p["pv"]["OUT_MAN"]))))
     return np.concatenate(outs, axis=1)
 
 
-@pytest.mark.parametrize("blocks", [dict(), dict(q_block=(2, 1)), dict(q_block=(4, 2), kv_block=(4, 2), v_block=(2, 2))],
-                         ids=["2x2", "q-one-row", "d-block-4"])
+@pytest.mark.parametrize("blocks", [dict(), dict(q_block=(2, 1)), dict(q_block=(4, 2), kv_block=(4, 2), v_block=(2, 2)),
+                                    dict(q_block=(4, 2), kv_block=(4, 2), v_block=(2, 4))],
+                         ids=["2x2", "q-one-row", "d-block-4", "v-seq-block-4"])
 def test_streamed_attention_equals_per_head_tensor_computation(blocks):
     stages, qq, qk, qv = _case(0, **blocks)
     out, _ = attention.run(stages, qq, qk, qv)
@@ -82,15 +85,16 @@ def test_plan_refuses_blocks_that_do_not_chain():
     kw = dict(seq=SEQ, d_model=D, heads=HEADS, q_fmt=f, scale=0.25, qk_fmt=f, score_fmt=f, p_fmt=f, out_fmt=f)
     with pytest.raises(ValueError, match="Q and K need one block along d"):
         attention.plan(k_fmt=mxf.MXInt((4, 2), 8, 7), v_fmt=f, **kw)
-    with pytest.raises(ValueError, match="K and V need one block along seq"):
-        attention.plan(k_fmt=f, v_fmt=mxf.MXInt((2, 4), 8, 7), **kw)
+    with pytest.raises(ValueError, match=r"the V block along seq \(16\) does not divide 8"):
+        attention.plan(k_fmt=f, v_fmt=mxf.MXInt((2, 16), 8, 7), **kw)
     with pytest.raises(ValueError, match="at most 15 mantissa bits"):
         attention.plan(k_fmt=f, v_fmt=f, **{**kw, "score_fmt": mxf.MXInt((2, 2), 8, 16)})
 
 
 def test_every_stage_rtl_equals_its_golden_stage():
     """Each stage simulated on the golden output of its producer (random stalls both sides)."""
-    stages, qq, qk, qv = _case(1)
+    stages, qq, qk, qv = _case(1, q_block=(4, 2), kv_block=(4, 2), v_block=(2, 4))
+    assert "rows" in {s.name for s in stages}
     _, golden = attention.run(stages, qq, qk, qv)
     from mase_hwlib.simulate import simulate
 

@@ -289,3 +289,21 @@ def test_replay_full_rate_overlaps_the_next_frame():
     r = check_against_golden("mase_mxint_replay", params, {"x": beats}, idle=0, backpressure=0)
     assert r.cycles_per_block == 1.0
     assert r.first_output_latency == 3 + 1  # one frame, then the registered read
+
+
+def test_ops_reblock_linear_output_tiles_into_the_next_linear_input_format():
+    """A linear's native (2, 2) output tiles -> the (8, 2) input blocks of the next linear:
+    both backends equal quantize(dequantize(y), new format)."""
+    from mase_hwlib import ops
+
+    rng = np.random.default_rng(4)
+    q = mxf.quantize(rng.standard_normal((4, 16)) * np.exp2(rng.integers(-4, 4, (4, 1))), mxf.MXInt((2, 2), 8, 9),
+                     axes=(-1, -2))
+    fout = mxf.MXInt((8, 2), 8, 5)
+    want = mxf.quantize(mxf.dequantize(q).astype(np.float64), fout, axes=(-1, -2))
+    for backend in ("golden", "rtl"):
+        got = ops.reblock(q, fout, backend=backend)
+        np.testing.assert_array_equal(got.elements, want.elements)
+        np.testing.assert_array_equal(got.scales, want.scales)
+    with pytest.raises(ValueError, match="not whole bands of 4 rows"):
+        ops.reblock(mxf.quantize(np.ones((6, 16)), mxf.MXInt((2, 2), 8, 9), axes=(-1, -2)), mxf.MXInt((8, 4), 8, 5))

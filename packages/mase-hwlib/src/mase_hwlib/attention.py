@@ -17,9 +17,10 @@ q_replay    mase_mxint_replay       Q row group i: per head, once per key tile j
 k_replay    mase_mxint_replay       all of K: per query tile, per head, row-major
 qk          mase_mxint_matmul       S_h = Q_h K_h^T, tiles in order (i, h, j)
 scale       mase_mxint_mul          S_h * scale (constant: mase_mxint_rom_source)
-rows        mase_mxint_reblock      (kb1 x qb1) tiles -> one-row blocks (lossless split)
+rows        mase_mxint_reblock      (kb1 x qb1) tiles -> one-row (vb1,) blocks (a lossless
+                                    split when vb1 == kb1; skipped when also qb1 == 1)
 softmax     mase_mxint_softmax      rows of seq elements, fixed-point output
-p           mase_fixed_to_mxint     P into (kb1, qb1) blocks (row buffer)
+p           mase_fixed_to_mxint     P into (vb1, qb1) blocks (row buffer)
 p_replay    mase_mxint_replay       P row group (i, h) once per value tile j
 v_replay    mase_mxint_replay       all of V: per query tile, per head, column-major,
                                     tiles transposed (V is matmul's B, blocked along seq)
@@ -80,16 +81,14 @@ def plan(*, seq: int, d_model: int, heads: int, q_fmt, k_fmt, v_fmt, scale: floa
     dh = d_model // heads
     if qb0 != kb0:
         raise ValueError(f"attention: Q and K need one block along d (Q K^T reduces over it), got {qb0} and {kb0}")
-    if kb1 != vb1:
-        raise ValueError(f"attention: K and V need one block along seq (softmax rows of K tiles feed P V, "
-                         f"blocked along seq), got {kb1} and {vb1}")
     for what, extent, b in (("the Q/K block along d", dh, qb0), ("the V block along d", dh, vb0),
-                            ("the Q block along seq", seq, qb1), ("the K/V block along seq", seq, kb1)):
+                                                    ("the Q block along seq", seq, qb1), ("the K block along seq", seq, kb1),
+                            ("the V block along seq", seq, vb1)):
         if extent % b:
             raise ValueError(f"attention: {what} ({b}) does not divide {extent} (head size {dh}, seq {seq})")
     if score_fmt.man_bits > 15:
         raise ValueError(f"attention: the softmax takes at most 15 mantissa bits, score_fmt has {score_fmt.man_bits}")
-    dt, st = d_model // qb0, seq // kb1  # tiles along d (Q, K) and along seq (K, V)
+    dt, st, vt = d_model // qb0, seq // kb1, seq // vb1  # tiles along d (Q, K), along seq (K), (V)
 
     def mx(prefix, fmt):
         return {f"{prefix}_MAN": fmt.man_bits, f"{prefix}_EXP": fmt.exp_bits}
@@ -115,28 +114,30 @@ def plan(*, seq: int, d_model: int, heads: int, q_fmt, k_fmt, v_fmt, scale: floa
               rom_params=dict(LANES=kb1 * qb1, MAN=scale_man, EXP=8, DEPTH=1, HOLD=1, REPEAT=0)),
     ]
     src = "scale.y"
-    if qb1 > 1:
+    if qb1 > 1 or kb1 != vb1:
+        # one-row blocks of vb1 scores (P V reduces over seq in blocks of vb1): a lossless split
+        # when vb1 == kb1, a re-rounding of the scores into (vb1,) blocks otherwise
         stages.append(Stage("rows", "mase_mxint_reblock",
-                            dict(ROWS=qb1, COLS=seq, IN_B0=kb1, IN_B1=qb1, OUT_B0=kb1, OUT_B1=1,
+                            dict(ROWS=qb1, COLS=seq, IN_B0=kb1, IN_B1=qb1, OUT_B0=vb1, OUT_B1=1,
                                  IN_MAN=score_fmt.man_bits, IN_EXP=score_fmt.exp_bits,
                                  OUT_MAN=score_fmt.man_bits, OUT_EXP=score_fmt.exp_bits), {"x": src}))
         src = "rows.y"
     stages += [
         Stage("softmax", "mase_mxint_softmax",
-              dict(BLOCK=kb1, ROW_BLOCKS=st, EXP_BITS=score_fmt.exp_bits, MAN_BITS=score_fmt.man_bits,
+              dict(BLOCK=vb1, ROW_BLOCKS=vt, EXP_BITS=score_fmt.exp_bits, MAN_BITS=score_fmt.man_bits,
                    X_WIDTH=x_width, X_FRAC=x_frac, OUT_FRAC=out_frac), {"x": src}),
         Stage("p", "mase_fixed_to_mxint",
-              dict(BLOCK_0=kb1, BLOCK_1=qb1, ROW_BEATS=st, IN_WIDTH=out_frac + 1, IN_FRAC=out_frac, IN_SIGNED=0,
+              dict(BLOCK_0=vb1, BLOCK_1=qb1, ROW_BEATS=vt, IN_WIDTH=out_frac + 1, IN_FRAC=out_frac, IN_SIGNED=0,
                    **mx("OUT", p_fmt)), {"x": "softmax.y"}),
         Stage("p_replay", "mase_mxint_replay",
-              dict(LANES=kb1 * qb1, MAN=p_fmt.man_bits, EXP=p_fmt.exp_bits, FRAME_ROWS=1, FRAME_COLS=st,
+              dict(LANES=vb1 * qb1, MAN=p_fmt.man_bits, EXP=p_fmt.exp_bits, FRAME_ROWS=1, FRAME_COLS=vt,
                    REPEAT_INNER=dh // vb0), {"x": "p.y"}),
         Stage("v_replay", "mase_mxint_replay",
-              dict(LANES=vb0 * vb1, MAN=v_fmt.man_bits, EXP=v_fmt.exp_bits, FRAME_ROWS=st, FRAME_COLS=d_model // vb0,
+              dict(LANES=vb0 * vb1, MAN=v_fmt.man_bits, EXP=v_fmt.exp_bits, FRAME_ROWS=vt, FRAME_COLS=d_model // vb0,
                    GROUPS=heads, COL_MAJOR=1, REPEAT_OUTER=seq // qb1, TRANSPOSE_LANES=1, TILE_COLS=vb0),
               {"x": "v"}),
         Stage("pv", "mase_mxint_matmul",
-              dict(BLOCK_K=kb1, A_ROWS=qb1, B_COLS=vb0, K_TILES=st, **mx("A", p_fmt), **mx("B", v_fmt),
+              dict(BLOCK_K=vb1, A_ROWS=qb1, B_COLS=vb0, K_TILES=vt, **mx("A", p_fmt), **mx("B", v_fmt),
                    **mx("OUT", out_fmt)), {"a": "p_replay.y", "b": "v_replay.y"}),
     ]
     for s in stages:  # every parameter set is legal (ranges, derived constraints)

@@ -20,6 +20,8 @@ Format rules (the hardware's blocking):
 * mul / add / cast / relu: operands and output share one block shape and axes.
 * fixed_to_mxint: integer values ``v`` ``[rows, cols]`` (value ``v * 2^-frac``)
   -> ``out_fmt`` blocked ``(B0,)`` along -1 or ``(B0, B1)`` along (-1, -2).
+* reblock: ``q`` ``[rows, cols]`` in any MXInt block along (-1,) / (-1, -2) -> ``out_fmt``
+  (another block shape, mantissa and exponent width) along the same axes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 
 from mase_hwlib import catalog, streams
 
-__all__ = ["linear", "matmul", "mul", "add", "cast", "relu", "fixed_to_mxint"]
+__all__ = ["linear", "matmul", "mul", "add", "cast", "relu", "fixed_to_mxint", "reblock"]
 
 
 def _run(module: str, params: dict, inputs: dict, backend: str, sim_kw: dict) -> dict:
@@ -218,3 +220,27 @@ def fixed_to_mxint(values, out_fmt, *, width: int, frac: int, signed: bool = Tru
     codes = v.astype(np.int64).reshape(-1, b0) & ((1 << width) - 1)
     y = _run("mase_fixed_to_mxint", params, {"x": {"data": codes}}, backend, sim_kw)
     return streams.beats_to_mx(y, out_fmt, v.shape, (-1, -2) if len(block) > 1 else (-1,))
+
+
+def reblock(q, out_fmt, *, backend: str = "golden", **sim_kw):
+    """``q`` ``[rows, cols]`` re-blocked into ``out_fmt`` through ``mase_mxint_reblock``
+    (bands of lcm(B1_in, B1_out) rows x cols): equals ``mx_formats.quantize(dequantize(q), out_fmt)``."""
+    import math
+
+    fin = _mxint(q, "reblock input")
+    if len(q.shape) != 2:
+        raise ValueError(f"reblock: the tensor must be 2-D, got {q.shape}")
+    ib0, ib1 = _tile(fin, _norm_axes(q.axes, 2), (1, 0), "reblock input")
+    if len(fin.block) == 1 and _norm_axes(q.axes, 2) != (1,):
+        raise ValueError("reblock: a 1-D block must run along the last axis")
+    ob = tuple(out_fmt.block)
+    ob0, ob1 = ob[0], (ob[1] if len(ob) > 1 else 1)
+    rows, cols = q.shape
+    band = math.lcm(ib1, ob1)
+    if rows % band or cols % math.lcm(ib0, ob0):
+        raise ValueError(f"reblock: shape {q.shape} is not whole bands of {band} rows and "
+                         f"{math.lcm(ib0, ob0)}-column multiples for blocks {fin.block} -> {ob}")
+    params = dict(ROWS=band, COLS=cols, IN_B0=ib0, IN_B1=ib1, OUT_B0=ob0, OUT_B1=ob1,
+                  IN_MAN=fin.man_bits, IN_EXP=fin.exp_bits, OUT_MAN=out_fmt.man_bits, OUT_EXP=out_fmt.exp_bits)
+    y = _run("mase_mxint_reblock", params, {"x": streams.mx_to_beats(q)}, backend, sim_kw)
+    return streams.beats_to_mx(y, out_fmt, q.shape, (-1, -2) if len(ob) > 1 else (-1,))
