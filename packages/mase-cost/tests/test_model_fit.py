@@ -7,10 +7,13 @@ from mase_cost.model import FAMILIES, CostModel
 
 
 def _law(p, nodsp):
-    """A made-up but hardware-shaped law: multipliers w_a*w_b per lane plus registers."""
+    """A made-up but hardware-shaped law: a w_a*w_b soft multiplier per lane when the
+    product stays in LUTs (-nodsp, or narrower than the 9 bits that earn a DSP48),
+    plus registers."""
     lanes = p["BLOCK_0"] * p["BLOCK_1"]
     wa, wb = p["A_MAN"] + 1, p["B_MAN"] + 1
-    return 3 * lanes * wa * wb * (1 + nodsp) + 2 * lanes * (p["OUT_MAN"] + 1) + 17
+    soft = 1 if nodsp or wa + wb < 9 else 0
+    return 3 * lanes * wa * wb * soft + 2 * lanes * (p["OUT_MAN"] + 1) + 17
 
 
 def _rows():

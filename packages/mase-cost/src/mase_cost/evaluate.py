@@ -3,7 +3,8 @@
 Split per module (seeded):
 
 * **extrapolation** -- every point in the largest value of the module's size
-  parameter (``BLOCK_0`` for elementwise operators, ``BLOCK_K`` for linear):
+  parameter (``BLOCK_0`` for elementwise operators, ``BLOCK_K`` for linear and
+  matmul, ``BLOCK`` for gelu, softmax and layer_norm):
   the model never sees a block that wide, so this measures extrapolation along
   the axis that matters most for area;
 * **interpolation** -- a random ``test_frac`` of the remaining points;
@@ -29,6 +30,10 @@ SIZE_PARAM = {
     "mase_mxint_mul": "BLOCK_0",
     "mase_mxint_add": "BLOCK_0",
     "mase_mxint_linear": "BLOCK_K",
+    "mase_mxint_matmul": "BLOCK_K",
+    "mase_mxint_gelu": "BLOCK",
+    "mase_mxint_softmax": "BLOCK",
+    "mase_mxint_layer_norm": "BLOCK",
 }
 
 

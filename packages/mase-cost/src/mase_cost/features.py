@@ -10,7 +10,14 @@ RTL:
   ``D = 0``), hence ``L * w_a * w_b`` and its ``D``-gated copy;
 * the re-normaliser's leading-one detector and barrel shifter are
   ``w * log2(w)`` per lane, the block-max / exponent tree is ``L * log2(L)``;
-* a Kulisch accumulator is ``w_a + w_b + log2(K)`` bits wide per output.
+* a Kulisch accumulator is ``w_a + w_b + log2(K) + 2*(EMAX_a + EMAX_b)`` bits wide per
+  output lane, ``EMAX = 2^(EXP-1) - 1``: exponential in the exponent width, as is the
+  aligned sum of ``add``;
+* a product lands in a DSP48E1 only when it is at least 9 bits wide and ``-nodsp`` is
+  not given (``_soft``), so soft-multiplier area and DSP count are exact indicator terms;
+* the non-linear operators: a ``(MAN_BITS + X_WIDTH + 2)``-bit fixed-point shifter per
+  element, their multipliers (bits = product of operand widths), a combinational
+  divider per element (``width_num * width_den``) and the stored row (``N * width``).
 
 Each module has one function ``params -> {feature: value}``; the modules with a
 function here are exactly the modules the cost model knows.
@@ -19,7 +26,7 @@ function here are exactly the modules the cost model knows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from math import log2
+from math import ceil, log2
 
 __all__ = ["FEATURES", "features"]
 
@@ -38,40 +45,131 @@ def _unary(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
     }
 
 
+def _soft(nodsp: int, wy: int) -> int:
+    """1 when a ``wy``-bit product becomes LUTs, 0 when it goes to a DSP48E1.
+
+    ``synth_xilinx`` maps a ``$mul`` to DSPs (``mul2dsp``) only when its result is at
+    least 9 bits wide (``DSP_Y_MINWIDTH=9`` for xc7); ``-nodsp`` makes every product soft.
+    """
+    return 1 if nodsp or wy < 9 else 0
+
+
 def _mul(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_mxint_mul.sv: per lane an IW = A_MAN+B_MAN+2 bit product, then
+    # mase_mxint_normalize.sv: |.| (IW), OR into the block union (IW), one leading-one
+    # detector for the block, and per lane a QW = IW+OUT_MAN+1 bit barrel shift + round.
     lanes = p["BLOCK_0"] * p["BLOCK_1"]
     wa, wb, wo = p["A_MAN"] + 1, p["B_MAN"] + 1, p["OUT_MAN"] + 1
-    wp = wa + wb
+    iw = wa + wb
+    qw = iw + p["OUT_MAN"] + 1
+    soft = _soft(nodsp, iw)
     return {
-        "L": lanes, "L_wa_wb": lanes * wa * wb, "D_L_wa_wb": nodsp * lanes * wa * wb,
-        "L_wp_lg_wp": lanes * wp * _lg(wp), "L_wo": lanes * wo, "L_lg_L": lanes * _lg(lanes),
-        "L_wp": lanes * wp, "lg_L": _lg(lanes), "D": nodsp,
+        "L": lanes, "soft_mul": soft * lanes * wa * wb, "dsp_lanes": (1 - soft) * lanes,
+        "L_qw_lg_qw": lanes * qw * _lg(qw), "L_qw": lanes * qw, "L_iw": lanes * iw, "L_wo": lanes * wo,
+        "iw_lg_iw": iw * _lg(iw), "lg_L": _lg(lanes), "D": nodsp,
     }
 
 
 def _add(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_mxint_add.sv: both operands shifted left onto the smaller LSB exponent, so the
+    # aligned sum is IW = MAXM + GAP + 3 bits, GAP = EMAX_A + EMAX_B + MAXM, EMAX = 2^(EXP-1)-1:
+    # exponential in the exponent width; two IW-bit barrel shifters and an adder per lane.
     lanes = p["BLOCK_0"] * p["BLOCK_1"]
-    wa, wb, wo = p["A_MAN"] + 1, p["B_MAN"] + 1, p["OUT_MAN"] + 1
-    # aligned sum: the smaller-exponent operand is shifted left by up to 2^e places, the
-    # RTL clamps the shift to the mantissa span, so the sum is ~ wa + wb + 1 bits wide
-    ws = wa + wb + 1
+    maxm = max(p["A_MAN"], p["B_MAN"])
+    gap = (2 ** (p["A_EXP"] - 1) - 1) + (2 ** (p["B_EXP"] - 1) - 1) + maxm
+    iw = maxm + gap + 3
+    qw = iw + p["OUT_MAN"] + 1
     return {
-        "L": lanes, "L_ws": lanes * ws, "L_ws_lg_ws": lanes * ws * _lg(ws), "L_wo": lanes * wo,
-        "L_lg_L": lanes * _lg(lanes), "lg_L": _lg(lanes), "D": nodsp, "D_L_ws": nodsp * lanes * ws,
+        "L": lanes, "L_iw": lanes * iw, "L_iw_lg_iw": lanes * iw * _lg(iw),
+        "L_qw_lg_qw": lanes * qw * _lg(qw), "L_wo": lanes * (p["OUT_MAN"] + 1),
+        "iw_lg_iw": iw * _lg(iw), "lg_L": _lg(lanes), "D": nodsp,
+    }
+
+
+def _acc_width(k: int, k_tiles: int, wa: int, wb: int, ea: int, eb: int) -> int:
+    """ACC_W of mase_mxint_tile_dot.sv (no bias): the exact Kulisch accumulator width."""
+    emax_a, emax_b = 2 ** (ea - 1) - 1, 2 ** (eb - 1) - 1
+    psum = wa + wb + ceil(log2(k + 1))
+    top = psum + 2 * (emax_a + emax_b)  # PROD_LSB_MAX - PROD_LSB_MIN
+    return top + ceil(log2(k_tiles + 2)) + 1
+
+
+def _tile_dot(rows: int, cols: int, k: int, k_tiles: int, wa: int, wb: int, ea: int, eb: int,
+              out_man: int, nodsp: int) -> dict[str, float]:
+    # mase_mxint_tile_dot.sv: rows*cols lanes, each a k-term dot product of wa x wb
+    # products (PSUM bits), shifted into an ACC-bit accumulator and normalised to OUT_MAN.
+    lanes, macs = rows * cols, rows * cols * k
+    acc = _acc_width(k, k_tiles, wa, wb, ea, eb)
+    soft = _soft(nodsp, wa + wb)
+    qw = acc + out_man + 1
+    return {
+        "lanes": lanes, "macs": macs, "soft_mul": soft * macs * wa * wb, "dsp_macs": (1 - soft) * macs,
+        "tree": macs * (wa + wb + _lg(k)), "lanes_acc": lanes * acc, "lanes_acc_lg_acc": lanes * acc * _lg(acc),
+        "lanes_qw_lg_qw": lanes * qw * _lg(qw), "lanes_wo": lanes * (out_man + 1), "D": nodsp,
     }
 
 
 def _linear(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
-    k, rows, cols = p["BLOCK_K"], p["X_ROWS"], p["OUT_TILE"]
-    wx, ww, wo = p["X_MAN"] + 1, p["W_MAN"] + 1, p["OUT_MAN"] + 1
-    macs = rows * cols * k
-    acc = wx + ww + _lg(k * p["IN_TILES"]) + 1
+    k, rows = p["BLOCK_K"], p["X_ROWS"]
+    wx, ww = p["X_MAN"] + 1, p["W_MAN"] + 1
+    f = _tile_dot(rows, p["OUT_TILE"], k, p["IN_TILES"], wx, ww, p["X_EXP"], p["W_EXP"], p["OUT_MAN"], nodsp)
+    # x is double-buffered: two groups of IN_TILES tiles of rows*k mantissas (+ exponents)
+    f["xbuf_bits"] = 2 * p["IN_TILES"] * (rows * k * wx + p["X_EXP"])
+    f["lg_tiles"] = _lg(p["IN_TILES"] * p["OUT_TILES"])
+    return f
+
+
+def _matmul(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    f = _tile_dot(p["A_ROWS"], p["B_COLS"], p["BLOCK_K"], p["K_TILES"], p["A_MAN"] + 1, p["B_MAN"] + 1,
+                  p["A_EXP"], p["B_EXP"], p["OUT_MAN"], nodsp)
+    f["lg_k_tiles"] = _lg(p["K_TILES"])
+    return f
+
+
+def _to_fixed(p: Mapping[str, int]) -> dict[str, float]:
+    # mase_mxint_to_fixed.sv per element: a WIDE = MAN_BITS + X_WIDTH + 2 bit shift by the
+    # exponent, then saturation to X_WIDTH bits
+    b, xw = p["BLOCK"], p["X_WIDTH"]
+    wide = p["MAN_BITS"] + xw + 2
+    return {"B": b, "B_wide_lg_wide": b * wide * _lg(wide), "B_xw": b * xw, "e": p["EXP_BITS"]}
+
+
+def _gelu(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_mxint_gelu.sv per element: d*d (X_WIDTH^2), A_16 * d^2 (16 x 2*X_WIDTH) and
+    # x * (2^F +- L) (X_WIDTH x (X_FRAC+2)); soft when -nodsp
+    b, xw = p["BLOCK"], p["X_WIDTH"]
+    mul_bits = xw * xw + 16 * 2 * xw + xw * (p["X_FRAC"] + 2)
+    return {**_to_fixed(p), "B_mul_bits": b * mul_bits, "D_B_mul_bits": nodsp * b * mul_bits, "D": nodsp}
+
+
+def _softmax(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_mxint_softmax.sv: per element (m - x) * LOG2E (X_WIDTH x 17), the 2^-r polynomial
+    # (16 x 16 twice), and a DIV = SUM + OUT_FRAC bit divider; the row (N elements of X_WIDTH
+    # and of 17-bit exponentials) is stored.
+    b, xw, n = p["BLOCK"], p["X_WIDTH"], p["BLOCK"] * p["ROW_BLOCKS"]
+    sum_w = 17 + ceil(log2(n)) + 1
+    div_w = sum_w + p["OUT_FRAC"]
+    mul_bits = xw * 17 + 2 * 16 * 16
     return {
-        "macs": macs, "macs_wx_ww": macs * wx * ww, "D_macs_wx_ww": nodsp * macs * wx * ww,
-        "outs_acc": rows * cols * acc, "outs_acc_lg_acc": rows * cols * acc * _lg(acc),
-        "outs_wo": rows * cols * wo, "xbuf_bits": 2 * rows * k * wx * p["IN_TILES"],
-        "tree": rows * cols * k * _lg(k) * (wx + ww), "lg_macs": _lg(macs), "D": nodsp,
-        "lg_in_tiles": _lg(p["IN_TILES"]),
+        **_to_fixed(p), "B_div": b * div_w * div_w, "B_mul_bits": b * mul_bits,
+        "D_B_mul_bits": nodsp * b * mul_bits, "row_bits": n * (xw + 17), "lg_rb": _lg(p["ROW_BLOCKS"]),
+        "D": nodsp,
+    }
+
+
+def _layer_norm(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_mxint_layer_norm.sv: per element x^2 (X_WIDTH^2) into S2, N*x - S1, and a
+    # NUM / ROOT divider; one D_WIDTH-bit integer square root (mase_isqrt) and the
+    # N*S2 - S1^2 products per row; the row of N x X_WIDTH values is stored.
+    b, xw, n = p["BLOCK"], p["X_WIDTH"], p["BLOCK"] * p["ROW_BLOCKS"]
+    log_n = ceil(log2(n)) + 1
+    d_w = 2 * xw + 2 * log_n + 1
+    num_w = max(xw + 2 * log_n + p["OUT_FRAC"] + 1, p["OUT_WIDTH"] + 1)
+    root_w = (d_w + 1) // 2
+    return {
+        **_to_fixed(p), "B_div": b * num_w * root_w, "B_sq": b * xw * xw, "D_B_sq": nodsp * b * xw * xw,
+        "isqrt": d_w * root_w, "s_prod": (xw + log_n) ** 2, "row_bits": n * xw, "B_out": b * p["OUT_WIDTH"],
+        "D": nodsp,
     }
 
 
@@ -82,6 +180,10 @@ FEATURES = {
     "mase_mxint_mul": _mul,
     "mase_mxint_add": _add,
     "mase_mxint_linear": _linear,
+    "mase_mxint_matmul": _matmul,
+    "mase_mxint_gelu": _gelu,
+    "mase_mxint_softmax": _softmax,
+    "mase_mxint_layer_norm": _layer_norm,
 }
 
 
