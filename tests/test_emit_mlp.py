@@ -32,3 +32,21 @@ def test_mlp_simulates_bit_exact(tmp_path):
     ref = model(x).detach().double().numpy()
     err = np.abs(mxf.dequantize(r.expected["out_linear_2"]) - ref).max()
     assert err < 0.5 * np.abs(ref).max()
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
+def test_ffn_with_residual_gelu_and_layer_norm_simulates_bit_exact(tmp_path):
+    """BERT's output sub-layer: layer_norm(x + W2 gelu(W1 x)) — fan-out of x to the residual (fork +
+    FIFO), i-GELU and integer layer norm with fixed-point -> MXInt conversion, gamma/beta from ROM
+    streams. The fast emulation (float gelu / layer_norm) differs and the gap is reported."""
+    model, x, q = examples.ffn(layer_norm=True)
+    g, report, r = flow(q, x, tmp_path / "ffn", budget="xc7a100t", widen=False)
+    top = (r.out_dir / "top.sv").read_text()
+    assert "mase_fork2" in top and "mase_mxint_rom_source" in top and "mase_mxint_layer_norm" in top
+    assert r.run_simulation(idle=0.2, backpressure=0.2, seed=5)
+    sim = simulated_outputs(r)
+    assert_bit_exact(sim["out_layer_norm"], r.expected["out_layer_norm"])
+    (gap,) = r.gaps
+    assert gap.elements == 128 and gap.max_ulp >= 0
+    ref = model(x).detach().double().numpy()
+    assert np.abs(mxf.dequantize(r.expected["out_layer_norm"]) - ref).max() < 0.5

@@ -137,10 +137,24 @@ def test_block_that_needs_reblocking_is_refused():
         map_graph(q)
 
 
-def test_fan_out_is_refused_naming_the_value():
+def test_fan_out_maps_and_output_with_other_readers_is_refused():
     q = _quantized(_Residual(), torch.randn(2, 8), {"default": "MXInt((4,2),8,5)", "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,3)"}}})
-    with pytest.raises(MappingError, match=r"%linear: its result is read by 2 consumers"):
-        map_graph(q)
+    d = map_graph(q)
+    readers = [s.name for s in d.stages for v in s.inputs.values() if v == "linear"]
+    assert sorted(readers) == ["add", "relu"]
+
+    class OutAndMore(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(8, 8)
+
+        def forward(self, x):
+            h = self.fc(x)
+            return h, torch.relu(h)
+
+    q2 = _quantized(OutAndMore(), torch.randn(2, 8), {"default": "MXInt((4,2),8,5)", "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,3)"}}})
+    with pytest.raises(MappingError, match=r"%linear: its result is a graph output and also read by"):
+        map_graph(q2)
 
 
 def test_shape_that_does_not_tile_is_refused():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import mx_formats as mxf
 import numpy as np
 import torch
-from mase_hwlib import ops
+from mase_hwlib import catalog, ops, streams
 from mase_ir.graph import bind_roles
 from mase_ir.quant import fake_quantize
 
@@ -47,13 +47,24 @@ def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
     """Every stream value of the design as the hardware computes it (golden models)."""
     env = hardware_inputs(design, inputs)
     for s in design.stages:
-        fmt = design.values[s.output].fmt
+        fmt = design.values[s.output].fmt  # None for a fixed-point stream (then env holds integer codes)
         if s.module == "mase_mxint_linear":
             y = ops.linear(env[s.inputs["x"]], s.constants["weight"], s.constants.get("bias"), fmt)
         elif s.module == "mase_mxint_relu":
             y = ops.relu(env[s.inputs["x"]], fmt)
         elif s.module == "mase_mxint_cast":
             y = ops.cast(env[s.inputs["x"]], fmt)
+        elif s.module == "mase_mxint_rom_source":  # the constant row, once per row of the tensor
+            row, rows = s.constants["row"], design.values[s.output].shape[0]
+            v = design.values[s.output]
+            y = mxf.quantize(np.tile(mxf.dequantize(row), (rows, 1)), v.fmt, axes=v.axes)
+        elif s.module in ("mase_mxint_gelu", "mase_mxint_layer_norm"):
+            spec = catalog.get(s.module)
+            y = spec.golden(spec.resolve(s.params), {"x": streams.mx_to_beats(env[s.inputs["x"]])})["y"]["data"]
+            y = np.asarray(y, dtype=np.int64).reshape(design.values[s.output].shape)
+        elif s.module == "mase_fixed_to_mxint":
+            lanes, width, frac = design.values[s.inputs["x"]].fixed
+            y = ops.fixed_to_mxint(env[s.inputs["x"]], fmt, width=width, frac=frac, signed=True)
         elif s.module in ("mase_mxint_add", "mase_mxint_mul"):
             fn = ops.add if s.module == "mase_mxint_add" else ops.mul
             y = fn(env[s.inputs["a"]], env[s.inputs["b"]], fmt)

@@ -108,11 +108,14 @@ def stage_area(model, module: str, params: dict) -> tuple[dict | None, str]:
         clean["WEIGHTS_IN_ROM"] = 0
         note = "; weight/bias ROM not included"
     try:
-        return model.predict(module, clean), "estimated (cost model" + note + ")"
-    except ValueError as exc:
-        if "fitted range" not in str(exc):
-            raise
-        return model.predict(module, clean, extrapolate=True), "estimated (cost model, extrapolated" + note + ")"
+        try:
+            return model.predict(module, clean), "estimated (cost model" + note + ")"
+        except ValueError as exc:
+            if "fitted range" not in str(exc):
+                raise
+            return model.predict(module, clean, extrapolate=True), "estimated (cost model, extrapolated" + note + ")"
+    except (KeyError, ValueError) as exc:  # a model that cannot answer gives no number, and says why
+        return None, f"no cost model for {module} (prediction failed: {type(exc).__name__}: {exc})"
 
 
 def estimate(design: HwDesign, cost_model=None, clock_mhz: float = 200.0) -> DesignEstimate:
@@ -121,9 +124,16 @@ def estimate(design: HwDesign, cost_model=None, clock_mhz: float = 200.0) -> Des
     out = []
     for s in design.stages:
         resolved = catalog.get(s.module).resolve(s.params)
-        c = cost_cycles.cycles(s.module, resolved)
         beats = design.values[s.output].beats
         area, label = stage_area(model, s.module, s.params)
+        try:
+            c = cost_cycles.cycles(s.module, resolved)
+            cyc_label = "estimated (mase_cost.cycles formula)"
+        except KeyError:
+            # mase_cost has no cycle formula: the catalog's documented schedule (one beat per cycle
+            # for these streaming modules, LATENCY if the entry derives one), labelled as such
+            c = {"cycles_per_block": 1.0, "latency": float(resolved.get("LATENCY", 1))}
+            cyc_label = f"assumed 1 beat/cycle (no mase_cost cycle model for {s.module})"
         out.append(StageEstimate(s.name, s.module, dict(s.params), c["cycles_per_block"] * beats,
-                                 c["latency"], area, label))
+                                 c["latency"], area, label, cyc_label))
     return DesignEstimate(out, clock_mhz)

@@ -52,3 +52,42 @@ def mlp(seed=0):
     m = MLP3().eval()
     x = torch.randn(4, 32)
     return m, x, Quantize(config=MLP_CONFIG).apply(mase_ir.trace(m, {"x": x}))
+
+
+# one-row blocks: the non-linear operators (gelu, layer_norm) stream rows of (B0,) blocks
+FFN_CONFIG = {"default": "MXInt((4,),8,6)",
+              "op": {"linear": {"weight": "MXInt((4,4),8,5)", "bias": "MXInt((4,4),8,7)"}},
+              "node": {"gelu": {"data_out": "MXInt((4,),8,4)"}, "linear": {"data_out": "MXInt((4,),8,7)"}}}
+
+
+class FFN(torch.nn.Module):
+    """A transformer feed-forward block with its residual: x + W2 gelu(W1 x + b1) + b2."""
+
+    def __init__(self, d=16, hidden=32):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(d, hidden)
+        self.fc2 = torch.nn.Linear(hidden, d)
+
+    def forward(self, x):
+        return x + self.fc2(torch.nn.functional.gelu(self.fc1(x)))
+
+
+class FFNPostLN(FFN):
+    """BERT's output sub-layer: layer_norm(x + W2 gelu(W1 x + b1) + b2) with gamma and beta."""
+
+    def __init__(self, d=16, hidden=32):
+        super().__init__(d, hidden)
+        self.ln = torch.nn.LayerNorm(d)
+        with torch.no_grad():  # not the identity init, so gamma and beta matter
+            self.ln.weight.uniform_(0.5, 1.5)
+            self.ln.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        return self.ln(super().forward(x))
+
+
+def ffn(seed=0, layer_norm=False):
+    torch.manual_seed(seed)
+    m = (FFNPostLN() if layer_norm else FFN()).eval()
+    x = torch.randn(8, 16)
+    return m, x, Quantize(config=FFN_CONFIG).apply(mase_ir.trace(m, {"x": x}))

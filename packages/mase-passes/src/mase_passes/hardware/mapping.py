@@ -39,7 +39,12 @@ __all__ = ["MappingError", "Stage", "StreamValue", "HwDesign", "map_graph", "STR
 
 STREAMING_OPS = ("reshape", "reorder", "transpose", "squeeze", "unsqueeze")
 COMPUTE_OPS = {"linear": "mase_mxint_linear", "relu": "mase_mxint_relu",
-               "add": "mase_mxint_add", "mul": "mase_mxint_mul"}
+               "add": "mase_mxint_add", "mul": "mase_mxint_mul", "gelu": "mase_mxint_gelu",
+               "layer_norm": "mase_mxint_layer_norm"}
+# internal fixed-point grid of the non-linear operators (mase_mxint_to_fixed: range +-2^(W-F-1), step 2^-F)
+GELU_X_WIDTH, GELU_X_FRAC = 16, 8
+# layer_norm: input grid as gelu's; normalized output (|y| <= sqrt(N)) on 16 bits with 11 fraction bits
+LN_X_WIDTH, LN_X_FRAC, LN_OUT_WIDTH, LN_OUT_FRAC = 16, 8, 16, 11
 
 
 def sv_name(value: str) -> str:
@@ -70,8 +75,9 @@ class StreamValue:
 
     name: str
     shape: tuple[int, int]
-    fmt: mxf.MXInt
+    fmt: mxf.MXInt | None
     graph_shape: tuple[int, ...]
+    fixed: tuple[int, int, int] | None = None  # (lanes, width, frac) of a fixed-point stream
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -80,8 +86,24 @@ class StreamValue:
     @property
     def tile(self) -> tuple[int, int]:
         """(features per beat, rows per beat)."""
+        if self.fixed is not None:
+            return (self.fixed[0], 1)
         b = tuple(self.fmt.block)
         return (b[0], b[1] if len(b) == 2 else 1)
+
+    @property
+    def fields(self) -> list[tuple[str, int]]:
+        """The stream's data ports (suffix, bits): MXInt ``mant``/``exp``, fixed point ``data``."""
+        if self.fixed is not None:
+            return [("data", self.fixed[0] * self.fixed[1])]
+        return [("mant", self.lanes * (self.fmt.man_bits + 1)), ("exp", self.fmt.exp_bits)]
+
+    def describe(self) -> str:
+        f, r = self.tile
+        kind = (f"fixed point, {self.fixed[1]}-bit lanes, {self.fixed[2]} fraction bits" if self.fixed
+                else str(self.fmt))
+        return (f"{kind} {list(self.graph_shape)} as {self.shape[0]}x{self.shape[1]}, "
+                f"{self.beats} beats of {r}x{f}")
 
     @property
     def beats(self) -> int:
@@ -220,14 +242,10 @@ def map_graph(graph: MaseGraph) -> HwDesign:
     for n in graph.nodes:
         if n.name in host:
             continue
-        fanout = [u for u in users.get(n.name, [])]
-        if len(fanout) > 1:
-            raise MappingError(n.name, f"its result is read by {len(fanout)} consumers {fanout}; fan-out needs "
-                                       "mase_fork2 with FIFO sizing on the shorter branch, which emit does not build yet")
-        for a in n.args:
-            if len(users.get(a.name, [])) > 1 and (a.name in values or a.name in alias):
-                raise MappingError(n.name, f"operand %{a.name} is read by {len(users[a.name])} consumers "
-                                           f"{users[a.name]}; fan-out is not built yet")
+        fanout = users.get(n.name, [])
+        if len(fanout) > 1 and "<output>" in fanout:
+            raise MappingError(n.name, f"its result is a graph output and also read by {fanout}: an output "
+                                       "with other consumers is not built (fork it in the model)")
         if n.op in STREAMING_OPS:
             stages_or_alias = _map_streaming(n, src(n.name, n.args[0].name), values)
             if isinstance(stages_or_alias, Stage):
@@ -240,11 +258,15 @@ def map_graph(graph: MaseGraph) -> HwDesign:
                                        f"mapped ops: {sorted(COMPUTE_OPS)} and streaming-order ops {list(STREAMING_OPS)}")
         out = _stream_value(n.name, n.name, n.result.shape, n.result.element)
         if n.op == "linear":
-            stage = _map_linear(graph, n, src(n.name, n.args[0].name), out)
+            new_stages = [_map_linear(graph, n, src(n.name, n.args[0].name), out)]
+        elif n.op == "gelu":
+            new_stages = _map_gelu(n, src(n.name, n.args[0].name), out, values)
+        elif n.op == "layer_norm":
+            new_stages = _map_layer_norm(graph, n, src(n.name, n.args[0].name), out, values)
         else:
-            stage = _map_elementwise(n, [src(n.name, a.name) for a in n.args], out)
+            new_stages = [_map_elementwise(n, [src(n.name, a.name) for a in n.args], out)]
         values[n.name] = out
-        stages.append(stage)
+        stages.extend(new_stages)
 
     outputs = []
     for o in graph.outputs:
@@ -344,8 +366,85 @@ def _map_elementwise(n, operands: list[StreamValue], out: StreamValue) -> Stage:
         ports = {"x": operands[0].name}
     else:
         if operands[0].name == operands[1].name:
-            raise MappingError(n.name, "both operands are one value (x op x): fan-out is not built yet")
+            raise MappingError(n.name, "both operands are one value (x op x): a stage reading one stream "
+                                       "twice is not built")
         for p, v in zip(("A", "B"), operands):
             params.update({f"{p}_MAN": v.fmt.man_bits, f"{p}_EXP": v.fmt.exp_bits})
         ports = {"a": operands[0].name, "b": operands[1].name}
     return Stage(n.name, n.name, n.op, COMPUTE_OPS[n.op], params, ports, n.name)
+
+
+def _map_gelu(n, x: StreamValue, out: StreamValue, values: dict) -> list[Stage]:
+    """gelu -> ``mase_mxint_gelu`` (I-BERT integer GELU on a fixed-point grid, fixed-point lanes
+    out) -> ``mase_fixed_to_mxint`` (one rounding into the result's format). The fixed-point
+    beats must be row segments in row-major order, so the blocks must be one row high."""
+    if n.attrs.get("approximate", "none") not in ("none", None):
+        raise MappingError(n.name, f"gelu approximate={n.attrs['approximate']!r}: mase_mxint_gelu implements "
+                                   "the erf form (I-BERT fit)")
+    if x.tile[1] != 1 or out.tile[1] != 1 or x.tile[0] != out.tile[0]:
+        raise MappingError(n.name, f"gelu needs one-row blocks (B0,) equal on input and output, got {x.fmt.block} -> "
+                                   f"{out.fmt.block}: mase_fixed_to_mxint re-blocks rows, not 2-D tiles")
+    lanes = x.tile[0]
+    fx = StreamValue(f"{n.name}__fixed", x.shape, None, x.graph_shape, (lanes, GELU_X_WIDTH, GELU_X_FRAC))
+    values[fx.name] = fx
+    g = Stage(f"{n.name}_gelu", n.name, "gelu", "mase_mxint_gelu",
+              dict(BLOCK=lanes, EXP_BITS=x.fmt.exp_bits, MAN_BITS=x.fmt.man_bits, X_WIDTH=GELU_X_WIDTH,
+                   X_FRAC=GELU_X_FRAC), {"x": x.name}, fx.name)
+    c = Stage(f"{n.name}_to_mxint", n.name, "gelu", "mase_fixed_to_mxint",
+              dict(BLOCK_0=lanes, BLOCK_1=1, ROW_BEATS=x.shape[1] // lanes, IN_WIDTH=GELU_X_WIDTH,
+                   IN_FRAC=GELU_X_FRAC, IN_SIGNED=1, OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits),
+              {"x": fx.name}, n.name)
+    return [g, c]
+
+
+def _map_layer_norm(graph: MaseGraph, n, x: StreamValue, out: StreamValue, values: dict) -> list[Stage]:
+    """layer_norm -> ``mase_mxint_layer_norm`` (integer, no affine; fixed-point lanes out) ->
+    ``mase_fixed_to_mxint`` -> ``mase_mxint_mul`` by gamma -> ``mase_mxint_add`` of beta, gamma
+    and beta streamed by ``mase_mxint_rom_source`` (one row of blocks per pass, forever). The
+    intermediate values take the result's mantissa/exponent widths; each stage rounds once."""
+    d = x.shape[1]
+    if list(n.attrs.get("normalized_shape", [])) != [d]:
+        raise MappingError(n.name, f"layer_norm over {n.attrs.get('normalized_shape')} of {list(x.graph_shape)}: "
+                                   "only the last axis is supported")
+    if x.tile[1] != 1 or out.tile != x.tile:
+        raise MappingError(n.name, f"layer_norm needs one-row blocks (B0,) equal on input and output, got "
+                                   f"{x.fmt.block} -> {out.fmt.block}")
+    lanes = x.tile[0]
+    eps_fx = int(round(float(n.attrs.get("eps", 1e-5)) * 2.0 ** (2 * LN_X_FRAC)))
+    fx = StreamValue(f"{n.name}__fixed", x.shape, None, x.graph_shape, (lanes, LN_OUT_WIDTH, LN_OUT_FRAC))
+    values[fx.name] = fx
+    stages = [Stage(f"{n.name}_norm", n.name, "layer_norm", "mase_mxint_layer_norm",
+                    dict(BLOCK=lanes, EXP_BITS=x.fmt.exp_bits, MAN_BITS=x.fmt.man_bits, X_WIDTH=LN_X_WIDTH,
+                         X_FRAC=LN_X_FRAC, ROW_BLOCKS=d // lanes, OUT_WIDTH=LN_OUT_WIDTH, OUT_FRAC=LN_OUT_FRAC,
+                         EPS_FX=eps_fx), {"x": x.name}, fx.name)]
+    affine = [r for r in ("weight", "bias") if r in n.params]
+    names = [f"{n.name}__{r}" for r in ("norm", "scaled")][:len(affine)] + [n.name]
+    for nm in names[:-1]:
+        values[nm] = StreamValue(nm, x.shape, out.fmt, x.graph_shape)
+    stages.append(Stage(f"{n.name}_to_mxint", n.name, "layer_norm", "mase_fixed_to_mxint",
+                        dict(BLOCK_0=lanes, BLOCK_1=1, ROW_BEATS=d // lanes, IN_WIDTH=LN_OUT_WIDTH,
+                             IN_FRAC=LN_OUT_FRAC, IN_SIGNED=1, OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits),
+                        {"x": fx.name}, names[0]))
+    prev = names[0]
+    for role, res in zip(affine, names[1:]):
+        pf = _mxint(n.name, f"layer_norm {role}", n.params[role].type.element)
+        if pf.block[0] != lanes:
+            raise MappingError(n.name, f"layer_norm {role} block {pf.block} must hold {lanes} elements per block "
+                                       "(the activations' block)")
+        hw_f = mxf.MXInt((lanes,), pf.exp_bits, pf.man_bits)
+        qc = mxf.quantize(_weight(graph, n, role), hw_f, axes=(-1,))
+        const = f"{n.name}__{role}_rom"
+        values[const] = StreamValue(const, x.shape, hw_f, x.graph_shape)
+        stem = f"{n.name}_{role}"
+        stages.append(Stage(f"{n.name}_{role}_rom", n.name, "layer_norm", "mase_mxint_rom_source",
+                            dict(LANES=lanes, MAN=pf.man_bits, EXP=pf.exp_bits, DEPTH=d // lanes, HOLD=1, REPEAT=0,
+                                 ROM_FILE=rom_path(stem)), {}, const,
+                            roms={"ROM_FILE": (qc, stem)}, constants={"row": qc}))
+        module = "mase_mxint_mul" if role == "weight" else "mase_mxint_add"
+        a = values[prev]
+        stages.append(Stage(f"{n.name}_{'scale' if role == 'weight' else 'shift'}", n.name, "layer_norm", module,
+                            dict(BLOCK_0=lanes, BLOCK_1=1, A_MAN=a.fmt.man_bits, A_EXP=a.fmt.exp_bits,
+                                 B_MAN=pf.man_bits, B_EXP=pf.exp_bits, OUT_MAN=out.fmt.man_bits,
+                                 OUT_EXP=out.fmt.exp_bits), {"a": prev, "b": const}, res))
+        prev = res
+    return stages

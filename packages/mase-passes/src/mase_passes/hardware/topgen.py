@@ -1,14 +1,20 @@
 """SystemVerilog top level of a mapped design: one hwlib instance per stage, handshakes wired.
 
-Every SSA value that is a stream becomes four signals ``s_<value>_{valid,ready,mant,exp}``
-(the hwlib MXInt stream convention). The producer drives valid/mant/exp, the one consumer
-drives ready. Stream inputs of a module that the stage does not use (the w / b streams of a
-ROM-weight linear) are tied to zero; their ready outputs are left open.
+Every stream value becomes a bundle ``s_<value>_valid``, ``s_<value>_ready`` and its data
+fields (``_mant`` / ``_exp`` for MXInt, ``_data`` for a fixed-point stream). The producer
+drives valid and data, the consumer drives ready. Stream inputs of a module that the stage
+does not use (the w / b streams of a ROM-weight linear) are tied to zero; their ready outputs
+are left open.
 
-With ``register_slices`` every stage-to-stage stream passes through a ``mase_skid_buffer``
-carrying the packed ``{exp, mant}`` beat: the MXInt operators pass ``y_ready``
-combinationally to their input ready, so without it the ready path runs through the whole
-pipeline in one cycle. A slice adds one cycle of latency and no throughput loss.
+* **Register slices** (``register_slices``): a stream read by one stage passes through a
+  ``mase_skid_buffer`` carrying the packed fields: the MXInt operators pass ``y_ready``
+  combinationally to their input ready, so without it the ready path runs through the whole
+  pipeline in one cycle. One cycle of latency, no throughput loss.
+* **Fan-out**: a value read by k > 1 stages goes through a chain of ``mase_fork2`` (eager: each
+  branch takes the beat when it can) and a ``mase_fifo`` on every branch, ``DEPTH`` = the
+  value's beats in one input (a power of two at least that large). With every branch able to
+  hold a whole tensor, no branch can stall another for longer than one tensor, so a residual
+  branch waiting for a deep path (attention, FFN) cannot deadlock the fork.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from mase_hwlib import catalog
 
 from mase_passes.hardware.mapping import HwDesign, StreamValue, sv_name
 
-__all__ = ["sv_name", "port_names", "top_sv", "module_sources"]
+__all__ = ["sv_name", "port_names", "top_sv", "module_sources", "fifo_depth"]
 
 
 def port_names(design: HwDesign) -> dict[str, str]:
@@ -27,102 +33,149 @@ def port_names(design: HwDesign) -> dict[str, str]:
     return ports
 
 
-def _widths(v: StreamValue) -> tuple[int, int]:
-    return v.lanes * (v.fmt.man_bits + 1), v.fmt.exp_bits
+def fifo_depth(v: StreamValue) -> int:
+    """Branch FIFO depth of a forked value: its beats per input, rounded up to a power of two (>= 2)."""
+    d = 2
+    while d < v.beats:
+        d *= 2
+    return d
 
 
 def _verilog_value(value) -> str:
     return f'"{value}"' if isinstance(value, str) else str(int(value))
 
 
-def module_sources(design: HwDesign, register_slices: bool = True) -> list[str]:
-    """File names (in rtl/) of every hwlib source the top level needs, dependencies first."""
-    names: list[str] = []
+def _consumers(design: HwDesign) -> dict[str, list[tuple[str, str]]]:
+    users: dict[str, list[tuple[str, str]]] = {}
+    for s in design.stages:
+        for port, v in s.inputs.items():
+            users.setdefault(v, []).append((s.name, port))
+    return users
+
+
+def module_sources(design: HwDesign, register_slices: bool = True) -> list:
+    """Paths of every hwlib source the top level needs (copied to rtl/), dependencies first."""
     modules = [s.module for s in design.stages] + (["mase_skid_buffer"] if register_slices else [])
+    if any(len(c) > 1 for c in _consumers(design).values()):
+        modules += ["mase_fork2", "mase_fifo"]
+    paths: dict = {}
     for m in modules:
         for p in catalog.get(m).source_paths():
-            if p.name not in names:
-                names.append(p.name)
-    return names
+            paths.setdefault(p.name, p)
+    return list(paths.values())
+
+
+def _bundle(w: str, v: StreamValue) -> list[str]:
+    lines = [f"    wire {w}_valid, {w}_ready;"]
+    lines += [f"    wire [{width - 1}:0] {w}_{suffix};" for suffix, width in v.fields]
+    return lines
+
+
+def _packed(w: str, v: StreamValue) -> str:
+    return "{" + ", ".join(f"{w}_{suffix}" for suffix, _ in reversed(v.fields)) + "}"
+
+
+def _width(v: StreamValue) -> int:
+    return sum(width for _, width in v.fields)
 
 
 def top_sv(design: HwDesign, top: str = "top", register_slices: bool = True, header: str = "") -> str:
-    """The top-level module text. ROM parameters (WEIGHT_FILE / BIAS_FILE) are the stage's
-    paths relative to the design folder, the simulation's and Yosys' working directory."""
+    """The top-level module text. ROM parameters (WEIGHT_FILE / BIAS_FILE / ROM_FILE) are the
+    stage's paths relative to the design folder, the simulation's and Yosys' working directory."""
     ports = port_names(design)
     lines = [f"// {top}: generated by mase_passes emit — do not edit; regenerate instead."]
     lines += [f"// {ln}" if ln else "//" for ln in header.splitlines()]
     lines += ["`default_nettype none", "", f"module {top} (",
               "    input  wire clk,", "    input  wire rst,  // synchronous, active high"]
     decl = []
-    for v in design.inputs:
-        mw, ew = _widths(v)
-        p = ports[v.name]
-        decl += [f"    // {v.name}: {v.fmt} {list(v.graph_shape)} as {v.shape[0]}x{v.shape[1]}, "
-                 f"{v.beats} beats of {v.tile[1]}x{v.tile[0]} tiles",
-                 f"    input  wire {p}_valid,", f"    output wire {p}_ready,",
-                 f"    input  wire [{mw - 1}:0] {p}_mant,", f"    input  wire [{ew - 1}:0] {p}_exp,"]
-    for v in design.outputs:
-        mw, ew = _widths(v)
-        p = ports[v.name]
-        decl += [f"    // {v.name}: {v.fmt} {list(v.graph_shape)} as {v.shape[0]}x{v.shape[1]}, "
-                 f"{v.beats} beats of {v.tile[1]}x{v.tile[0]} tiles",
-                 f"    output wire {p}_valid,", f"    input  wire {p}_ready,",
-                 f"    output wire [{mw - 1}:0] {p}_mant,", f"    output wire [{ew - 1}:0] {p}_exp,"]
+    for kind, vals in (("in", design.inputs), ("out", design.outputs)):
+        for v in vals:
+            p = ports[v.name]
+            din, dout = ("input ", "output") if kind == "in" else ("output", "input ")
+            decl += [f"    // {v.name}: {v.describe()}",
+                     f"    {din} wire {p}_valid,", f"    {dout} wire {p}_ready,"]
+            decl += [f"    {din} wire [{width - 1}:0] {p}_{suffix}," for suffix, width in v.fields]
     decl[-1] = decl[-1].rstrip(",")
     lines += decl + [");", ""]
 
-    # one bundle of wires per stream value; the consumer side of a sliced stream gets "_q" wires
-    consumer_side: dict[str, str] = {}
     for v in design.values.values():
-        mw, ew = _widths(v)
-        w = f"s_{sv_name(v.name)}"
-        lines += [f"    // {v.name}: {v.fmt}", f"    wire {w}_valid, {w}_ready;",
-                  f"    wire [{mw - 1}:0] {w}_mant;", f"    wire [{ew - 1}:0] {w}_exp;"]
-        consumer_side[v.name] = w
+        lines += [f"    // {v.name}: {v.describe()}"] + _bundle(f"s_{sv_name(v.name)}", v)
     lines.append("")
     for v in design.inputs:
         w, p = f"s_{sv_name(v.name)}", ports[v.name]
-        lines += [f"    assign {w}_valid = {p}_valid;", f"    assign {p}_ready = {w}_ready;",
-                  f"    assign {w}_mant = {p}_mant;", f"    assign {w}_exp = {p}_exp;"]
+        lines += [f"    assign {w}_valid = {p}_valid;", f"    assign {p}_ready = {w}_ready;"]
+        lines += [f"    assign {w}_{s} = {p}_{s};" for s, _ in v.fields]
     for v in design.outputs:
         w, p = f"s_{sv_name(v.name)}", ports[v.name]
-        lines += [f"    assign {p}_valid = {w}_valid;", f"    assign {w}_ready = {p}_ready;",
-                  f"    assign {p}_mant = {w}_mant;", f"    assign {p}_exp = {w}_exp;"]
+        lines += [f"    assign {p}_valid = {w}_valid;", f"    assign {w}_ready = {p}_ready;"]
+        lines += [f"    assign {p}_{s} = {w}_{s};" for s, _ in v.fields]
     lines.append("")
 
-    if register_slices:
-        internal = {s.output for s in design.stages} - {v.name for v in design.outputs}
-        for name in sorted(internal):
-            v = design.values[name]
-            mw, ew = _widths(v)
-            w, q = f"s_{sv_name(name)}", f"s_{sv_name(name)}_q"
-            lines += [f"    // register slice on {name}: packed {{exp, mant}}",
-                      f"    wire {q}_valid, {q}_ready;", f"    wire [{mw - 1}:0] {q}_mant;", f"    wire [{ew - 1}:0] {q}_exp;",
-                      f"    mase_skid_buffer #(.DATA_WIDTH({mw + ew})) u_slice_{sv_name(name)} (",
+    # consumer side of each (value, stage, port): direct, through a slice, or a fork branch
+    side: dict[tuple[str, str, str], str] = {}
+    outputs = {v.name for v in design.outputs}
+    for name, users in _consumers(design).items():
+        v = design.values[name]
+        w = f"s_{sv_name(name)}"
+        if name in outputs:
+            raise ValueError(f"value {name} is a graph output and also read by {users}: not supported")
+        if len(users) == 1:
+            if register_slices and name not in {i.name for i in design.inputs}:
+                q = f"{w}_q"
+                lines += [f"    // register slice on {name}"] + _bundle(q, v)
+                lines += [f"    mase_skid_buffer #(.DATA_WIDTH({_width(v)})) u_slice_{sv_name(name)} (",
+                          "        .clk(clk), .rst(rst),",
+                          f"        .x_valid({w}_valid), .x_ready({w}_ready), .x_data({_packed(w, v)}),",
+                          f"        .y_valid({q}_valid), .y_ready({q}_ready), .y_data({_packed(q, v)})", "    );"]
+                side[(name, *users[0])] = q
+            else:
+                side[(name, *users[0])] = w
+            continue
+        lines.append(f"    // fan-out of {name} to {len(users)} stages: fork2 chain, FIFO of "
+                     f"{fifo_depth(v)} beats on every branch")
+        src = w
+        for i, (stage, port) in enumerate(users):
+            last = i == len(users) - 1
+            br = f"{w}_f{i}"
+            lines += _bundle(br, v)
+            if last:
+                branch_in = src
+            else:
+                branch_in, rest = f"{w}_b{i}", f"{w}_r{i}"
+                lines += _bundle(branch_in, v) + _bundle(rest, v)
+                lines += [f"    mase_fork2 #(.DATA_WIDTH({_width(v)})) u_fork_{sv_name(name)}_{i} (",
+                          "        .clk(clk), .rst(rst),",
+                          f"        .x_valid({src}_valid), .x_ready({src}_ready), .x_data({_packed(src, v)}),",
+                          f"        .a_valid({branch_in}_valid), .a_ready({branch_in}_ready), "
+                          f".a_data({_packed(branch_in, v)}),",
+                          f"        .b_valid({rest}_valid), .b_ready({rest}_ready), .b_data({_packed(rest, v)})",
+                          "    );"]
+            lines += [f"    mase_fifo #(.DATA_WIDTH({_width(v)}), .DEPTH({fifo_depth(v)})) "
+                      f"u_fifo_{sv_name(name)}_{i} (",
                       "        .clk(clk), .rst(rst),",
-                      f"        .x_valid({w}_valid), .x_ready({w}_ready), .x_data({{{w}_exp, {w}_mant}}),",
-                      f"        .y_valid({q}_valid), .y_ready({q}_ready), .y_data({{{q}_exp, {q}_mant}})",
-                      "    );"]
-            consumer_side[name] = q
-        lines.append("")
+                      f"        .x_valid({branch_in}_valid), .x_ready({branch_in}_ready), "
+                      f".x_data({_packed(branch_in, v)}),",
+                      f"        .y_valid({br}_valid), .y_ready({br}_ready), .y_data({_packed(br, v)})", "    );"]
+            side[(name, stage, port)] = br
+            if not last:
+                src = rest
+    lines.append("")
 
     for s in design.stages:
         spec = catalog.get(s.module)
-        params = dict(s.params)
-        vparams = spec.verilog_params(params)
-        resolved = spec.resolve(params)
+        vparams = spec.verilog_params(dict(s.params))
+        resolved = spec.resolve(dict(s.params))
         used = {st.name for st in spec.inputs_for(resolved)}
-        lines.append(f"    // {s.name}: {s.op} (IR node %{s.node}) on {s.module}")
-        plist = ", ".join(f".{k}({_verilog_value(v)})" for k, v in vparams.items())
         open_pins = any(st.name not in s.inputs for st in spec.inputs)
+        lines.append(f"    // {s.name}: {s.op} (IR node %{s.node}) on {s.module}")
         if open_pins:  # unused streams' ready outputs are left open on purpose
             lines.append("    /* verilator lint_off PINCONNECTEMPTY */")
-        lines += [f"    {s.module} #({plist}) u_{sv_name(s.name)} ("]
+        plist = ", ".join(f".{k}({_verilog_value(v)})" for k, v in vparams.items())
+        lines.append(f"    {s.module} #({plist}) u_{sv_name(s.name)} (")
         conns = ["        .clk(clk), .rst(rst)"]
         for st in spec.inputs:
             if st.name in s.inputs:
-                w = consumer_side[s.inputs[st.name]]
+                w = side[(s.inputs[st.name], s.name, st.name)]
                 conns.append(f"        .{st.name}_valid({w}_valid), .{st.name}_ready({w}_ready), " +
                              ", ".join(f".{st.name}_{f.suffix}({w}_{f.suffix})" for f in st.fields))
             else:

@@ -35,7 +35,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mase_hwlib import catalog, streams
+from mase_hwlib import streams
 from mase_hwlib.rom import write_mx_rom
 from mase_ir import MaseGraph
 
@@ -156,13 +156,9 @@ class Emit:
                 write_mx_rom(w.path(rel), streams.mx_to_beats(q), q.fmt.man_bits, q.fmt.exp_bits)
                 rom_paths[(s.name, key)] = rel
         sources = topgen.module_sources(design, self.register_slices)
-        by_name = {}
-        for m in {s.module for s in design.stages} | ({"mase_skid_buffer"} if self.register_slices else set()):
-            for p in catalog.get(m).source_paths():
-                by_name[p.name] = p
-        for name in sources:
-            w.copy(f"rtl/{name}", by_name[name])
-        file_list = [f"rtl/{n}" for n in sources] + ["top.sv"]
+        for p in sources:
+            w.copy(f"rtl/{p.name}", p)
+        file_list = [f"rtl/{p.name}" for p in sources] + ["top.sv"]
         header = self._header(design)
         w.text("top.sv", topgen.top_sv(design, self.top, self.register_slices, header))
         w.text("files.f", "\n".join(file_list) + "\n")

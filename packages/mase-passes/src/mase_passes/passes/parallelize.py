@@ -42,7 +42,7 @@ from mase_ir.metadata import HardwareMeta
 from mase_passes.graphs import clone
 from mase_passes.hardware.budgets import Budget, budget as make_budget
 from mase_passes.hardware.estimate import DesignEstimate, estimate
-from mase_passes.hardware.mapping import HwDesign, map_graph
+from mase_passes.hardware.mapping import HwDesign, MappingError, map_graph
 
 
 class BudgetError(ValueError):
@@ -128,7 +128,10 @@ def _size(design: HwDesign, key) -> int:
 def _reblock(graph: MaseGraph, design: HwDesign, members, new: int) -> MaseGraph:
     """A copy of ``graph`` with every block extent in ``members`` set to ``new``."""
     g = clone(graph)
+    graph_values = {i.name for i in g.inputs} | {n.name for n in g.nodes}
     for kind, name in members:
+        if kind in ("F", "R") and name not in graph_values:
+            continue  # a stream inside one node's stage chain (e.g. gelu's fixed-point lanes): follows the node
         if kind in ("F", "R"):
             fmt = g.value_type(name).element
             f, r = (fmt.block[0], fmt.block[1] if len(fmt.block) == 2 else 1)
@@ -228,7 +231,13 @@ class Parallelize:
                                                                                          self.max_block):
                     continue
                 g2 = _reblock(g, design, members, new)
-                d2 = map_graph(g2)
+                try:
+                    d2 = map_graph(g2)
+                except MappingError as exc:  # e.g. a layer_norm gamma whose block is not in the class
+                    msg = f"not widening {key[0]}-block of %{key[1]} to {new}: {exc}"
+                    if msg not in notes:
+                        notes.append(msg)
+                    continue
                 e2 = estimate(d2, cost_model, self.clock_mhz)
                 changed = [s.stage for s, s0 in zip(e2.stages, est.stages) if s.params != s0.params]
                 blind = [s for s in changed if e2.stages[[x.stage for x in e2.stages].index(s)].area is None]
@@ -260,6 +269,8 @@ def record(design: HwDesign, est: DesignEstimate) -> None:
     """Write each stage's choice and estimates into its IR node's HardwareMeta."""
     by_stage = {s.stage: s for s in est.stages}
     for s in design.stages:
+        if s.output != s.node:
+            continue  # an inner stage of a multi-stage node: the node records its last stage
         e = by_stage[s.name]
         out = design.values[s.output]
         f, r = out.tile
