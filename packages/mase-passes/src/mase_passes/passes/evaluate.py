@@ -83,6 +83,7 @@ class Evaluate:
         with torch.no_grad():
             for i, (inputs, target) in enumerate(batches):
                 logits = run(**inputs)
+                check_finite(logits, f"batch {i}")
                 if self.metric == "accuracy":
                     pred = logits.argmax(-1)
                     correct += int((pred == target).sum())
@@ -130,8 +131,27 @@ class Evaluate:
 def reference_logits(graph: MaseGraph, batches: list) -> list[torch.Tensor]:
     """The outputs of ``graph`` on each batch (the FP32 reference for agreement)."""
     run = freeze_weights(graph)
+    out = []
     with torch.no_grad():
-        return [run(**inputs) for inputs, _ in batches]
+        for i, (inputs, _) in enumerate(batches):
+            out.append(run(**inputs))
+            check_finite(out[-1], f"reference, batch {i}")
+    return out
+
+
+class NonFiniteOutputError(ValueError):
+    """The model produced NaN or Inf: an argmax or a loss over it would be a silent wrong number."""
+
+
+def check_finite(logits: torch.Tensor, where: str) -> None:
+    """Raise :class:`NonFiniteOutputError` naming ``where``, the count and the first bad index."""
+    bad = ~torch.isfinite(logits)
+    if bool(bad.any()):
+        first = [int(v) for v in bad.nonzero()[0]]
+        raise NonFiniteOutputError(
+            f"evaluate: {where}: the model output {list(logits.shape)} holds {int(bad.sum())} non-finite "
+            f"value(s), the first at index {first} = {float(logits[tuple(first)])}; check the weights (a "
+            f"corrupt checkpoint?) and the inputs of this batch")
 
 
 def _next_token_nll(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor | None):
