@@ -50,3 +50,44 @@ def test_rates_follow_the_clock():
     t = throughput("mase_mxint_linear", p, 250.0)
     assert t["macs_per_s"] == 2 * 2 * 8 * 250e6
     assert t["blocks_per_s"] == 250e6 / 4 and t["latency_ns"] == 8 * 4.0
+
+
+def test_matmul_formula_matches_simulation():
+    from mase_hwlib import catalog
+    from mase_hwlib.testing import mxint_blocks
+
+    p = {"BLOCK_K": 2, "A_ROWS": 1, "B_COLS": 2, "K_TILES": 3}
+    tiles = 3 * 2  # two output tiles of K_TILES pairs each
+    rng = np.random.default_rng(4)
+    a = mxint_blocks(tiles, 2, 7, 8, rng, edge=False, exp_range=(-2, 2))
+    b = mxint_blocks(tiles, 4, 7, 8, rng, edge=False, exp_range=(-2, 2))
+    r = _sim("mase_mxint_matmul", p, {"a": a, "b": b})
+    want = cycles("mase_mxint_matmul", catalog.get("mase_mxint_matmul").resolve(p))
+    assert r.first_output_latency == want["latency"] == 3
+    assert r.cycles_per_block == want["cycles_per_block"] == 3
+
+
+@pytest.mark.parametrize("module", ["mase_mxint_softmax", "mase_mxint_layer_norm"])
+def test_row_operator_formulas_match_simulation(module):
+    """Two rows of ROW_BLOCKS=3 blocks: latency, and total cycles = rows * cycles_per_block * ROW_BLOCKS."""
+    from mase_hwlib import catalog
+
+    p = {"BLOCK": 2, "ROW_BLOCKS": 3}
+    rows = 2
+    rng = np.random.default_rng(5)
+    x = {"mant": rng.integers(-127, 128, (3 * rows, 2)), "exp": rng.integers(-3, 3, (3 * rows, 1))}
+    r = _sim(module, p, {"x": x})
+    want = cycles(module, catalog.get(module).resolve(p))
+    assert r.first_output_latency == want["latency"]
+    assert r.total_cycles == round(rows * 3 * want["cycles_per_block"])
+
+
+def test_gelu_formula_matches_simulation():
+    from mase_hwlib import catalog
+
+    p = {"BLOCK": 2}
+    rng = np.random.default_rng(6)
+    x = {"mant": rng.integers(-127, 128, (5, 2)), "exp": rng.integers(-3, 3, (5, 1))}
+    r = _sim("mase_mxint_gelu", p, {"x": x})
+    want = cycles("mase_mxint_gelu", catalog.get("mase_mxint_gelu").resolve(p))
+    assert r.first_output_latency == want["latency"] and r.cycles_per_block == want["cycles_per_block"]

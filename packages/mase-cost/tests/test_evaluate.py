@@ -7,20 +7,26 @@ import pytest
 from mase_cost.evaluate import metrics, split
 
 
-def _rows():
+def _rows(mans=(3, 5, 7, 9, 11)):
     return [
         {"module": "mase_mxint_cast", "params": {"BLOCK_0": b, "IN_MAN": m}, "nodsp": n, "id": (b, m, n)}
-        for b in (1, 2, 4, 8) for m in (3, 5, 7) for n in (0, 1)
+        for b in (1, 2, 4, 8) for m in mans for n in (0, 1)
     ]
 
 
 def test_split_holds_out_the_widest_block_and_a_disjoint_interpolation_set():
     train, interp, extrap = split(_rows(), seed=0)
     ids = [r["id"] for r in train + interp + extrap]
-    assert len(ids) == len(set(ids)) == 24
-    assert {r["params"]["BLOCK_0"] for r in extrap} == {8} and len(extrap) == 6
+    assert len(ids) == len(set(ids)) == 40
+    assert {r["params"]["BLOCK_0"] for r in extrap} == {8} and len(extrap) == 10
     assert all(r["params"]["BLOCK_0"] < 8 for r in train + interp)
-    assert len(interp) == round(0.2 * 18)
+    assert len(interp) == round(0.2 * 30)
+
+
+def test_small_module_keeps_every_non_extrapolation_point_for_kfold():
+    """18 non-extrapolation points (< KFOLD_BELOW): no 20% hold-out, evaluate() cross-predicts them."""
+    train, interp, extrap = split(_rows(mans=(3, 5, 7)), seed=0)
+    assert len(train) == 18 and interp == [] and len(extrap) == 6
 
 
 def test_metrics_by_hand():

@@ -7,7 +7,16 @@ Unstalled streams (no idle input cycles, no back-pressure):
 * ``linear``: ``IN_TILES * OUT_TILES`` tile pairs per x group at one pair per
   cycle; with x double-buffered an output tile leaves every ``IN_TILES``
   cycles (``cycles_per_block = IN_TILES``), the first one ``2 * IN_TILES``
-  cycles after the first x tile (the catalog's ``LATENCY``).
+  cycles after the first x tile (the catalog's ``LATENCY``);
+* ``matmul``: ``K_TILES`` tile pairs per output tile at one pair per cycle, the
+  output one cycle after the last pair: latency and ``cycles_per_block`` are
+  ``K_TILES``, ``A_ROWS * B_COLS * BLOCK_K`` MACs per cycle;
+* ``gelu``: one block per cycle, latency 1;
+* ``softmax``: a row of ``ROW_BLOCKS`` blocks takes ``3 * ROW_BLOCKS`` cycles
+  (in, exponentials, out; rows do not overlap), the first output ``2 * ROW_BLOCKS``
+  cycles after the first input: ``cycles_per_block = 3`` on average;
+* ``layer_norm``: ``2 * ROW_BLOCKS + 1`` cycles per row (in, one square-root
+  cycle, out), latency ``ROW_BLOCKS + 1``: ``cycles_per_block = 2 + 1/ROW_BLOCKS``.
 
 Rates at clock ``f`` (MHz): ``blocks_per_s = f * 1e6 / cycles_per_block``;
 ``elements_per_s`` multiplies by the output elements per block;
@@ -23,6 +32,10 @@ from collections.abc import Mapping
 __all__ = ["cycles", "throughput"]
 
 _ELEMENTWISE = ("mase_mxint_cast", "mase_mxint_relu", "mase_mxint_mul", "mase_mxint_add")
+_ROW = {  # module -> (latency, cycles per row) as functions of ROW_BLOCKS
+    "mase_mxint_softmax": (lambda rb: 2 * rb, lambda rb: 3 * rb),
+    "mase_mxint_layer_norm": (lambda rb: rb + 1, lambda rb: 2 * rb + 1),
+}
 
 
 def cycles(module: str, p: Mapping[str, int]) -> dict[str, float]:
@@ -36,6 +49,19 @@ def cycles(module: str, p: Mapping[str, int]) -> dict[str, float]:
             "elements_per_block": p["X_ROWS"] * p["OUT_TILE"],
             "macs_per_cycle": p["X_ROWS"] * p["OUT_TILE"] * p["BLOCK_K"],
         }
+    if module == "mase_mxint_matmul":
+        return {
+            "latency": p["K_TILES"],
+            "cycles_per_block": float(p["K_TILES"]),
+            "elements_per_block": p["A_ROWS"] * p["B_COLS"],
+            "macs_per_cycle": p["A_ROWS"] * p["B_COLS"] * p["BLOCK_K"],
+        }
+    if module == "mase_mxint_gelu":
+        return {"latency": 1, "cycles_per_block": 1.0, "elements_per_block": p["BLOCK"]}
+    if module in _ROW:
+        latency, per_row = _ROW[module]
+        rb = p["ROW_BLOCKS"]
+        return {"latency": latency(rb), "cycles_per_block": per_row(rb) / rb, "elements_per_block": p["BLOCK"]}
     raise KeyError(f"mase_cost: no cycle model for module {module!r}")
 
 

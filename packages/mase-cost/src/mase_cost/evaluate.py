@@ -37,19 +37,32 @@ SIZE_PARAM = {
 }
 
 
+#: Below this many non-extrapolation points a module's interpolation error is measured by
+#: k-fold cross-prediction instead of one 20% hold-out (a 20% hold-out of 12 points is 2 points).
+KFOLD_BELOW = 20
+
+
+def _module_split(mrows, size):
+    """``(rest, extrap)``: the widest value of the size parameter is the extrapolation set
+    (when the module has enough points and more than one size)."""
+    sizes = {r["params"].get(size) for r in mrows} if size else set()
+    if not size or len(mrows) < 8 or len(sizes) < 2:
+        return list(mrows), []
+    top = max(sizes, key=lambda v: -1 if v is None else v)
+    return [r for r in mrows if r["params"].get(size) != top], [r for r in mrows if r["params"].get(size) == top]
+
+
 def split(rows, seed: int = 0, test_frac: float = 0.2):
-    """``(train, interp_test, extrap_test)`` row lists."""
+    """``(train, interp_test, extrap_test)`` row lists (the one-hold-out protocol; modules
+    with fewer than :data:`KFOLD_BELOW` remaining points put all of them in ``train`` --
+    :func:`evaluate` scores those by k-fold cross-prediction)."""
     rng = np.random.default_rng(seed)
     train, interp, extrap = [], [], []
     for module in sorted({r["module"] for r in rows}):
-        mrows = [r for r in rows if r["module"] == module]
-        size = SIZE_PARAM.get(module)
-        top = max(r["params"].get(size, 0) for r in mrows) if size else None
-        rest = []
-        for r in mrows:
-            (extrap if size and r["params"].get(size) == top and len(mrows) > 10 else rest).append(r)
+        rest, top = _module_split([r for r in rows if r["module"] == module], SIZE_PARAM.get(module))
+        extrap += top
         idx = rng.permutation(len(rest))
-        n_test = int(round(test_frac * len(rest))) if len(rest) >= 10 else 0
+        n_test = int(round(test_frac * len(rest))) if len(rest) >= KFOLD_BELOW else 0
         interp += [rest[i] for i in idx[:n_test]]
         train += [rest[i] for i in idx[n_test:]]
     return train, interp, extrap
@@ -68,8 +81,30 @@ def metrics(y_hat, y) -> dict:
     }
 
 
+def _kfold_predictions(rows, seed, targets, folds=5):
+    """Each row predicted by a model fitted (family choice included) on the other folds."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(rows))
+    k = min(folds, len(rows))
+    preds = [None] * len(rows)
+    for f in range(k):
+        test = [i for j, i in enumerate(order) if j % k == f]
+        fit_rows = [rows[i] for j, i in enumerate(order) if j % k != f]
+        model = CostModel.fit(fit_rows, seed=seed, targets=targets)
+        for i in test:
+            r = rows[i]
+            preds[i] = model.predict(r["module"], r["params"], r["nodsp"], extrapolate=True)
+    return preds
+
+
 def evaluate(rows, seed: int = 0, targets=FIT_TARGETS, verbose=False):
     """Fit on the training split, score both held-out splits.
+
+    Interpolation: a seeded 20% of the non-extrapolation points, or -- for a module
+    with fewer than :data:`KFOLD_BELOW` of them -- 5-fold cross-prediction over all of
+    them (every point predicted by a model that never saw it; ``interp_protocol``
+    says which).  Extrapolation: the widest block, predicted by the model fitted on
+    the training points.
 
     Returns ``(errors, predictions)``: ``errors[(module, target)]`` has
     ``interp_*`` and ``extrap_*`` metrics; ``predictions`` lists
@@ -79,15 +114,22 @@ def evaluate(rows, seed: int = 0, targets=FIT_TARGETS, verbose=False):
     model = CostModel.fit(train, seed=seed, targets=targets, verbose=verbose)
     errors, preds = {}, []
     for module in model.modules:
-        for name, part in (("interp", interp), ("extrap", extrap)):
-            prows = [r for r in part if r["module"] == module]
-            ph = [model.predict(module, r["params"], r["nodsp"], extrapolate=True) for r in prows]
+        mtrain = [r for r in train if r["module"] == module]
+        kfold = len(mtrain) < KFOLD_BELOW
+        parts = {"interp": [r for r in interp if r["module"] == module],
+                 "extrap": [r for r in extrap if r["module"] == module]}
+        ph = {name: [model.predict(module, r["params"], r["nodsp"], extrapolate=True) for r in prows]
+              for name, prows in parts.items()}
+        if kfold and len(mtrain) >= 4:
+            parts["interp"], ph["interp"] = mtrain, _kfold_predictions(mtrain, seed, targets)
+        for name, prows in parts.items():
             for t in targets:
                 y = [r[t] for r in prows]
-                yh = [p[t] for p in ph]
+                yh = [p[t] for p in ph[name]]
                 m = metrics(yh, y)
-                errors.setdefault((module, t), {"family": model.families[(module, t)], "n_train": sum(
-                    r["module"] == module for r in train)})
+                errors.setdefault((module, t), {
+                    "family": model.families[(module, t)], "n_train": len(mtrain),
+                    "interp_protocol": "5-fold" if kfold else "holdout-20%"})
                 errors[(module, t)].update({f"{name}_{k}": v for k, v in m.items()})
                 preds += [(module, t, name, a, b) for a, b in zip(y, yh)]
     return errors, preds

@@ -86,18 +86,18 @@ OPERATOR_GRID = {
         {"A_MAN": ("B_MAN",), "A_EXP": ("B_EXP",)},
     ),
     "mase_mxint_relu": DEFAULT_GRID["mase_mxint_relu"],
+    # softmax and layer_norm have a combinational divider per element: ~7k LUTs per
+    # lane and minutes of synthesis each, so their grid stops at 4-element blocks
     "mase_mxint_gelu": (
-        {"BLOCK": (1, 2, 4, 8, 16), "MAN_BITS": (3, 5, 7), "EXP_BITS": (4, 8), "X_WIDTH": (12, 16), "X_FRAC": (6, 8)},
+        {"BLOCK": (1, 2, 4, 8), "MAN_BITS": (3, 5, 7), "EXP_BITS": (4, 8), "X_WIDTH": (12, 16), "X_FRAC": (6, 8)},
         {},
     ),
     "mase_mxint_softmax": (
-        {"BLOCK": (1, 2, 4, 8), "ROW_BLOCKS": (2, 4), "MAN_BITS": (3, 5, 7), "X_WIDTH": (12, 16),
-         "OUT_FRAC": (8, 12)},
+        {"BLOCK": (1, 2, 4), "ROW_BLOCKS": (2, 4), "MAN_BITS": (3, 7), "X_WIDTH": (12, 16), "OUT_FRAC": (8, 12)},
         {},
     ),
     "mase_mxint_layer_norm": (
-        {"BLOCK": (1, 2, 4, 8), "ROW_BLOCKS": (2, 4), "MAN_BITS": (3, 5, 7), "X_WIDTH": (12, 16),
-         "OUT_WIDTH": (8, 16)},
+        {"BLOCK": (1, 2, 4), "ROW_BLOCKS": (2, 4), "MAN_BITS": (3, 7), "X_WIDTH": (12, 16), "OUT_WIDTH": (8, 16)},
         {},
     ),
 }

@@ -15,11 +15,12 @@ _COLS = ("interp_n", "interp_mape", "interp_max_pct", "extrap_n", "extrap_mape",
 
 def format_table(errors) -> str:
     """Markdown table, one row per (module, target)."""
-    head = "| module | target | family | n_train | " + " | ".join(_COLS) + " |"
-    lines = [head, "|" + "---|" * (4 + len(_COLS))]
+    head = "| module | target | family | n_train | interp protocol | " + " | ".join(_COLS) + " |"
+    lines = [head, "|" + "---|" * (5 + len(_COLS))]
     for (module, t), e in sorted(errors.items()):
         cells = [f"{e.get(c, float('nan')):.1f}" if "n" != c[-1:] else str(e.get(c, 0)) for c in _COLS]
-        lines.append(f"| {module} | {t} | {e['family']} | {e['n_train']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {module} | {t} | {e['family']} | {e['n_train']} | {e.get('interp_protocol', '')} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -64,8 +65,8 @@ def write_report(dataset=None, out="mase-cost-report", seed: int = 0) -> str:
     (out / "errors.md").write_text(f"Held-out error on {len(rows)} synthesized points (seed {seed}).\n\n{table}\n")
     with (out / "errors.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["module", "target", "family", "n_train", *_COLS])
+        w.writerow(["module", "target", "family", "n_train", "interp_protocol", *_COLS])
         for (m, t), e in sorted(errors.items()):
-            w.writerow([m, t, e["family"], e["n_train"], *[e.get(c) for c in _COLS]])
+            w.writerow([m, t, e["family"], e["n_train"], e.get("interp_protocol", ""), *[e.get(c) for c in _COLS]])
     _plots(preds, out)
     return table
