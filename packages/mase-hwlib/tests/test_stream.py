@@ -182,9 +182,9 @@ REBLOCK_CONFIGS = [
     # (the B operand of P @ V, blocked along the sequence)
     dict(params=dict(ROWS=8, COLS=4, IN_B0=2, IN_B1=2, OUT_B0=2, OUT_B1=8, OUT_COL_MAJOR=1, IN_MAN=7, OUT_MAN=5),
          bands=3, spread=(-6, 6), idle=0.3, backpressure=0.3),
-    # scores 2x2 tiles -> one-row blocks for softmax: a split, lossless at the same formats
+    # scores 2x2 tiles -> one-row blocks for softmax: a split, lossless at the same formats; two banks
     dict(params=dict(ROWS=2, COLS=8, IN_B0=2, IN_B1=2, OUT_B0=2, OUT_B1=1, IN_MAN=6, IN_EXP=6, OUT_MAN=6,
-                     OUT_EXP=6), bands=4, spread=(-20, 20), idle=0.2, backpressure=0.5),
+                     OUT_EXP=6, BANKS=2), bands=4, spread=(-20, 20), idle=0.2, backpressure=0.5),
     # coarsen (4, 1) -> (8, 2) into a narrow exponent (emax = 7) that clamps and saturates
     dict(params=dict(ROWS=2, COLS=8, IN_B0=4, IN_B1=1, OUT_B0=8, OUT_B1=2, IN_MAN=12, OUT_MAN=4, OUT_EXP=4),
          bands=4, spread=(-14, 14), idle=0.4, backpressure=0.2),
@@ -232,6 +232,18 @@ def test_reblock_rtl_matches_golden(index):
     lint("mase_mxint_reblock", cfg["params"])
     check_against_golden("mase_mxint_reblock", cfg["params"], {"x": beats}, idle=cfg["idle"],
                          backpressure=cfg["backpressure"], seed=index)
+
+
+@pytest.mark.parametrize("banks,cycles", [(1, (3 * 12 + 7) / 31), (2, 1.0)])
+def test_reblock_throughput_one_and_two_banks(banks, cycles):
+    """A split of 4 input blocks into 8 per band, 4 bands, no stalls: one bank fills then
+    drains (12 cycles per band of 8 output blocks: 43 cycles from the first output to the
+    32nd), two banks overlap the next band's fill (one block per cycle)."""
+    params = {**REBLOCK_CONFIGS[1]["params"], "BANKS": banks}
+    _, _, beats, _ = _reblock_case(REBLOCK_CONFIGS[1], seed=1)
+    r = check_against_golden("mase_mxint_reblock", params, {"x": beats}, idle=0, backpressure=0)
+    assert r.cycles_per_block == pytest.approx(cycles)
+    assert catalog.get("mase_mxint_reblock").resolve(params)["CYCLES_PER_BAND"] == (12 if banks == 1 else 8)
 
 
 def test_reblock_refuses_bad_bands():

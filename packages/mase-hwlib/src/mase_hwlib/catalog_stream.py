@@ -103,8 +103,8 @@ def _reblock_derive(p):
         "OUT_MANT_WIDTH": p["OUT_MAN"] + 1,
         "IN_TILES": in_tiles,
         "OUT_TILES": out_tiles,
-        # one bank: the band fills, then drains
-        "CYCLES_PER_BAND": in_tiles + out_tiles,
+        # one bank: the band fills, then drains; two banks: they overlap
+        "CYCLES_PER_BAND": in_tiles + out_tiles if p["BANKS"] == 1 else max(in_tiles, out_tiles),
     }
 
 
@@ -115,7 +115,7 @@ register(
         doc=(
             "Changes the MXInt block shape over bands of ROWS x COLS elements: IN_B1 x IN_B0 blocks in, "
             "OUT_B1 x OUT_B0 blocks out (row-major over the band; lanes optionally column-major), each "
-            "re-rounded once from the exact inputs (= quantize(dequantize(x), new format)). One bank."
+            "re-rounded once from the exact inputs (= quantize(dequantize(x), new format)). One or two banks."
         ),
         params=(
             Param("ROWS", 2, "band rows (a multiple of IN_B1 and OUT_B1)", 1, 64),
@@ -129,6 +129,7 @@ register(
             Param("IN_EXP", 8, "input shared-exponent bits", 1, 8),
             Param("OUT_MAN", 7, "output mantissa bits (magnitude)", 1, 23),
             Param("OUT_EXP", 8, "output shared-exponent bits", 1, 8),
+            Param("BANKS", 1, "1: fill a band, then drain it; 2: the next band fills while one drains", 1, 2),
         ),
         streams=(
             Stream("x", "in", (Field("mant", "IN_LANES", "IN_MANT_WIDTH", signed=True),

@@ -17,8 +17,9 @@
 // Splitting blocks (every output block inside one input block) with
 // OUT_MAN >= IN_MAN and OUT_EXP >= IN_EXP loses nothing.
 //
-// One bank: the band fills (one block per cycle), then drains (one block per
-// cycle, registered output); x_ready is low while it drains.
+// BANKS = 1: the band fills (one block per cycle), then drains (one block per
+// cycle, registered output); x_ready is low while it drains. BANKS = 2: the
+// next band fills while one drains (twice the registers, no input stall).
 `default_nettype none
 
 module mase_mxint_reblock #(
@@ -32,7 +33,8 @@ module mase_mxint_reblock #(
     parameter int IN_MAN        = 7,  // input mantissa bits (magnitude)
     parameter int IN_EXP        = 8,  // input shared-exponent bits
     parameter int OUT_MAN       = 7,  // output mantissa bits (magnitude)
-    parameter int OUT_EXP       = 8   // output shared-exponent bits
+    parameter int OUT_EXP       = 8,  // output shared-exponent bits
+    parameter int BANKS         = 1   // 1: fill, then drain; 2: ping-pong bands
 ) (
     input  wire                                 clk,
     input  wire                                 rst,      // synchronous, active high
@@ -58,39 +60,44 @@ module mase_mxint_reblock #(
     localparam int TW        = $clog2(IN_TILES + 1);
     localparam int CW        = $clog2(OUT_TC + 1);
     localparam int RW        = $clog2(OUT_TR + 1);
-    localparam int EW        = $clog2(ELEMS);                  // element index (ELEMS >= 2)
+    localparam int EW        = $clog2(BANKS * ELEMS);          // element index (ELEMS >= 2)
 
     logic [TW-1:0] in_idx_reg;      // input block being written (row-major)
     logic [RW-1:0] out_row_reg;     // output block row / column being read
     logic [CW-1:0] out_col_reg;
-    logic          drain_reg;       // the band is complete: reading
+    logic [1:0]    full_reg;        // bank holds a complete band (bit 1 unused with one bank)
+    logic          wr_bank_reg;     // bank being filled
+    logic          rd_bank_reg;     // bank being drained
     logic          out_valid_reg;
     wire           x_fire   = x_valid && x_ready;
     wire           out_free = !out_valid_reg || y_ready;
-    wire           load     = drain_reg && out_free;
+    wire           load     = full_reg[rd_bank_reg] && out_free;
     wire           in_last  = in_idx_reg == TW'(IN_TILES - 1);
     wire           col_last = out_col_reg == CW'(OUT_TC - 1);
     wire           out_last = col_last && out_row_reg == RW'(OUT_TR - 1);
 
     // ---- band storage: every element has its own register, written from a fixed lane ----
-    logic [IW-1:0] elem     [ELEMS];
-    logic [LW-1:0] elem_lsb [ELEMS];   // the LSB exponent of the element's input block
-    for (genvar t = 0; t < IN_TILES; t++) begin : g_tile
-        logic [IN_EXP-1:0] exp_reg;
-        always_ff @(posedge clk) begin
-            if (x_fire && in_idx_reg == TW'(t)) exp_reg <= x_exp;
-        end
-        wire signed [LW-1:0] lsb = LW'($signed(exp_reg)) - LW'(IN_MAN - 1);
-        for (genvar l = 0; l < IN_B0 * IN_B1; l++) begin : g_lane
-            // element (row, col) of the band held by lane l of input block t
-            localparam int ROW = (t / IN_TC) * IN_B1 + l / IN_B0;
-            localparam int COL = (t % IN_TC) * IN_B0 + l % IN_B0;
-            logic [IW-1:0] q_reg;
+    logic [IW-1:0] elem     [BANKS * ELEMS];
+    logic [LW-1:0] elem_lsb [BANKS * ELEMS];   // the LSB exponent of the element's input block
+    for (genvar b = 0; b < BANKS; b++) begin : g_bank
+        for (genvar t = 0; t < IN_TILES; t++) begin : g_tile
+            wire we = x_fire && in_idx_reg == TW'(t) && wr_bank_reg == 1'(b);
+            logic [IN_EXP-1:0] exp_reg;
             always_ff @(posedge clk) begin
-                if (x_fire && in_idx_reg == TW'(t)) q_reg <= x_mant[l*IW +: IW];
+                if (we) exp_reg <= x_exp;
             end
-            assign elem[ROW*COLS + COL]     = q_reg;
-            assign elem_lsb[ROW*COLS + COL] = lsb;
+            wire signed [LW-1:0] lsb = LW'($signed(exp_reg)) - LW'(IN_MAN - 1);
+            for (genvar l = 0; l < IN_B0 * IN_B1; l++) begin : g_lane
+                // element (row, col) of the band held by lane l of input block t
+                localparam int ROW = (t / IN_TC) * IN_B1 + l / IN_B0;
+                localparam int COL = (t % IN_TC) * IN_B0 + l % IN_B0;
+                logic [IW-1:0] q_reg;
+                always_ff @(posedge clk) begin
+                    if (we) q_reg <= x_mant[l*IW +: IW];
+                end
+                assign elem[b*ELEMS + ROW*COLS + COL]     = q_reg;
+                assign elem_lsb[b*ELEMS + ROW*COLS + COL] = lsb;
+            end
         end
     end
 
@@ -102,7 +109,8 @@ module mase_mxint_reblock #(
     for (genvar j = 0; j < OUT_LANES; j++) begin : g_out_lane
         localparam int R = OUT_COL_MAJOR != 0 ? j % OUT_B1 : j / OUT_B0;
         localparam int C = OUT_COL_MAJOR != 0 ? j / OUT_B1 : j % OUT_B0;
-        wire [EW-1:0] e = (EW'(out_row_reg) * EW'(OUT_B1) + EW'(R)) * EW'(COLS)
+        wire [EW-1:0] e = EW'(rd_bank_reg) * EW'(ELEMS)
+                          + (EW'(out_row_reg) * EW'(OUT_B1) + EW'(R)) * EW'(COLS)
                           + EW'(out_col_reg) * EW'(OUT_B0) + EW'(C);
         assign gather_int[j*IW +: IW] = elem[e];
         assign gather_lsb[j*LW +: LW] = elem_lsb[e];
@@ -117,7 +125,7 @@ module mase_mxint_reblock #(
     // ---- sequencing and the output register ----
     logic [OUT_LANES*(OUT_MAN+1)-1:0] out_mant_reg;
     logic [OUT_EXP-1:0]               out_exp_reg;
-    assign x_ready = !drain_reg;
+    assign x_ready = !full_reg[wr_bank_reg];
     assign y_valid = out_valid_reg;
     assign y_mant  = out_mant_reg;
     assign y_exp   = out_exp_reg;
@@ -131,18 +139,25 @@ module mase_mxint_reblock #(
             in_idx_reg    <= '0;
             out_row_reg   <= '0;
             out_col_reg   <= '0;
-            drain_reg     <= 1'b0;
+            full_reg      <= 2'b00;
+            wr_bank_reg   <= 1'b0;
+            rd_bank_reg   <= 1'b0;
             out_valid_reg <= 1'b0;
         end else begin
             if (out_free) out_valid_reg <= load;
             if (x_fire) begin
                 in_idx_reg <= in_last ? '0 : in_idx_reg + 1'b1;
-                if (in_last) drain_reg <= 1'b1;
+                if (in_last) wr_bank_reg <= (BANKS > 1) && !wr_bank_reg;
             end
             if (load) begin
                 out_col_reg <= col_last ? '0 : out_col_reg + 1'b1;
                 if (col_last) out_row_reg <= out_last ? '0 : out_row_reg + 1'b1;
-                if (out_last) drain_reg <= 1'b0;
+                if (out_last) rd_bank_reg <= (BANKS > 1) && !rd_bank_reg;
+            end
+            // a bank fills on its last write and empties on its last read
+            for (int b = 0; b < 2; b++) begin
+                if (x_fire && in_last && wr_bank_reg == 1'(b)) full_reg[b] <= 1'b1;
+                if (load && out_last && rd_bank_reg == 1'(b)) full_reg[b] <= 1'b0;
             end
         end
     end
