@@ -27,6 +27,12 @@ def test_catalog_ports_match_the_elaborated_rtl(module):
     ("mase_mxint_linear", dict(BLOCK_K=3, X_ROWS=2, OUT_TILE=5, X_MAN=4, W_MAN=2, BIAS_MAN=9, BIAS_EXP=5, OUT_MAN=11)),
     ("mase_mxint_matmul", dict(BLOCK_K=5, A_ROWS=3, B_COLS=2, A_MAN=2, B_EXP=3, OUT_MAN=9, OUT_EXP=4)),
     ("mase_join2", dict(DATA_WIDTH=13)),
+    ("mase_fixed_to_mxint", dict(BLOCK_0=5, BLOCK_1=3, ROW_BEATS=2, IN_WIDTH=11, IN_SIGNED=0, OUT_MAN=4, OUT_EXP=5)),
+    ("mase_mxint_reblock", dict(ROWS=4, COLS=6, IN_B0=3, IN_B1=2, OUT_B0=2, OUT_B1=4, OUT_COL_MAJOR=1, IN_MAN=5,
+                                OUT_MAN=3, OUT_EXP=4, BANKS=2)),
+    ("mase_mxint_replay", dict(LANES=6, MAN=4, EXP=5, FRAME_ROWS=3, FRAME_COLS=4, GROUPS=2, COL_MAJOR=1,
+                               REPEAT_INNER=3, REPEAT_OUTER=2, TRANSPOSE_LANES=1, TILE_COLS=3)),
+    ("mase_mxint_rom_source", dict(LANES=3, MAN=2, EXP=3, DEPTH=5, HOLD=2, REPEAT=3)),
 ])
 def test_catalog_ports_match_the_rtl_away_from_defaults(module, params):
     assert sorted(rtl_ports(module, params)) == sorted(catalog.get(module).ports(params))
@@ -43,3 +49,23 @@ def test_yosys_reads_and_elaborates(module):
     proc = subprocess.run(["yosys", "-q", "-p", f"read_verilog -sv {files}; hierarchy -check -top {module}; proc"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr or proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+def test_yosys_elaborates_the_stream_bridges_away_from_defaults(tmp_path):
+    """Two-bank reblock with transposed lanes, and a ROM source that really loads its $readmemh image."""
+    import subprocess
+
+    rom = tmp_path / "rom.hex"
+    rom.write_text("".join(f"{w:03x}\n" for w in (0x123, 0x0ff, 0x700)))  # 3 words of 3*3+3 = 12 bits
+    for module, params in (
+        ("mase_mxint_reblock", dict(ROWS=4, COLS=6, IN_B0=3, IN_B1=2, OUT_B0=2, OUT_B1=4, OUT_COL_MAJOR=1, BANKS=2)),
+        ("mase_mxint_rom_source", dict(LANES=3, MAN=2, EXP=3, DEPTH=3, HOLD=2, REPEAT=0, ROM_FILE=str(rom))),
+    ):
+        spec = catalog.get(module)
+        files = " ".join(str(p) for p in spec.source_paths())
+        sets = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}"
+                        for k, v in spec.verilog_params(params).items() if v != "")
+        proc = subprocess.run(["yosys", "-q", "-p", f"read_verilog -sv {files}; chparam {sets} {module}; "
+                               f"hierarchy -check -top {module}; proc"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr or proc.stdout
