@@ -1,10 +1,11 @@
 """search: Optuna over per-tensor formats, single- or multi-objective, resumable.
 
 Each trial draws a mantissa width per quantizable tensor (node results and parameter uses,
-see mase_passes.graphs.slots) from ``mantissa`` (inclusive range); block shape, shared
-exponent width and format family are fixed to ``blocks[0]``, ``exponents[0]``,
-``families[0]`` (MXInt, (16,2), 8 as in the paper) and become per-model choices of the
-study when more than one is given. The trial quantizes a copy of the graph (PTQ) and
+see mase_passes.graphs.slots) from ``mantissa`` (inclusive range), or one per group of
+tensors with per-tensor ranges (mase_passes.search_space); block shape, shared exponent width
+and format family are fixed to ``blocks[0]``, ``exponents[0]``, ``families[0]`` (MXInt,
+(16,2), 8 as in the paper) and become per-model choices of the study when more than one is
+given. The trial quantizes a copy of the graph (PTQ) and
 evaluates it; the objective is paper eq. 4 (single) or (quality, bits[, area]) with
 directions (max, min[, min]) (multi: the Pareto front).
 
@@ -36,7 +37,7 @@ import optuna
 from mase_ir import MaseGraph
 
 from mase_passes.config import dump_toml
-from mase_passes.graphs import slots
+from mase_passes.search_space import SearchSpace
 from mase_passes.passes.evaluate import Evaluate, reference_logits
 from mase_passes.passes.quantize import Quantize
 from mase_passes.storage import StorageOptions, open_storage, uses_heartbeat
@@ -58,7 +59,15 @@ class Search:
     """Options: trials, sampler, seed, objective (single or multi), storage URL, study
     name, output directory, mantissa range, the block/exponent/family choices, the eq. 4 weights,
     ``start_uniform`` mantissa widths tried first (one uniform trial each, new studies only)
-    and optional area/throughput callbacks ``config -> number`` for the hardware terms."""
+    and optional area/throughput callbacks ``config -> number`` for the hardware terms.
+
+    The space (mase_passes.search_space): ``ranges`` ((regex on a tensor's label, (lo, hi))
+    pairs, first match wins, lo == hi fixes the width), ``group_by`` (a regex: tensors whose
+    labels agree outside its matches share one width), ``seeds`` (trials enqueued first in a
+    new study, after the uniform ones: each an int or {dimension name or regex: width}),
+    ``max_mantissa`` (a budget on the element-weighted mean mantissa: an Optuna constraint; a
+    trial over it is not evaluated but pruned, so ``n_trials`` counts evaluated trials) and
+    ``startup_trials`` (TPE's random start)."""
 
     name = "search"
     n_trials: int = 64
@@ -77,6 +86,11 @@ class Search:
     k_throughput: float = 0.0
     k_area: float = 0.0
     start_uniform: tuple[int, ...] = ()
+    ranges: tuple = ()
+    group_by: str | None = None
+    seeds: tuple = ()
+    max_mantissa: float | None = None
+    startup_trials: int = 10
     verbose: bool = False
     area_fn: Callable[[dict], float] | None = None
     throughput_fn: Callable[[dict], float] | None = None
@@ -96,11 +110,15 @@ class Search:
             raise ValueError(f"search: families must be a non-empty subset of {FAMILIES}, got {self.families}")
         if self.n_trials < 1:
             raise ValueError(f"search: n_trials must be >= 1, got {self.n_trials}")
+        if self.max_mantissa is not None and self.objective != "single":
+            raise ValueError("search: max_mantissa is a constraint of the single-objective search; "
+                             "the multi-objective one already trades bits on its front")
 
     # --- the study ------------------------------------------------------------------
     def make_sampler(self) -> optuna.samplers.BaseSampler:
         if self.sampler == "tpe":
-            return optuna.samplers.TPESampler(seed=self.seed, multivariate=True)
+            return optuna.samplers.TPESampler(seed=self.seed, multivariate=True,
+                                              n_startup_trials=self.startup_trials)
         if self.sampler == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=self.seed)
         if self.sampler == "qmc":
@@ -120,8 +138,13 @@ class Search:
             return ["maximize"]
         return ["maximize", "minimize"] + (["minimize"] if self.area_fn else [])
 
-    def config_of(self, graph_slots, trial: optuna.trial.BaseTrial) -> dict:
-        """Suggest a format per tensor and return the quantization config (node level)."""
+    def space(self, graph: MaseGraph) -> SearchSpace:
+        """The dimensions searched on ``graph`` (one per tensor unless ranges/group_by say otherwise)."""
+        return SearchSpace.build(graph, self.mantissa, self.ranges, self.group_by)
+
+    def config_of(self, space: SearchSpace, trial: optuna.trial.BaseTrial) -> dict:
+        """Suggest a width per dimension of ``space`` and return the quantization config
+        (node level, every tensor)."""
         family = trial.suggest_categorical("family", list(self.families)) if len(self.families) > 1 \
             else self.families[0]
         block = self.blocks[0]
@@ -129,12 +152,8 @@ class Search:
             block = self.blocks[trial.suggest_int("block_index", 0, len(self.blocks) - 1)]
         exponent = trial.suggest_categorical("exponent", list(self.exponents)) \
             if len(self.exponents) > 1 else self.exponents[0]
-        nodes: dict[str, dict] = {}
-        lo, hi = self.mantissa
-        for s in graph_slots:
-            m = trial.suggest_int(s.key, lo, hi)
-            nodes.setdefault(s.node, {})[s.role] = _format(family, block, exponent, m)
-        return {"node": nodes}
+        params = {d.name: trial.suggest_int(d.name, d.lo, d.hi) for d in space.dims}
+        return space.config(space.widths(params), lambda m: _format(family, block, exponent, m))
 
     def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None) -> SearchResult:
         """Run (or resume) the study on ``graph`` evaluated on ``batches``; write the outputs."""
@@ -143,7 +162,10 @@ class Search:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
         if isinstance(reference, MaseGraph):  # run the FP32 reference once, not per trial
             reference = reference_logits(reference, batches)
-        graph_slots = slots(graph)
+        space = self.space(graph)
+        if self.max_mantissa is not None and self.max_mantissa < space.min_mean_mantissa() - 1e-9:
+            raise ValueError(f"search: max_mantissa {self.max_mantissa} is below the smallest mean mantissa "
+                             f"of the space ({space.min_mean_mantissa():.4f})")
         evaluator = Evaluate(metric=self.metric, k=self.k, k_throughput=self.k_throughput, k_area=self.k_area)
         storage = open_storage(self.storage_url(), StorageOptions(heartbeat_interval=self.heartbeat_interval,
                                                                   grace_period=self.grace_period))
@@ -160,7 +182,13 @@ class Search:
 
         def objective(trial):
             trial.set_user_attr("worker", worker)
-            conf = self.config_of(graph_slots, trial)
+            conf = self.config_of(space, trial)
+            mean_m = space.mean_mantissa(space.widths(trial.params))
+            trial.set_user_attr("mean_mantissa", mean_m)
+            if self.max_mantissa is not None:
+                trial.set_constraint("mean_mantissa", mean_m - self.max_mantissa)
+                if mean_m > self.max_mantissa:  # over budget: not worth an evaluation
+                    raise optuna.TrialPruned(f"mean mantissa {mean_m:.3f} > {self.max_mantissa}")
             q = Quantize(config=conf).apply(graph)
             area = self.area_fn(conf) if self.area_fn else None
             thr = self.throughput_fn(conf) if self.throughput_fn else None
@@ -175,17 +203,19 @@ class Search:
             return (quality, r.average_bits) + ((area,) if self.area_fn else ())
 
         if not study.trials:  # a new study: try the uniform widths first, TPE then starts near them
-            for m in self.start_uniform:
-                study.enqueue_trial({s.key: m for s in graph_slots})
+            for rule in tuple(self.start_uniform) + tuple(self.seeds):
+                study.enqueue_trial(space.seed(rule))
         done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         remaining = self.n_trials - done
         if remaining > 0:
             stop = optuna.study.MaxTrialsCallback(self.n_trials, states=(optuna.trial.TrialState.COMPLETE,))
-            study.optimize(objective, n_trials=remaining, callbacks=[stop])
+            # pruned (over-budget) trials cost no evaluation and do not count; cap them anyway
+            attempts = remaining if self.max_mantissa is None else 20 * remaining + len(self.seeds)
+            study.optimize(objective, n_trials=attempts, callbacks=[stop])
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         best = self._best_trial(study)
-        best_conf = self.config_of(graph_slots, optuna.trial.FixedTrial(best.params))
+        best_conf = self.config_of(space, optuna.trial.FixedTrial(best.params))
         write_atomic(out / "best_config.toml",
                      f"# best trial {best.number}: {best.user_attrs}\n" + dump_toml(_as_strings(best_conf)))
         write_pareto(study, out)
