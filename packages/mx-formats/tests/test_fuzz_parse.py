@@ -133,15 +133,11 @@ def test_non_strings_are_a_type_error_naming_the_type(bad):
         mxf.parse(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="mx_formats.parse reads digits with str.isdigit: a superscript digit "
-                   "escapes as int()'s bare ValueError, without the column (reported to the lead)")
 def test_a_superscript_digit_is_a_format_parse_error_with_its_column():
     with pytest.raises(mxf.FormatParseError, match="at column 9"):
         mxf.parse("Fixed(8,\u00b2)")
 
 
-@pytest.mark.xfail(strict=True, reason="mx_formats.parse accepts non-ASCII digits (Arabic-Indic, fullwidth) "
-                   "as numbers; the grammar says digit+ (reported to the lead)")
 def test_non_ascii_digits_are_refused():
     with pytest.raises(mxf.FormatParseError):
         mxf.parse("MXInt((16,2),8,\uff17)")

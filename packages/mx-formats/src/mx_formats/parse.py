@@ -65,7 +65,8 @@ class _Cursor:
         if self.pos < len(self.text) and self.text[self.pos] == "-":
             self.pos += 1
         digits = self.pos
-        while self.pos < len(self.text) and self.text[self.pos].isdigit():
+        # ASCII only: str.isdigit() also accepts superscripts and other scripts' digits.
+        while self.pos < len(self.text) and self.text[self.pos] in "0123456789":
             self.pos += 1
         if digits == self.pos or self.pos - digits > 9:
             raise FormatParseError(self.text, start, "an integer of at most 9 digits")
