@@ -46,7 +46,20 @@ def hardware_inputs(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
 def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
     """Every stream value of the design as the hardware computes it (golden models)."""
     env = hardware_inputs(design, inputs)
+    done_groups = set()
     for s in design.stages:
+        if s.group is not None:  # attention: mase_hwlib.attention's golden chain, run once per pattern
+            pat, hw_stages = s.group if isinstance(s.group, tuple) else (s.group, None)
+            if pat.out in done_groups or hw_stages is None:
+                continue
+            from mase_passes.hardware.attention import run as run_attention
+
+            last = f"{pat.out}__{hw_stages[-1].name}"
+            target = last if last in design.values else pat.out
+            v = design.values[target]
+            env[target] = run_attention(hw_stages, env[pat.q], env[pat.k], env[pat.v], v.fmt, v.shape)
+            done_groups.add(pat.out)
+            continue
         fmt = design.values[s.output].fmt  # None for a fixed-point stream (then env holds integer codes)
         if s.module == "mase_mxint_linear":
             y = ops.linear(env[s.inputs["x"]], s.constants["weight"], s.constants.get("bias"), fmt)

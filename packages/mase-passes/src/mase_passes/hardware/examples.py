@@ -91,3 +91,36 @@ def ffn(seed=0, layer_norm=False):
     m = (FFNPostLN() if layer_norm else FFN()).eval()
     x = torch.randn(8, 16)
     return m, x, Quantize(config=FFN_CONFIG).apply(mase_ir.trace(m, {"x": x}))
+
+
+BERT_CONFIG = {"default": "MXInt((4,),8,6)",
+               "op": {"linear": {"weight": "MXInt((4,4),8,5)", "bias": "MXInt((4,4),8,7)"},
+                      "softmax": {"data_out": "MXInt((4,),8,7)"}, "matmul": {"data_out": "MXInt((4,),8,7)"}}}
+
+
+class BertEncoderLayer(torch.nn.Module):
+    """One transformers BertLayer (eager attention) on hidden states ``x`` [1, seq, hidden]."""
+
+    def __init__(self, hidden=32, heads=2, intermediate=64):
+        super().__init__()
+        from transformers import BertConfig
+        from transformers.models.bert.modeling_bert import BertLayer
+
+        cfg = BertConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=intermediate,
+                         hidden_act="gelu", attn_implementation="eager")
+        self.layer = BertLayer(cfg)
+
+    def forward(self, x):
+        out = self.layer(x)
+        return out[0] if isinstance(out, tuple) else out
+
+
+def bert_layer(seed=0, seq=8, hidden=32, heads=2, intermediate=64):
+    torch.manual_seed(seed)
+    m = BertEncoderLayer(hidden, heads, intermediate).eval()
+    with torch.no_grad():  # gamma/beta away from the identity init so they matter
+        for ln in (m.layer.attention.output.LayerNorm, m.layer.output.LayerNorm):
+            ln.weight.uniform_(0.5, 1.5)
+            ln.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(1, seq, hidden)
+    return m, x, Quantize(config=BERT_CONFIG).apply(mase_ir.trace(m, {"x": x}))

@@ -153,7 +153,10 @@ class Emit:
         for s in design.stages:
             for key, (q, _stem) in s.roms.items():
                 rel = s.params[key]
-                write_mx_rom(w.path(rel), streams.mx_to_beats(q), q.fmt.man_bits, q.fmt.exp_bits)
+                if isinstance(q, dict):  # beats already (a constant of an attention stage)
+                    write_mx_rom(w.path(rel), q, s.params["MAN"], s.params["EXP"])
+                else:
+                    write_mx_rom(w.path(rel), streams.mx_to_beats(q), q.fmt.man_bits, q.fmt.exp_bits)
                 rom_paths[(s.name, key)] = rel
         sources = topgen.module_sources(design, self.register_slices)
         for p in sources:

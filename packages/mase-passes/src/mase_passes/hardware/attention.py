@@ -1,0 +1,115 @@
+"""Multi-head self-attention of a traced BERT-style layer mapped onto ``mase_hwlib.attention``.
+
+The pattern (what ``mase_ir.trace`` gives for eager attention, batch 1)::
+
+    %q  = reorder(%Q) {shape=[1,S,H,Dh], dims=[0,2,1,3]}      # heads split
+    %kt = reorder(%K) {shape=[1,S,H,Dh], dims=[0,2,3,1]}      # heads split, K transposed
+    %v  = reorder(%V) {shape=[1,S,H,Dh], dims=[0,2,1,3]}
+    %s  = matmul(%q, %kt);  %z = mul(%s) {other=scale};  %p = softmax(%z) {dim=-1}
+    %o  = matmul(%p, %v);   %out = reorder(%o) {dims=[0,2,1,3], out_shape=[1,S,H*Dh]}
+
+becomes the stage list of ``mase_hwlib.attention.plan`` (replay buffers for the operand
+orders, matmul, scale by a ROM constant, softmax, fixed -> MXInt, matmul) on the three linear
+outputs ``%Q, %K, %V`` (each ``[S, D]`` streamed as the linear produces it) and yields
+``%out`` as ``[S, D]`` with block ``(vb0, qb1)``. The head split/merge reorders cost nothing:
+heads are column groups of the ``[S, D]`` streams, and the last matmul emits the concatenated
+heads in row-major order. Formats: Q/K/V and the results of matmul, mul, softmax and the second
+matmul give the widths (``plan``'s qk/score/p/out formats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mx_formats as mxf
+import numpy as np
+from mase_hwlib import attention as hw_attention
+from mase_hwlib import streams
+
+__all__ = ["AttentionPattern", "find_attention", "plan_stages"]
+
+
+@dataclass
+class AttentionPattern:
+    q: str
+    k: str
+    v: str
+    nodes: list[str]      # every IR node the pattern replaces
+    out: str              # the head-merge reorder: its value is the attention output
+    seq: int
+    d_model: int
+    heads: int
+    scale: float
+    qk: str
+    score: str
+    p: str
+    o: str
+
+
+def _only_user(users, name):
+    u = users.get(name, [])
+    return u[0] if len(u) == 1 else None
+
+
+def find_attention(graph) -> list[AttentionPattern]:
+    """Every occurrence of the pattern above (matched from its first matmul)."""
+    users: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        for a in n.args:
+            users.setdefault(a.name, []).append(n.name)
+    byname = {n.name: n for n in graph.nodes}
+    found = []
+    for m1 in graph.nodes:
+        if m1.op != "matmul" or len(m1.args) != 2 or m1.params:
+            continue
+        rq, rk = (byname.get(a.name) for a in m1.args)
+        if rq is None or rk is None or rq.op != "reorder" or rk.op != "reorder":
+            continue
+        if list(rq.attrs.get("dims", [])) != [0, 2, 1, 3] or list(rk.attrs.get("dims", [])) != [0, 2, 3, 1]:
+            continue
+        mul = byname.get(_only_user(users, m1.name) or "")
+        if mul is None or mul.op != "mul" or len(mul.args) != 1 or not isinstance(mul.attrs.get("other"), (int, float)):
+            continue
+        sm = byname.get(_only_user(users, mul.name) or "")
+        if sm is None or sm.op != "softmax" or sm.attrs.get("dim") not in (-1, 3):
+            continue
+        m2 = byname.get(_only_user(users, sm.name) or "")
+        if m2 is None or m2.op != "matmul" or len(m2.args) != 2 or m2.args[0].name != sm.name:
+            continue
+        rv = byname.get(m2.args[1].name)
+        if rv is None or rv.op != "reorder" or list(rv.attrs.get("dims", [])) != [0, 2, 1, 3]:
+            continue
+        ro = byname.get(_only_user(users, m2.name) or "")
+        if ro is None or ro.op != "reorder" or list(ro.attrs.get("dims", [])) != [0, 2, 1, 3]:
+            continue
+        shape = list(rq.attrs.get("shape") or [])
+        if len(shape) != 4 or shape[0] != 1:
+            continue
+        _, seq, heads, dh = shape
+        found.append(AttentionPattern(
+            q=rq.args[0].name, k=rk.args[0].name, v=rv.args[0].name,
+            nodes=[rq.name, rk.name, rv.name, m1.name, mul.name, sm.name, m2.name, ro.name], out=ro.name,
+            seq=seq, d_model=heads * dh, heads=heads, scale=float(mul.attrs["other"]),
+            qk=m1.name, score=mul.name, p=sm.name, o=m2.name))
+    return found
+
+
+def plan_stages(graph, pat: AttentionPattern, q_fmt, k_fmt, v_fmt):
+    """``mase_hwlib.attention.plan`` for the pattern, and every stage's output beat count
+    (from a golden run on zeros: the counts do not depend on the data)."""
+    el = lambda name: graph.value_type(name).element  # noqa: E731
+    stages = hw_attention.plan(seq=pat.seq, d_model=pat.d_model, heads=pat.heads, q_fmt=q_fmt, k_fmt=k_fmt,
+                               v_fmt=v_fmt, scale=pat.scale, qk_fmt=el(pat.qk), score_fmt=el(pat.score),
+                               p_fmt=el(pat.p), out_fmt=el(pat.o))
+    zeros = [mxf.quantize(np.zeros((pat.seq, pat.d_model)), f, axes=(-1, -2) if len(f.block) == 2 else (-1,))
+             for f in (q_fmt, k_fmt, v_fmt)]
+    _, beats = hw_attention.run(stages, *zeros)
+    counts = {s.name: len(next(iter(beats[f"{s.name}.y"].values()))) for s in stages}
+    return stages, counts
+
+
+def run(stages, qq, qk, qv, out_fmt, shape):
+    """Golden run; the output as an MXArray in ``out_fmt`` (1-D or 2-D block) of ``shape``."""
+    _, beats = hw_attention.run(stages, qq, qk, qv)
+    y = beats[f"{stages[-1].name}.y"]
+    return streams.beats_to_mx(y, out_fmt, shape, (-1, -2) if len(out_fmt.block) == 2 else (-1,))
