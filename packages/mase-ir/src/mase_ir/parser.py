@@ -21,9 +21,18 @@ MAX_DEPTH = 32  # nesting limit of literals, so hostile text cannot exhaust the 
 
 
 class ParseError(ValueError):
-    def __init__(self, message: str, line: int, column: int, expected: str, found: str):
-        self.line, self.column, self.expected, self.found = line, column, expected, found
-        super().__init__(f"line {line}, column {column}: {message} (expected {expected}, found {found})")
+    """A syntax error at ``line``/``column`` (1-based); ``source`` names the file when known."""
+
+    def __init__(self, message: str, line: int, column: int, expected: str, found: str,
+                 source: str | None = None):
+        self.message, self.line, self.column = message, line, column
+        self.expected, self.found, self.source = expected, found, source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}line {line}, column {column}: {message} (expected {expected}, found {found})")
+
+    def in_file(self, source: str) -> "ParseError":
+        """The same error, naming the file it came from."""
+        return ParseError(self.message, self.line, self.column, self.expected, self.found, source)
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ _TOKEN = re.compile(r"""
   | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*")
   | (?P<punct>[()\[\]{},:=])
-""", re.VERBOSE)
+""", re.VERBOSE | re.ASCII)  # ASCII: \d and \s must not take other scripts
 
 
 def _describe(tok: Token) -> str:
