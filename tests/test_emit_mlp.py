@@ -50,3 +50,17 @@ def test_ffn_with_residual_gelu_and_layer_norm_simulates_bit_exact(tmp_path):
     assert gap.elements == 128 and gap.max_ulp >= 0
     ref = model(x).detach().double().numpy()
     assert np.abs(mxf.dequantize(r.expected["out_layer_norm"]) - ref).max() < 0.5
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
+def test_search_config_with_reblocks_simulates_bit_exact(tmp_path):
+    """The search's own blocking, MXInt((16,2),8,m) on every tensor with per-tensor m: each linear
+    emits 2 x 2 tiles and a mase_mxint_reblock rounds them into (16,2) blocks."""
+    model, x, q = examples.search_mlp()
+    g, report, r = flow(q, x, tmp_path / "search_mlp", budget="xc7a100t", widen=False)
+    assert sum(s.module == "mase_mxint_reblock" for s in r.design.stages) == 2
+    assert r.run_simulation(idle=0.2, backpressure=0.2, seed=11)
+    sim = simulated_outputs(r)
+    assert_bit_exact(sim["out_linear_1"], r.expected["out_linear_1"])
+    (gap,) = r.gaps  # double rounding (tile, then block) vs the fast emulation's single rounding
+    assert gap.elements == 64

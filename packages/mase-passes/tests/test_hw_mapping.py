@@ -129,12 +129,26 @@ def test_format_without_operator_is_refused():
         map_graph(q)
 
 
-def test_block_that_needs_reblocking_is_refused():
-    # the search's default (16,2) on everything: the weight's second extent (2) is the output tile,
-    # but the output is declared with 16 features per block
-    q = _quantized(_Lin(32, 32), torch.randn(2, 32), {"default": "MXInt((16,2),8,5)"})
-    with pytest.raises(MappingError, match=r"%linear: result block \(16, 2\) must be \(OUT_TILE, X_ROWS\) = \(2, 2\)"):
-        map_graph(q)
+def test_search_blocking_gets_a_reblock_after_the_linear():
+    """(16,2) everywhere (the search's default): the linear emits 2 x 2 tiles at m+4 bits, a
+    mase_mxint_reblock rounds them into (16,2) blocks; oracle: mx_formats, twice."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 32)
+    q = _quantized(_Lin(32, 32), x, {"default": "MXInt((16,2),8,5)", "node": {"linear": {"weight": "MXInt((16,2),8,3)"}}})
+    d = map_graph(q)
+    lin, rb = d.stages
+    assert rb.module == "mase_mxint_reblock" and lin.params["OUT_TILE"] == 2 and lin.params["OUT_MAN"] == 9
+    assert (rb.params["IN_B0"], rb.params["IN_B1"], rb.params["OUT_B0"], rb.params["OUT_B1"]) == (2, 2, 16, 2)
+    y = emulate.exact(d, {"x": x})["linear"]
+    xq = mxf.dequantize(mxf.quantize(x.double().numpy(), mxf.MXInt((16, 2), 8, 5), axes=(-1, -2)))
+    n = q.node("linear")
+    wq = mxf.dequantize(mxf.quantize(q.weights["fc.weight"].detach().double().numpy(), mxf.MXInt((16, 2), 8, 3),
+                                     axes=(-1, -2)))
+    bq = mxf.dequantize(mxf.quantize(q.weights["fc.bias"].detach().double().numpy(), mxf.MXInt((16, 2), 8, 5),
+                                     axes=(-1, -2)))  # the graph's own bias quantization
+    tiles = mxf.quantize(xq @ wq.T + bq, mxf.MXInt((2, 2), 8, 9), axes=(-1, -2))
+    want = mxf.quantize(mxf.dequantize(tiles), n.result.element, axes=(-1, -2))
+    np.testing.assert_array_equal(mxf.dequantize(y), mxf.dequantize(want))
 
 
 def test_fan_out_maps_and_output_with_other_readers_is_refused():

@@ -124,3 +124,28 @@ def bert_layer(seed=0, seq=8, hidden=32, heads=2, intermediate=64):
             ln.bias.uniform_(-0.5, 0.5)
     x = torch.randn(1, seq, hidden)
     return m, x, Quantize(config=BERT_CONFIG).apply(mase_ir.trace(m, {"x": x}))
+
+
+# what the search produces: MXInt((16,2),8,m) on every tensor, m chosen per tensor
+SEARCH_CONFIG = {"default": "MXInt((16,2),8,5)",
+                 "node": {"linear": {"weight": "MXInt((16,2),8,3)", "data_out": "MXInt((16,2),8,6)"},
+                          "relu": {"data_out": "MXInt((16,2),8,4)"},
+                          "linear_1": {"weight": "MXInt((16,2),8,4)", "bias": "MXInt((16,2),8,6)"}}}
+
+
+class MLP2(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(32, 32)
+        self.fc2 = torch.nn.Linear(32, 16)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def search_mlp(seed=0):
+    """A 2-layer MLP under the search's blocking (16,2): every linear needs a reblock after it."""
+    torch.manual_seed(seed)
+    m = MLP2().eval()
+    x = torch.randn(4, 32)
+    return m, x, Quantize(config=SEARCH_CONFIG).apply(mase_ir.trace(m, {"x": x}))

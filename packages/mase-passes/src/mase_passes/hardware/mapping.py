@@ -8,9 +8,14 @@ beat). The rules (docs/hardware.md has the tables):
 
 * ``linear`` -> ``mase_mxint_linear`` with weights (and bias) in ``$readmemh`` ROMs. With x
   ``[N, IN]`` in ``MXInt((BK, XR))`` and W ``[OUT, IN]`` in ``MXInt((BK, OT))`` (both blocked
-  along in_features, the IR's convention), the module emits ``XR x OT`` tiles, so the output
-  value's block must be ``(OT, XR)`` — there is no re-blocking operator in mase_hwlib, and a
-  format that would need one is refused. The bias must be blocked ``OT`` along out_features.
+  along in_features, the IR's convention), the module emits ``XR x OT`` tiles. When the output
+  value's block is not ``(OT, XR)`` (e.g. the search's ``(16,2)`` everywhere gives 2 x 2 tiles),
+  a ``mase_mxint_reblock`` follows and rounds the tiles into the value's block; the linear then
+  keeps ``LINEAR_GUARD_BITS`` more mantissa bits. The bias must be blocked ``OT`` along
+  out_features.
+* ``gelu`` -> ``mase_mxint_gelu`` + ``mase_fixed_to_mxint``; ``layer_norm`` -> the integer
+  ``mase_mxint_layer_norm`` + ``mase_fixed_to_mxint`` + mul gamma / add beta streamed from
+  ``mase_mxint_rom_source``; BERT attention (hardware/attention.py) -> ``mase_hwlib.attention``.
 * ``relu``, ``add``, ``mul`` -> the elementwise MXInt modules; operands and result share one
   block (the module re-rounds mantissa and exponent widths itself, so no cast is needed).
 * ``reshape`` / ``reorder`` / ``transpose`` / ``squeeze`` / ``unsqueeze`` are streaming-order
@@ -19,9 +24,9 @@ beat). The rules (docs/hardware.md has the tables):
   stream (last axis unchanged, block rows not split), and become a ``mase_mxint_cast`` when
   the result's format has other mantissa/exponent widths than the operand's.
 
-Everything else, a non-MXInt format, a shape the module cannot tile, a value read by more than
-one stage (fan-out needs fork + FIFO sizing, not built) raises :class:`MappingError` naming the
-node and what is missing, before any file is written.
+A value read by several stages is forked in the top level (hardware/topgen.py). Everything
+else — an op without operator, a non-MXInt format, a shape the module cannot tile — raises
+:class:`MappingError` naming the node and what is missing, before any file is written.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ COMPUTE_OPS = {"linear": "mase_mxint_linear", "relu": "mase_mxint_relu",
                "layer_norm": "mase_mxint_layer_norm"}
 # internal fixed-point grid of the non-linear operators (mase_mxint_to_fixed: range +-2^(W-F-1), step 2^-F)
 GELU_X_WIDTH, GELU_X_FRAC = 16, 8
+# extra mantissa bits of a linear's own output when a mase_mxint_reblock follows it
+LINEAR_GUARD_BITS = 4
 # layer_norm: input grid as gelu's; normalized output (|y| <= sqrt(N)) on 16 bits with 11 fraction bits
 LN_X_WIDTH, LN_X_FRAC, LN_OUT_WIDTH, LN_OUT_FRAC = 16, 8, 16, 11
 
@@ -267,7 +274,7 @@ def map_graph(graph: MaseGraph) -> HwDesign:
                                        f"mapped ops: {sorted(COMPUTE_OPS)} and streaming-order ops {list(STREAMING_OPS)}")
         out = _stream_value(n.name, n.name, n.result.shape, n.result.element)
         if n.op == "linear":
-            new_stages = [_map_linear(graph, n, src(n.name, n.args[0].name), out)]
+            new_stages = _map_linear(graph, n, src(n.name, n.args[0].name), out, values)
         elif n.op == "gelu":
             new_stages = _map_gelu(n, src(n.name, n.args[0].name), out, values)
         elif n.op == "layer_norm":
@@ -308,7 +315,7 @@ def _map_streaming(n, x: StreamValue, values: dict):
     return Stage(f"{n.name}_cast", n.name, "cast", "mase_mxint_cast", params, {"x": x.name}, n.name)
 
 
-def _map_linear(graph: MaseGraph, n, x: StreamValue, out: StreamValue) -> Stage:
+def _map_linear(graph: MaseGraph, n, x: StreamValue, out: StreamValue, values: dict) -> list[Stage]:
     bound = {role: (kind, ref) for role, kind, ref in bind_roles(n)}
     if bound["weight"][0] != "param":
         raise MappingError(n.name, "linear weight is an activation stream; mase_mxint_linear holds constant "
@@ -328,31 +335,56 @@ def _map_linear(graph: MaseGraph, n, x: StreamValue, out: StreamValue) -> Stage:
                                    f"{fw.block} has {bkw}; mase_mxint_linear needs one BLOCK_K")
     if fin % bk or fout % ot:
         raise MappingError(n.name, f"weight {[fout, fin]} is not whole {ot}x{bk} tiles")
+    reblock = None
+    lin_out = out
     if out.tile != (ot, xr):
-        raise MappingError(n.name, f"result block {out.fmt.block} must be (OUT_TILE, X_ROWS) = ({ot}, {xr}) as "
-                                   f"mase_mxint_linear emits X_ROWS x OUT_TILE tiles (weight block {fw.block}, input "
-                                   f"block {x.fmt.block}); there is no re-blocking operator in mase_hwlib")
+        # mase_mxint_linear emits X_ROWS x OUT_TILE tiles; the result's block differs, so a
+        # mase_mxint_reblock rounds them into it. The linear's own output keeps LINEAR_GUARD_BITS
+        # more mantissa bits (two roundings; the exact emulation chains both)
+        f0, r0 = out.tile
+        band, cols = math.lcm(xr, r0), out.shape[1]
+        if out.shape[0] % band or cols % math.lcm(ot, f0) or band > 64 or cols > 1024:
+            raise MappingError(n.name, f"result block {out.fmt.block} differs from the linear's output tile "
+                                       f"(OUT_TILE, X_ROWS) = ({ot}, {xr}) and mase_mxint_reblock cannot bridge them "
+                                       f"for {list(out.graph_shape)} (bands of {band} rows x {cols} columns)")
+        man = min(out.fmt.man_bits + LINEAR_GUARD_BITS, 23)
+        tile_fmt = mxf.MXInt((ot, xr) if xr > 1 else (ot,), out.fmt.exp_bits, man)
+        lin_out = StreamValue(f"{n.name}__tiles", out.shape, tile_fmt, out.graph_shape)
+        values[lin_out.name] = lin_out
+        reblock = Stage(f"{n.name}_reblock", n.name, "linear", "mase_mxint_reblock",
+                        dict(ROWS=band, COLS=cols, IN_B0=ot, IN_B1=xr, OUT_B0=f0, OUT_B1=r0, OUT_COL_MAJOR=0,
+                             IN_MAN=man, IN_EXP=out.fmt.exp_bits, OUT_MAN=out.fmt.man_bits,
+                             OUT_EXP=out.fmt.exp_bits), {"x": lin_out.name}, n.name)
     params = dict(BLOCK_K=bk, X_ROWS=xr, OUT_TILE=ot, IN_TILES=fin // bk, OUT_TILES=fout // ot,
                   X_MAN=x.fmt.man_bits, X_EXP=x.fmt.exp_bits, W_MAN=fw.man_bits, W_EXP=fw.exp_bits,
-                  OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits, HAS_BIAS=0, WEIGHTS_IN_ROM=1,
+                  OUT_MAN=lin_out.fmt.man_bits, OUT_EXP=lin_out.fmt.exp_bits, HAS_BIAS=0, WEIGHTS_IN_ROM=1,
                   WEIGHT_FILE=rom_path(f"{n.name}_weight"))
     qw = mxf.quantize(_weight(graph, n, "weight"), fw, axes=(-1, -2))
-    stage = Stage(n.name, n.name, "linear", "mase_mxint_linear", params, {"x": x.name}, n.name,
+    stage = Stage(n.name, n.name, "linear", "mase_mxint_linear", params, {"x": x.name}, lin_out.name,
                   roms={"WEIGHT_FILE": (qw, f"{n.name}_weight")}, constants={"weight": qw})
+    stages = [stage] + ([reblock] if reblock else [])
     kind = bound.get("bias", ("none", None))[0]
     if kind == "arg":
         raise MappingError(n.name, "bias is an activation stream; mase_mxint_linear takes a constant bias")
     if kind == "param":
         fb = _mxint(n.name, "bias", n.params["bias"].type.element)
-        if fb.block[0] != ot:
-            raise MappingError(n.name, f"bias block {fb.block} must hold OUT_TILE = {ot} out_features per block "
-                                       f"(the weight's second block extent)")
+        if fb.block[0] % ot:
+            raise MappingError(n.name, f"bias block {fb.block} must hold a multiple of OUT_TILE = {ot} out_features "
+                                       f"per block (the weight's second block extent)")
         hw_fb = mxf.MXInt((ot,), fb.exp_bits, fb.man_bits)
-        qb = mxf.quantize(_weight(graph, n, "bias"), hw_fb, axes=(-1,))
+        # the graph's bias values (blocks of fb.block[0] along out_features, the 2-D block's second
+        # extent is the padded unit axis) re-cut into OUT_TILE blocks: lossless, because a sub-block's
+        # exponent is at most its block's, so each value keeps its mantissa within m bits
+        b_graph = mxf.dequantize(mxf.quantize(_weight(graph, n, "bias"), mxf.MXInt((fb.block[0],), fb.exp_bits,
+                                                                                   fb.man_bits), axes=(-1,)))
+        qb = mxf.quantize(b_graph, hw_fb, axes=(-1,))
+        if not np.array_equal(mxf.dequantize(qb), b_graph):
+            raise MappingError(n.name, f"bias in {fb} does not re-cut losslessly into {hw_fb} blocks (exponent "
+                                       "underflow); use a bias block of OUT_TILE")
         params.update(HAS_BIAS=1, BIAS_MAN=fb.man_bits, BIAS_EXP=fb.exp_bits, BIAS_FILE=rom_path(f"{n.name}_bias"))
         stage.roms["BIAS_FILE"] = (qb, f"{n.name}_bias")
         stage.constants["bias"] = qb
-    return stage
+    return stages
 
 
 def _map_elementwise(n, operands: list[StreamValue], out: StreamValue) -> Stage:

@@ -100,8 +100,8 @@ def _classes(design: HwDesign) -> _Classes:
         c.add(("R", v.name), v.graph_shape[-2] if len(v.graph_shape) >= 2 else 1)
     for s in design.stages:
         ins = list(s.inputs.values())
-        if s.group is not None:
-            continue  # attention stages: blocks fixed by mase_hwlib.attention.plan, not widened here
+        if s.group is not None or s.module == "mase_mxint_reblock":
+            continue  # attention stages (blocks fixed by mase_hwlib.attention.plan) and reblock (changes blocks)
         if s.module == "mase_mxint_linear":
             n = g.node(s.node)
             fout, fin = n.params["weight"].type.shape
