@@ -40,6 +40,8 @@ SIZE_PARAM = {
 #: Below this many non-extrapolation points a module's interpolation error is measured by
 #: k-fold cross-prediction instead of one 20% hold-out (a 20% hold-out of 12 points is 2 points).
 KFOLD_BELOW = 20
+#: ... and with fewer than this many there is no interpolation estimate at all.
+KFOLD_MIN = 4
 
 
 def _module_split(mrows, size):
@@ -120,7 +122,10 @@ def evaluate(rows, seed: int = 0, targets=FIT_TARGETS, verbose=False):
                  "extrap": [r for r in extrap if r["module"] == module]}
         ph = {name: [model.predict(module, r["params"], r["nodsp"], extrapolate=True) for r in prows]
               for name, prows in parts.items()}
-        if kfold and len(mtrain) >= 4:
+        protocol = "holdout-20%"
+        if kfold:
+            protocol = "5-fold" if len(mtrain) >= KFOLD_MIN else f"none (< {KFOLD_MIN} points)"
+        if kfold and len(mtrain) >= KFOLD_MIN:
             parts["interp"], ph["interp"] = mtrain, _kfold_predictions(mtrain, seed, targets)
         for name, prows in parts.items():
             for t in targets:
@@ -129,7 +134,8 @@ def evaluate(rows, seed: int = 0, targets=FIT_TARGETS, verbose=False):
                 m = metrics(yh, y)
                 errors.setdefault((module, t), {
                     "family": model.families[(module, t)], "n_train": len(mtrain),
-                    "interp_protocol": "5-fold" if kfold else "holdout-20%"})
+                    "interp_protocol": protocol,
+                    "cv_scores": model.meta["cv_scores"].get((module, t), {})})
                 errors[(module, t)].update({f"{name}_{k}": v for k, v in m.items()})
                 preds += [(module, t, name, a, b) for a, b in zip(y, yh)]
     return errors, preds

@@ -112,7 +112,7 @@ class CostModel:
         from mase_cost import dataset as ds
 
         rows = ds.load(dataset) if dataset is None or isinstance(dataset, (str, Path)) else list(dataset)
-        models, fams, names, ranges = {}, {}, {}, {}
+        models, fams, names, ranges, cv = {}, {}, {}, {}, {}
         for module in sorted({r["module"] for r in rows} & set(FEATURES)):
             mrows = [r for r in rows if r["module"] == module]
             x, fnames = _matrix(module, mrows)
@@ -125,13 +125,15 @@ class CostModel:
                 cands = list(families) if len(y) >= 10 else ["linear"]
                 scores = {f: _cv_score(f, x, y, seed) for f in cands} if len(cands) > 1 else {cands[0]: 0.0}
                 best = min(scores, key=scores.get)
+                cv[(module, t)] = scores
                 if verbose:
                     print(module, t, {k: round(v, 4) for k, v in scores.items()}, "->", best)
                 # stored as numpy arithmetic: loading must not import scikit-learn (seconds)
                 models[(module, t)], fams[(module, t)] = compact(best, _make(best, seed).fit(x, y)), best
         import sklearn
 
-        return cls(models, fams, names, ranges, meta={"n_rows": len(rows), "sklearn": sklearn.__version__})
+        meta = {"n_rows": len(rows), "sklearn": sklearn.__version__, "cv_scores": cv}
+        return cls(models, fams, names, ranges, meta=meta)
 
     @classmethod
     def default(cls) -> "CostModel":
@@ -187,14 +189,14 @@ class CostModel:
         return throughput(module, resolved, clock_mhz)
 
 
-def fit_default(dataset=None, out=None, seed: int = 0, verbose: bool = False) -> CostModel:
-    """Measure held-out error on ``dataset`` (:func:`mase_cost.evaluate.evaluate`), refit on
-    every point, attach the measured errors to the model and save it to ``out``."""
+def fit_default(dataset=None, out=None, seed: int = 0, verbose: bool = False, evaluated=None) -> CostModel:
+    """Measure held-out error on ``dataset`` (:func:`mase_cost.evaluate.evaluate`, or reuse
+    ``evaluated``), refit on every point, attach the measured errors to the model and save it to ``out``."""
     from mase_cost import dataset as ds
     from mase_cost.evaluate import evaluate
 
     rows = ds.load(dataset)
-    errors, _ = evaluate(rows, seed)
+    errors, _ = evaluated if evaluated is not None else evaluate(rows, seed)
     model = CostModel.fit(rows, seed=seed, verbose=verbose)
     model.errors = errors
     model.meta["dataset"] = str(dataset or ds.DEFAULT_DATASET)
