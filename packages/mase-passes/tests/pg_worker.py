@@ -2,6 +2,9 @@
 
     python pg_worker.py URL OUT_DIR N_TRIALS SEED
 
+After tracing, the worker writes OUT_DIR/ready and waits for OUT_DIR/../go, so the test can
+start every worker's search at the same moment however long each took to import torch.
+
 The tiny MLP evaluates in milliseconds; a slow ``area_fn`` (0.6 s, standing in for a cost
 model or a synthesis run) makes each trial last long enough for the test to kill the worker
 while a trial is RUNNING. The area term has weight 0, so it does not change the objective.
@@ -9,6 +12,7 @@ while a trial is RUNNING. The area term has weight 0, so it does not change the 
 
 import sys
 import time
+from pathlib import Path
 
 import mase_ir
 import torch
@@ -32,6 +36,11 @@ if __name__ == "__main__":
     g = mase_ir.trace(model, {"x": x})
     with torch.no_grad():
         y = model(x).argmax(-1)
+    (Path(out) / "ready").touch()
+    go = Path(out).parent / "go"
+    deadline = time.time() + 300
+    while not go.exists() and time.time() < deadline:
+        time.sleep(0.05)
     Search(n_trials=n_trials, storage=url, study_name="pg", out_dir=out, sampler="random",
            seed=seed, area_fn=slow_area,
            heartbeat_interval=1, grace_period=2).apply(g, [({"x": x}, y)])

@@ -25,7 +25,7 @@ import pytest
 from mase_passes.storage import StorageError, StorageOptions, open_storage, redact, uses_heartbeat
 
 HERE = Path(__file__).parent
-N_TRIALS = 6
+N_TRIALS = 12
 
 
 # --- the server ------------------------------------------------------------------------
@@ -69,9 +69,12 @@ def postgres_url():
             tail = Path(log).read_text()[-2000:] if Path(log).exists() else ""
             raise RuntimeError(f"{cmd[0]} failed: {r.stdout}{r.stderr}{tail}")
 
-    run("initdb", "-D", data, "-A", "trust", "-U", "mase", "--no-sync", "-E", "UTF8")
+    # C locale: a CI image may name a locale in LANG that is not installed, and initdb refuses it.
+    run("initdb", "-D", data, "-A", "trust", "-U", "mase", "--no-sync", "-E", "UTF8", "--locale=C")
+    # small memory, shared memory in files (containers often have a tiny /dev/shm), no fsync
     run("pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "start",
-        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off")
+        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB "
+              f"-c dynamic_shared_memory_type=mmap -c max_connections=30")
     try:
         yield f"postgresql://mase@127.0.0.1:{port}/postgres"
     finally:
@@ -120,6 +123,12 @@ def test_two_workers_one_killed_mid_trial_leave_a_complete_consistent_study(post
     b = _worker(postgres_url, tmp_path / "b", 2)
     killed = None
     try:
+        deadline = time.time() + 180  # both import torch and trace first: start them together
+        while not ((tmp_path / "a" / "ready").exists() and (tmp_path / "b" / "ready").exists()):
+            assert a.poll() is None and b.poll() is None, _tail(a if a.poll() is not None else b)
+            assert time.time() < deadline, "the workers were not ready within 180 s"
+            time.sleep(0.05)
+        (tmp_path / "go").touch()
         deadline = time.time() + 120
         while killed is None and time.time() < deadline:
             assert a.poll() is None and b.poll() is None, _tail(a if a.poll() is not None else b)
@@ -135,10 +144,8 @@ def test_two_workers_one_killed_mid_trial_leave_a_complete_consistent_study(post
             time.sleep(0.05)
         assert killed is not None, "worker A never completed a trial and started the next within 120 s"
         a.wait()
-        print(f"killed A's trial {killed} after {time.time() - deadline + 120:.1f} s")
         before = {r["number"]: r["state"] for r in _trials(postgres_url)}
         b.wait(timeout=120)
-        print(f"B finished after {time.time() - deadline + 120:.1f} s")
         assert b.returncode == 0, _tail(b)
     finally:
         for p in (a, b):

@@ -173,9 +173,7 @@ class Search:
                                     sampler=self.make_sampler(), directions=self.directions(),
                                     load_if_exists=True)
         if uses_heartbeat(storage):  # other workers may be live: fail only trials without a heartbeat
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
+            _fail_dead_workers(study)
         else:
             _fail_stale(study)
         worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -212,6 +210,8 @@ class Search:
             # pruned (over-budget) trials cost no evaluation and do not count; cap them anyway
             attempts = remaining if self.max_mantissa is None else 20 * remaining + len(self.seeds)
             study.optimize(objective, n_trials=attempts, callbacks=[stop])
+        if uses_heartbeat(storage):  # Optuna checks before each trial; a worker that is done checks once more
+            _fail_dead_workers(study)
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         best = self._best_trial(study)
@@ -244,6 +244,14 @@ def _block_text(block) -> str:
 
 def _as_strings(conf: dict) -> dict:
     return {"node": {n: {r: str(f) for r, f in slots_.items()} for n, slots_ in conf["node"].items()}}
+
+
+def _fail_dead_workers(study: optuna.Study) -> None:
+    """Fail (and, through the storage's retry callback, re-enqueue) the RUNNING trials whose
+    heartbeat is older than the grace period: their worker is dead (mase_passes.storage)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def _fail_stale(study: optuna.Study) -> None:
