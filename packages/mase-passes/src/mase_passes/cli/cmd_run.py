@@ -1,0 +1,137 @@
+"""mase run CONFIG: the whole co-design flow, then the report.
+
+Stages, each ending with a one-line summary:
+
+  load        model and dataset ([model], [dataset])
+  trace       the model into a mase_ir graph; checked against the eager model on one batch
+  profile     activation statistics on the calibration samples -> variance plot (paper Fig. 1a)
+  compare     FP32 and the uniform configurations of [report] compare on the evaluation samples
+  search      Optuna over per-tensor mantissa widths ([search]); resumes a stored study
+  choose      the search's best (or [quantize] config) quantized and scored -> bitwidths (Fig. 1b)
+  hardware    parallelize (estimated area / throughput), emit, simulate, synthesize ([hardware])
+  report      OUT/report/report.md + report.html + PNGs, written atomically
+
+Outputs under [output] dir (or --out): artifacts/ (results.json and the files of the report),
+search/ (the Optuna storage and search outputs; keep it to resume), design/ (the emitted
+design), report/. A second run with the same config resumes the search from its storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shlex
+import shutil
+import sys
+
+from mase_passes.cli import hardware
+from mase_passes.cli import stages as st
+from mase_passes.cli.prepare import Prepared, prepare
+from mase_passes.cli.progress import Stages
+from mase_passes.passes.evaluate import reference_logits
+
+HELP = "the whole flow: trace, profile, compare, search, choose, hardware, report"
+log = logging.getLogger("mase")
+
+
+def add_arguments(p) -> None:
+    from mase_passes.cli.main import add_config_arguments
+    add_config_arguments(p)
+
+
+def main(args, stages: Stages) -> int:
+    from mase_passes.cli.prepare import check
+    cfg, _ = check(args)  # before anything is loaded
+    hardware.warn_unavailable(cfg.hardware)
+    p = prepare(args, stages)
+    results = software(p, stages, verbose=args.verbose)
+    failure = None
+    with stages.stage("hardware") as s:
+        try:
+            results["hardware"] = hardware.run(p, results, stages)
+        except Exception as exc:  # the report still says what the software half measured
+            failure = exc
+            results["hardware"] = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        s.summary = hardware.summary(results["hardware"])
+    report_dir = finish(p, results, stages, args)
+    print(report_dir / "report.html")
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
+    """compare, search and choose; returns the results dict (without hardware)."""
+    cfg, wl, graph, art = p.cfg, p.wl, p.graph, p.artifacts
+    results = p.results
+    with stages.stage("compare") as s:
+        reference = reference_logits(graph, wl.evaluation)
+        rows = st.compare(graph, wl, cfg.report["compare"], reference, stages)
+        results["comparison"] = [r.row() for r in rows]
+        s.summary = ", ".join(f"{r.name} {_m(wl.metric, r.metric)}" for r in rows)
+    p.rows = rows
+    if cfg.search["trials"] > 0:
+        with stages.stage("search") as s:
+            res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", reference, stages, verbose)
+            for name in ("history", "pareto"):
+                shutil.copy2(cfg.out_dir / "search" / f"{name}.png", art / f"search_{name}.png")
+            info.update(history_png="search_history.png", pareto_png="search_pareto.png")
+            results["search"] = info
+            s.summary = (f"{info['trials']} trials, best trial {info['best_trial']}: {wl.metric} "
+                         f"{_m(wl.metric, info['best_search_metric'])} at {info['best_search_bits']:.2f} bits "
+                         f"(storage {info['storage']})")
+        conf, source = res.best_config, f"search best trial {info['best_trial']}"
+    else:
+        results["search"] = {"skipped": "[search] trials = 0; the configuration comes from [quantize] config"}
+        conf = cfg.quantize["config"]
+        source = f"[quantize] config {conf if isinstance(conf, str) else '(inline)'}"
+    with stages.stage("choose") as s:
+        q = st.quantize_chosen(graph, wl, conf, cfg.quantize, stages)
+        r = st.evaluate(q, wl, reference)
+        dist = st.bit_distribution(q)
+        from mase_passes.report.figures import plot_bitwidths
+        plot_bitwidths(dist, art / "bitwidths.png")
+        st.write_chosen_config(conf, art / "chosen_config.toml", f"{source}; {wl.metric} {r.value:.4f} "
+                               f"on {wl.info['eval_samples']} samples, {r.average_bits:.3f} average bits")
+        results["chosen"] = {"source": source, "mode": cfg.quantize["mode"], "config_file": "chosen_config.toml",
+                             "metric": r.value, "agreement": r.agreement, "average_bits": r.average_bits,
+                             "mean_mantissa": dist["mean_mantissa"], "formats": dist["formats"],
+                             "layers": dist["layers"], "bitwidth_png": "bitwidths.png"}
+        s.summary = (f"{source}: {wl.metric} {_m(wl.metric, r.value)}, {r.average_bits:.2f} bits, "
+                     f"mean mantissa {dist['mean_mantissa'] or float('nan'):.2f}")
+    p.chosen = q
+    return results
+
+
+def finish(p: Prepared, results: dict, stages: Stages, args) -> object:
+    from mase_passes import __version__
+    from mase_passes.report import write_report
+    from mase_passes.report.versions import all_versions
+
+    with stages.stage("report") as s:
+        results.update(
+            title=p.cfg.report["title"], created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            command="mase " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("mase")
+            else f"mase {args.command} {args.config}",
+            config_file=str(p.cfg.path), config=_jsonable(p.cfg.as_dict()), mase_version=__version__,
+            versions=all_versions())
+        results["timings"] = dict(stages.timings)
+        files = ["variance.png", "bitwidths.png", "chosen_config.toml"]
+        if results.get("search", {}).get("history_png"):
+            files += ["search_history.png", "search_pareto.png"]
+        results["files"] = files
+        (p.artifacts / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        report_dir = write_report(p.artifacts, p.cfg.out_dir / "report")
+        s.summary = f"{report_dir / 'report.md'} and report.html"
+    return report_dir
+
+
+def _m(metric: str, v) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v * 100:.1f}%" if metric == "accuracy" else f"ppl {v:.4g}"
+
+
+def _jsonable(x):
+    return json.loads(json.dumps(x, default=str))

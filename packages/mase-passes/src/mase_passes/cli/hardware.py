@@ -1,0 +1,275 @@
+"""The hardware half of ``mase run``: parallelize, emit, simulate, synthesize ([hardware]).
+
+The passes are looked up in the registry; a stage that is switched on but whose pass is not
+registered stops with "<name> pass not available" (exit status 1) — there is no stand-in.
+
+What is built is the part of the quantized graph under ``[hardware] scope`` (a module path,
+or "model" for all of it): the hwlib operators cover linear / relu / add / mul / gelu and
+streaming-order ops, so for a whole transformer a scope picks a block they can build.
+
+Blocking for hardware. ``mase_mxint_linear`` streams X_ROWS x OUT_TILE output tiles; the
+mapping inserts a re-blocking stage where a linear's result block differs (so the search's
+one-block-for-every-tensor configurations map as they are). ``reblock_weights`` instead gives
+every linear in scope the weight blocking the linear chains without re-blocking, (input feature
+block, output feature block), keeping mantissa and exponent widths; parallelize with ``widen``
+may widen blocks. Both change the numbers, so the full model with the hardware formats is then
+scored again (measured) and the report shows both.
+
+Simulation runs only when the estimated cycles per input are at most
+``simulate_max_cycles`` (a 1600-row MiniLM linear takes ~460k cycles: minutes in Icarus).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import mx_formats as mxf
+
+from mase_passes.cli import stages as st
+from mase_passes.cli.stages import require_pass
+from mase_passes.cli.subgraph import extract, in_scope, sample_inputs
+from mase_passes.graphs import clone
+from mase_passes.passes import REGISTRY
+
+log = logging.getLogger("mase")
+
+
+def _skip_hint(stage: str) -> str:
+    return f"set [hardware] {stage} = false to run without it"
+
+
+def warn_unavailable(hw: dict) -> None:
+    """Say at the start (not only after the search) that a requested hardware stage cannot run."""
+    for stage in ("parallelize", "emit"):
+        if hw[stage] and stage not in REGISTRY:
+            log.warning("warning: %s pass not available in this install; the run will stop at that stage "
+                        "(%s)", stage, _skip_hint(stage))
+
+
+def budget_of(hw: dict):
+    """The [hardware] target preset with any lut/dsp/bram override."""
+    over = {k: hw[k] for k in ("lut", "dsp", "bram") if hw[k] is not None}
+    if not over:
+        return hw["target"]
+    from mase_passes.hardware.budgets import budget
+    base = budget(hw["target"])
+    spec = {"lut": base.lut, "ff": base.ff, "dsp": base.dsp, "bram": base.bram, **over}
+    spec["name"] = f"{hw['target']} with " + ", ".join(f"{k} {v}" for k, v in over.items())
+    return {k: v for k, v in spec.items() if k != "name"}
+
+
+def reblock(graph, scope: str):
+    """A copy where every linear under ``scope`` has the blocking mase_mxint_linear chains:
+    weight (input feature block, output feature block), bias (output feature block,); mantissa
+    and exponent widths kept. Non-MXInt formats are left alone (mapping then names them)."""
+    g = clone(graph)
+    for n in g.nodes:
+        if n.op != "linear" or not in_scope(n.module or "", scope):
+            continue
+        x, out = g.value_type(n.args[0].name).element, n.result.element
+        if not (isinstance(x, mxf.MXInt) and isinstance(out, mxf.MXInt)):
+            continue
+        for role, block in (("weight", (x.block[0], out.block[0])), ("bias", (out.block[0],))):
+            p = n.params.get(role)
+            if p is not None and isinstance(p.type.element, mxf.MXInt):
+                f = p.type.element
+                g.set_param_format(n.name, role, mxf.MXInt(block, f.exp_bits, f.man_bits))
+    return g
+
+
+def transplant(full, part):
+    """``full`` (a copy) with the formats ``part`` (a parallelized sub-graph) chose."""
+    g = clone(full)
+    for n in part.nodes:
+        if n.result.is_float and g.value_type(n.name).element != n.result.element:
+            g.set_format(n.name, n.result.element)
+        for role, p in n.params.items():
+            if p.type.is_float and g.node(n.name).params[role].type.element != p.type.element:
+                g.set_param_format(n.name, role, p.type.element)
+    return g
+
+
+def _formats(graph) -> dict:
+    from mase_passes.graphs import slots
+    return {s.key: str(s.type.element) for s in slots(graph)}
+
+
+def estimate_row(graph, hw: dict, cost_model) -> dict:
+    """Estimated area and throughput of one configuration (scope, hardware blocking, no widening)."""
+    from mase_passes.hardware.mapping import MappingError
+    try:
+        g = reblock(graph, hw["scope"]) if hw["reblock_weights"] else graph
+        _, rep = get_parallelize()(budget=budget_of(hw), widen=False, clock_mhz=hw["clock_mhz"]).apply(
+            extract(g, hw["scope"]), cost_model=cost_model)
+    except (MappingError, ValueError) as exc:
+        return {"error": str(exc).splitlines()[0]}
+    e = rep.estimate
+    return {**_area(e), "throughput": e.inputs_per_s, "cycles_per_input": e.cycles_per_input}
+
+
+def _area(e) -> dict:
+    """Area totals; None (not 0) when no stage has a cost model, and which modules lack one."""
+    modelled = any(s.area is not None for s in e.stages)
+    out = {r: (e.total(r) if modelled else None) for r in ("lut", "ff", "dsp", "bram")}
+    out["unmodelled"] = sorted({s.module for s in e.stages if s.area is None})
+    return out
+
+
+def get_parallelize():
+    return require_pass("parallelize", _skip_hint("parallelize"))
+
+
+def run(p, results: dict, stages) -> dict:
+    hw = p.cfg.hardware
+    if not hw["parallelize"] and not hw["emit"]:
+        return {"status": "skipped", "reason": "[hardware] parallelize = false and emit = false"}
+    Parallelize = get_parallelize() if hw["parallelize"] else None
+    Emit = require_pass("emit", _skip_hint("emit")) if hw["emit"] else None
+    from mase_cost import CostModel
+    cost_model = CostModel.default()
+    scope = hw["scope"]
+    info: dict = {"status": "done", "scope": scope, "target": hw["target"], "clock_mhz": hw["clock_mhz"],
+                  "throughput_unit": "inputs/s", "lines": []}
+    q = p.chosen
+    hq = reblock(q, scope) if hw["reblock_weights"] else q
+    sub = extract(hq, scope)
+    info["lines"].append(f"Scope: `{scope}` — {len(sub.nodes)} nodes ({', '.join(sorted({n.op for n in sub.nodes}))}), "
+                         f"inputs {[i.name for i in sub.inputs]}, outputs {sub.outputs}.")
+    if Parallelize is not None:
+        t = time.perf_counter()
+        sub, rep = Parallelize(budget=budget_of(hw), widen=hw["widen"], clock_mhz=hw["clock_mhz"]).apply(
+            sub, cost_model=cost_model)
+        e = rep.estimate
+        info["parallelize_s"] = time.perf_counter() - t
+        info["budget"] = rep.budget.name
+        info["estimate"] = {**_area(e), "cycles_per_input": e.cycles_per_input,
+                            "inputs_per_s": e.inputs_per_s, "bottleneck": e.bottleneck.stage}
+        a = info["estimate"]
+        area = ("no area estimate: no cost model for " + ", ".join(a["unmodelled"]) if a["lut"] is None else
+                f"{a['lut']:,.0f} LUT, {a['dsp']:,.0f} DSP, {a['bram']:,.0f} BRAM18 (estimated, cost model"
+                + (f"; no cost model for {', '.join(a['unmodelled'])}, not counted" if a["unmodelled"] else "") + ")")
+        info["operators"] = [{"node": s.stage, "module": s.module, "parallelism": _par(s.params),
+                              "lut": (s.area or {}).get("lut"), "cycles": s.cycles_per_input,
+                              "area_label": s.area_label} for s in e.stages]
+        info["lines"].append(
+            f"Parallelize under budget {rep.budget.name} at {hw['clock_mhz']:g} MHz: {area}; bottleneck {e.bottleneck.stage} "
+            f"at {e.cycles_per_input:,.0f} cycles per input = {e.inputs_per_s:,.3g} inputs/s (estimated).")
+        info["lines"] += [f"parallelize: {s}" for s in rep.steps + rep.notes]
+    # the hardware formats on the whole model, scored again when they differ from the chosen ones
+    hfull = transplant(hq, sub)
+    changed = sum(a != b for a, b in zip(_formats(q).values(), _formats(hfull).values()))
+    if changed:
+        r = st.evaluate(hfull, p.wl, None)
+        info["hardware_config"] = {"changed_tensors": changed, "metric": r.value, "average_bits": r.average_bits}
+        info["lines"].append(
+            f"Hardware blocking changed {changed} tensor formats (linear weights (BLOCK_K, OUT_TILE)"
+            + (", widened blocks" if hw["widen"] else "") + f"); the model with them scores {p.wl.metric} "
+            f"{r.value:.4f} at {r.average_bits:.3f} average bits (measured).")
+    if p.rows:
+        info["estimates"] = {}
+        for row in p.rows:
+            if row.name != "FP32":
+                info["estimates"][row.name] = estimate_row(row.graph, hw, cost_model)
+        info["estimates"]["chosen (mixed)"] = estimate_row(q, hw, cost_model)
+        bad = {k: v["error"] for k, v in info["estimates"].items() if "error" in v}
+        for k, msg in bad.items():
+            info["lines"].append(f"No estimate for {k}: {msg}")
+    if Emit is not None:
+        design = (p.cfg.out_dir / "design").resolve()
+        design.parent.mkdir(parents=True, exist_ok=True)
+        if "estimate" in info:
+            cycles = info["estimate"]["cycles_per_input"]
+        else:
+            from mase_passes.hardware.estimate import estimate
+            from mase_passes.hardware.mapping import map_graph
+            cycles = estimate(map_graph(sub), cost_model, hw["clock_mhz"]).cycles_per_input
+        info["cycles_per_input"] = cycles
+        # test vectors need the exact (golden-model) emulation, as slow as the design is big: only
+        # for designs small enough to simulate
+        small = cycles <= hw["simulate_max_cycles"]
+        x = sample_inputs(hfull, sub, p.wl.evaluation[0][0]) if small else None
+        t = time.perf_counter()
+        res = Emit(overwrite=True, clock_mhz=hw["clock_mhz"]).apply(sub, design, sample_inputs=x,
+                                                                    cost_model=cost_model)
+        info["emit_s"] = time.perf_counter() - t
+        info["design_dir"] = str(design)
+        info["lines"].append(f"Emitted {len(res.files)} files to `{design}` (top.sv, rtl/, mem/, testbench, "
+                             f"Yosys scripts, README.md).")
+        for gap in res.gaps:
+            d = gap.__dict__
+            info["lines"].append("Exact (hardware) vs fast (software) emulation on one batch: "
+                                 + ", ".join(f"{k} {v}" for k, v in d.items()) + " (measured).")
+        _simulate(res, hw, info)
+        if hw["synthesize"]:
+            _synthesize(design, info)
+    return info
+
+
+def _par(params: dict) -> str:
+    keys = [k for k in ("X_ROWS", "OUT_TILE", "BLOCK_K", "BLOCK_0", "BLOCK_1") if k in params]
+    return ", ".join(f"{k}={params[k]}" for k in keys)
+
+
+def _simulate(res, hw: dict, info: dict) -> None:
+    cycles = res.estimate.cycles_per_input
+    if not hw["simulate"]:
+        info["lines"].append("Simulation: off ([hardware] simulate = false).")
+        return
+    if shutil.which("iverilog") is None:
+        info["lines"].append("Simulation: skipped, Icarus Verilog (iverilog) not found on PATH.")
+        return
+    if cycles > hw["simulate_max_cycles"]:
+        info["lines"].append(f"Simulation: skipped, {cycles:,.0f} estimated cycles per input exceed [hardware] "
+                             f"simulate_max_cycles = {hw['simulate_max_cycles']:,}; the design was emitted without "
+                             f"test vectors (their exact emulation takes as long as the design is big).")
+        return
+    t = time.perf_counter()
+    try:
+        ok = res.run_simulation()
+    except SystemExit as exc:  # the cocotb runner exits on a failing bench
+        ok = exc.code in (0, None)
+    info["simulation"] = {"passed": bool(ok), "seconds": time.perf_counter() - t}
+    info["lines"].append(f"Simulation (Icarus, cocotb bench with idle cycles and back-pressure): "
+                         f"{'outputs equal the exact emulation bit for bit' if ok else 'FAILED: outputs differ'} "
+                         f"({info['simulation']['seconds']:.1f} s, measured).")
+    if not ok:
+        raise RuntimeError(f"simulation of the emitted design in {res.out_dir} does not match the exact emulation")
+
+
+def _synthesize(design: Path, info: dict, timeout: int = 3600) -> None:
+    if shutil.which("yosys") is None:
+        info["lines"].append("Synthesis: skipped, yosys not found on PATH.")
+        return
+    t = time.perf_counter()
+    p = subprocess.run(["yosys", "-q", "-s", "synth.ys"], cwd=design, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"yosys synthesis failed in {design}: {(p.stdout + p.stderr)[-1500:]}")
+    from mase_passes.hardware.yosys import parse_stat
+    stat = parse_stat(json.loads((design / "synth_stat.json").read_text()))
+    info["synthesis"] = {"resources": stat, "seconds": time.perf_counter() - t}
+    est = info.get("estimate") or {}
+    err = ""
+    if est.get("lut"):
+        err = f"; cost-model LUT estimate {est['lut']:,.0f} is {100 * (est['lut'] - stat['lut']) / max(stat['lut'], 1):+.1f}% off"
+    info["lines"].append(f"Synthesis (Yosys synth_xilinx xc7): {stat.get('lut', 0):,} LUT, {stat.get('ff', 0):,} FF, "
+                         f"{stat.get('dsp', 0):,} DSP, {stat.get('bram', 0):,} BRAM18 (synthesized){err}.")
+
+
+def summary(hw: dict) -> str:
+    if hw.get("status") == "done":
+        e = hw.get("estimate")
+        parts = [f"scope {hw['scope']}"]
+        if e:
+            lut = "no LUT estimate" if e["lut"] is None else f"{e['lut']:,.0f} LUT"
+            parts.append(f"{lut}, {e['inputs_per_s']:,.3g} inputs/s (estimated)")
+        if hw.get("design_dir"):
+            parts.append(f"design {hw['design_dir']}")
+        if hw.get("simulation"):
+            parts.append("simulation bit-exact" if hw["simulation"]["passed"] else "simulation FAILED")
+        return "; ".join(parts)
+    return f"{hw.get('status')}: {hw.get('reason', '')}"

@@ -1,0 +1,321 @@
+"""The stages of ``mase run``, one function each, shared with the single-stage subcommands.
+
+Each stage takes what it needs, returns plain data for ``results.json`` (the report is
+rendered from that file alone) and writes its files under the run's output folder. Passes
+are reached through the registry (``mase_passes.passes.get_pass``), never imported directly,
+so the command runs exactly what the registry says exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import mx_formats as mxf
+import torch
+
+from mase_passes.bits import average_bits
+from mase_passes.cli.progress import Stages
+from mase_passes.cli.schema import SCHEMA
+from mase_passes.cli.workload import Workload
+from mase_passes.config import dump_toml, load_config
+from mase_passes.graphs import slots
+from mase_passes.passes import REGISTRY, get_pass
+
+log = logging.getLogger("mase")
+
+# The comparison rows by name: uniform formats on every tensor (the package README's table)
+UNIFORM = {
+    "MXInt8": "MXInt((16,2),8,7)",
+    "MXInt6": "MXInt((16,2),8,5)",
+    "MXInt4": "MXInt((16,2),8,3)",
+    "BMF8": "BMF((16,2),4,3,8)",
+    "BL8": "BL((16,2),7,8)",
+}
+
+
+class StageUnavailable(RuntimeError):
+    """A stage whose pass is not registered in this install (exit status 1, message says which)."""
+
+
+def require_pass(name: str, how_to_skip: str) -> type:
+    if name not in REGISTRY:
+        raise StageUnavailable(f"{name} pass not available (registered passes: {', '.join(sorted(REGISTRY))}); "
+                               f"{how_to_skip}")
+    return get_pass(name)
+
+
+# --- trace and profile ------------------------------------------------------------------
+def trace(wl: Workload):
+    import mase_ir
+    return mase_ir.trace(wl.model, dict(wl.evaluation[0][0]))
+
+
+def graph_info(graph, wl: Workload) -> dict:
+    s = graph.summary()
+    inputs, _ = wl.evaluation[0]
+    with torch.no_grad():  # the traced graph must compute what the model computes
+        eager = wl.model(**inputs)
+        traced = graph(**inputs)
+    return {"nodes": s.nodes, "ops": s.op_histogram, "parameters": s.parameters,
+            "tensors": len(slots(graph)), "trace_max_abs_diff": float((eager - traced).abs().max())}
+
+
+def profile(graph, wl: Workload, out: Path, stages: Stages) -> dict:
+    from mase_passes.passes.profile import plot_variance
+    bar = stages.bar(len(wl.calibration), "profile")
+    get_pass("profile")().apply(graph, _ticking(wl.calibration, bar))
+    bar.close()
+    png = plot_variance(graph, out / "variance.png", f"activation variance ({wl.info.get('task', '')})")
+    var = [n.sw.statistics["variance"] for n in graph.nodes if "variance" in n.sw.statistics]
+    return {"variance_png": png.name, "activations": len(var),
+            "variance_min": min(var), "variance_max": max(var), "calibration_samples": wl.info["calibration_samples"]}
+
+
+def _ticking(items, bar):
+    for x in items:
+        yield x
+        bar.update(1)
+
+
+# --- configurations ---------------------------------------------------------------------
+def baseline_config(name: str, graph) -> tuple[dict, str]:
+    """(quantization config, format text) of a comparison row name or format string."""
+    if name == "int8":
+        return fixed_point_config(graph, 8), "Fixed(8, f) per tensor, f from the profiled |x| max"
+    fmt = UNIFORM.get(name, name)
+    return {"default": fmt}, str(mxf.parse(fmt))
+
+
+def fixed_point_config(graph, width: int) -> dict:
+    """Per-tensor fixed point, the paper's int8 baseline: fraction bits so that the profiled
+    (activations) or actual (parameters) max |x| fits in ``width`` signed bits:
+    f = width - 1 - e with max|x| = m * 2^e, m in [0.5, 1) (frexp)."""
+    def frac(amax: float) -> int:
+        return width - 1 - (math.frexp(amax)[1] if amax > 0 else 0)
+
+    nodes = {}
+    for n in graph.nodes:
+        if not n.result.is_float:
+            continue
+        st = n.sw.statistics
+        if "max" not in st:
+            raise ValueError(f"int8 baseline: node {n.name} has no profiled statistics; run profile first")
+        out = {"data_out": str(mxf.Fixed(width, frac(max(abs(st["min"]), abs(st["max"])))))}
+        for role, p in n.params.items():
+            if p.type.is_float:
+                out[role] = str(mxf.Fixed(width, frac(float(graph.weights[p.path].detach().abs().max()))))
+        nodes[n.name] = out
+    return {"node": nodes}
+
+
+@dataclass
+class Scored:
+    name: str
+    format: str
+    metric: float
+    agreement: float | None
+    average_bits: float
+    graph: object = None
+
+    def row(self) -> dict:
+        return {"name": self.name, "format": self.format, "metric": self.metric,
+                "agreement": self.agreement, "average_bits": self.average_bits}
+
+
+def evaluate(graph, wl: Workload, reference, batches=None):
+    return get_pass("evaluate")(metric=wl.metric).apply(graph, batches or wl.evaluation, reference=reference)
+
+
+def compare(graph, wl: Workload, names: list[str], reference, stages: Stages) -> list[Scored]:
+    """FP32 and each uniform configuration, scored on the evaluation set."""
+    quantize = get_pass("quantize")
+    rows = []
+    r = evaluate(graph, wl, reference)
+    rows.append(Scored("FP32", "f32", r.value, r.agreement, r.average_bits, graph))
+    bar = stages.bar(len(names), "compare")
+    for name in names:
+        conf, text = baseline_config(name, graph)
+        q = quantize(config=conf).apply(graph)
+        r = evaluate(q, wl, reference)
+        rows.append(Scored(name, text, r.value, r.agreement, r.average_bits, q))
+        log.debug("compare %s: %s = %.4f, bits %.2f", name, wl.metric, r.value, r.average_bits)
+        bar.update(1)
+    bar.close()
+    return rows
+
+
+def quantize_chosen(graph, wl: Workload, conf, qcfg: dict, stages: Stages):
+    """The chosen configuration applied (PTQ, or QAT on the calibration batches)."""
+    quantize = get_pass("quantize")
+    if qcfg["mode"] == "ptq":
+        return quantize(config=conf).apply(graph)
+    loss = None if wl.metric == "accuracy" else _next_token_loss
+    with stages.stage("qat") as s:
+        q = quantize(config=conf, mode="qat", lr=qcfg["lr"], steps=qcfg["steps"]).apply(
+            graph, wl.calibration, loss_fn=loss)
+        s.summary = f"{qcfg['steps']} steps at lr {qcfg['lr']:g} on {wl.info['calibration_samples']} samples"
+    return q
+
+
+def _next_token_loss(logits, ids):
+    return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+
+def bit_distribution(q) -> dict:
+    """Per tensor and per layer bitwidths of a quantized graph (the paper's Fig. 1b data)."""
+    modules = {n.name: (n.module or "") for n in q.nodes}
+    tensors = []
+    for s in slots(q):
+        f = s.type.element
+        tensors.append({"key": s.key, "role": s.role, "layer": layer_of(modules[s.node]), "format": str(f),
+                        "bits": f.bits_per_element, "mantissa": getattr(f, "man_bits", None), "numel": s.type.numel})
+    layers: dict[str, list] = {}
+    for t in tensors:
+        layers.setdefault(t["layer"], []).append(t)
+    per_layer = [{"layer": k, "tensors": len(v),
+                  "average_bits": sum(t["bits"] * t["numel"] for t in v) / sum(t["numel"] for t in v),
+                  "min_bits": min(t["bits"] for t in v), "max_bits": max(t["bits"] for t in v)}
+                 for k, v in layers.items()]
+    mants = [t["mantissa"] for t in tensors if t["mantissa"] is not None]
+    return {"tensors": tensors, "layers": per_layer,
+            "formats": dict(Counter(t["format"] for t in tensors).most_common()),
+            "mean_mantissa": sum(mants) / len(mants) if mants else None,
+            "average_bits": average_bits(q), "plain_mean_bits": average_bits(q, weighted=False)}
+
+
+def layer_of(module: str) -> str:
+    """'encoder.layer.3.attention.self.query' -> 'layer 3'; other modules by their first part."""
+    m = re.search(r"(?:^|\.)(?:layers?|h|blocks?)\.(\d+)(?:\.|$)", module)
+    if m:
+        return f"layer {m.group(1)}"
+    parts = [p for p in module.split(".") if p and p not in ("model", "encoder", "decoder")]
+    return parts[0] if parts else "(graph)"
+
+
+def write_chosen_config(conf, path: Path, header: str) -> None:
+    if isinstance(conf, (str, Path)):
+        text = Path(conf).read_text()
+    else:
+        text = dump_toml(_strings(load_config(conf)))
+    path.write_text(f"# {header}\n{text}")
+
+
+def _strings(conf: dict) -> dict:
+    def s(v):
+        return {k: str(f) for k, f in v.items()}
+    out = {}
+    if "default" in conf:
+        out["default"] = s(conf["default"])
+    for level in ("op", "regex", "node"):
+        if conf.get(level):
+            out[level] = {k: s(v) for k, v in conf[level].items()}
+    return out
+
+
+# --- search -------------------------------------------------------------------------------
+def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages, verbose: bool = False):
+    """Run or resume the Optuna study; returns (SearchResult, summary dict).
+
+    Ctrl-C: Optuna marks the running trial FAIL and re-raises KeyboardInterrupt; every finished
+    trial is already committed to the storage, and the next run (same storage and study
+    name) counts them and runs only the rest."""
+    import optuna
+
+    base = require_pass("search", "install mase-passes with its search pass")
+    ref = reference[:len(wl.search)]
+    opts = dict(n_trials=scfg["trials"], sampler=scfg["sampler"], seed=scfg["seed"], objective=scfg["objective"],
+                storage=scfg["storage"], study_name=scfg["study_name"], out_dir=str(out),
+                mantissa=tuple(scfg["mantissa"]), metric=wl.metric, k=scfg["k"],
+                k_throughput=scfg["k_throughput"], k_area=scfg["k_area"],
+                start_uniform=tuple(scfg["start_uniform"]), verbose=verbose)
+    known = {f.name for f in dataclasses.fields(base)}
+    for key in ("group_by", "max_mantissa", "startup_trials"):  # options of the newer search pass
+        if scfg[key] is not None and scfg[key] != SCHEMA["search"][key].default:
+            if key not in known:
+                raise StageUnavailable(f"[search] {key}: this install's search pass has no such option")
+            opts[key] = scfg[key]
+        elif key in known and key == "startup_trials":
+            opts[key] = scfg[key]
+    url = base(**opts).storage_url()
+    try:
+        done = sum(t.state == optuna.trial.TrialState.COMPLETE
+                   for t in optuna.load_study(study_name=scfg["study_name"], storage=url).trials)
+    except KeyError:  # no such study yet
+        done = 0
+    if done:
+        log.info("[search] resuming study %r: %d finished trial(s) kept in %s", scfg["study_name"], done, url)
+    bar = stages.bar(scfg["trials"], "search trials", initial=min(done, scfg["trials"]))
+    searcher = _with_progress(base)(**opts, progress=bar)
+    from mase_passes.passes import evaluate as evaluate_module
+    nonfinite = getattr(evaluate_module, "NonFiniteOutputError", ())
+    failures = 0
+    try:
+        while True:
+            try:
+                result = searcher.apply(graph, wl.search, reference=ref)
+                break
+            except nonfinite as exc:
+                # a configuration whose outputs are NaN/Inf: Optuna has recorded the trial as FAIL;
+                # running the study again continues with the remaining budget
+                failures += 1
+                log.warning("[search] a trial's outputs are not finite (%s); it is recorded as failed and the "
+                            "search goes on", str(exc).split(";")[0])
+                if failures > max(3, scfg["trials"]):
+                    raise
+    finally:
+        bar.close()
+    study = result.study
+    best = searcher._best_trial(study)
+    info = {"trials": result.finished_trials, "requested": scfg["trials"], "resumed_from": done,
+            "sampler": scfg["sampler"], "objective": scfg["objective"], "k": scfg["k"],
+            "mantissa": list(scfg["mantissa"]), "storage": url, "study_name": scfg["study_name"],
+            "best_trial": best.number, "best_search_metric": best.user_attrs.get("metric"),
+            "best_search_bits": best.user_attrs.get("average_bits"),
+            "search_samples": wl.info["search_samples"], "front": _front(out / "pareto.csv"),
+            "failed_trials": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)}
+    return result, info
+
+
+def _with_progress(base):
+    """The search pass with a progress bar: ``config_of`` runs once at the start of every
+    trial, so when trial k starts the k-1 before it have finished (trials run in sequence)."""
+    from dataclasses import dataclass as _dc
+
+    import optuna
+
+    @_dc(frozen=True)
+    class SearchWithProgress(base):
+        progress: object = None
+
+        def config_of(self, graph_slots, trial):
+            if self.progress is not None and isinstance(trial, optuna.trial.Trial):
+                started = getattr(self.progress, "_mase_started", False)
+                if started:
+                    self.progress.update(1)
+                self.progress._mase_started = True
+            return super().config_of(graph_slots, trial)
+
+        def apply(self, *args, **kwargs):
+            result = super().apply(*args, **kwargs)
+            if self.progress is not None:
+                self.progress.n = min(result.finished_trials, self.progress.total)
+                self.progress.refresh()
+            return result
+
+    return SearchWithProgress
+
+
+def _front(csv_path: Path) -> list[dict]:
+    import csv
+    if not csv_path.is_file():
+        return []
+    with open(csv_path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("on_front") == "1"]
+    return sorted(({"trial": int(r["trial"]), "metric": float(r["metric"]),
+                    "average_bits": float(r["average_bits"])} for r in rows), key=lambda r: r["average_bits"])

@@ -1,0 +1,78 @@
+"""The run report: ``report.md`` and ``report.html`` with the same content, plus PNGs.
+
+    from mase_passes.report import write_report
+    write_report(artifacts_dir, report_dir)   # renders artifacts_dir/results.json
+
+The report is rendered from ``results.json`` (written by ``mase run``) and the files it names
+(PNGs, the chosen config) in the same folder; ``mase report`` re-renders it. The folder is
+written atomically: everything goes to a temporary sibling folder which then replaces the
+old report by rename, so a reader never sees a half-written report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from mase_passes.report.content import build
+from mase_passes.report.document import to_html, to_markdown
+
+__all__ = ["write_report", "render"]
+
+
+def render(results: dict) -> tuple[str, str]:
+    """(Markdown, HTML) of one results dict."""
+    doc = build(results)
+    return to_markdown(doc), to_html(doc)
+
+
+def write_report(artifacts: str | Path, report_dir: str | Path) -> Path:
+    """Render ``artifacts/results.json`` into ``report_dir`` (replaced atomically); returns it."""
+    artifacts, report_dir = Path(artifacts), Path(report_dir)
+    results_file = artifacts / "results.json"
+    if not results_file.is_file():
+        raise FileNotFoundError(f"{results_file} not found: run `mase run` first (it writes the results "
+                                f"the report is made from)")
+    results = json.loads(results_file.read_text())
+    md, html = render(results)
+    report_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.tmp-", dir=report_dir.parent))
+    try:
+        for name in results.get("files", []):
+            src = artifacts / name
+            if src.is_file():
+                shutil.copy2(src, tmp / Path(name).name)
+        shutil.copy2(results_file, tmp / "results.json")
+        (tmp / "report.md").write_text(md, encoding="utf-8")
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        _readable(tmp)
+        _replace(tmp, report_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report_dir
+
+
+def _readable(folder: Path) -> None:
+    """mkdtemp makes a private (0700) folder; a report is for reading: the umask's usual modes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for f in folder.iterdir():
+        os.chmod(f, 0o666 & ~umask)
+
+
+def _replace(new: Path, target: Path) -> None:
+    """Swap ``new`` in at ``target``: rename the old folder aside, rename the new one in, delete
+    the old. Each rename is atomic; a reader sees the old or the new complete report."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rmdir(old)
+        os.rename(target, old)
+    os.rename(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

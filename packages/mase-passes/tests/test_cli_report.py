@@ -1,0 +1,101 @@
+"""The report: one document rendered to Markdown and HTML with the same content, every number
+labelled, written atomically (a failure leaves the previous report, and no temporary folder)."""
+
+import json
+
+import pytest
+
+import mase_passes.report as report_mod
+from mase_passes.report import render, write_report
+from mase_passes.report.document import Document, to_html, to_markdown
+
+
+def results(metric=0.81, chosen=0.795) -> dict:
+    layers = [{"layer": "layer 0", "tensors": 3, "average_bits": 5.25, "min_bits": 4.25, "max_bits": 6.25}]
+    return {
+        "title": None, "created": "2026-01-01 00:00 UTC", "command": "mase run x.toml", "config_file": "x.toml",
+        "workload": {"model": "m", "family": "f", "task": "t <b>", "dataset": "d.csv", "metric": "accuracy",
+                     "eval_samples": 200, "batch_size": 50, "max_length": 32, "search_samples": 100,
+                     "calibration_samples": 100},
+        "graph": {"nodes": 5, "tensors": 3, "parameters": 1234, "trace_max_abs_diff": 0.0},
+        "profile": {"variance_png": "variance.png", "activations": 2, "variance_min": 0.5, "variance_max": 2.0},
+        "comparison": [{"name": "FP32", "format": "f32", "metric": metric, "agreement": 1.0, "average_bits": 32.0},
+                       {"name": "MXInt8", "format": "MXInt((16,2),8,7)", "metric": 0.815, "agreement": 0.98,
+                        "average_bits": 8.25}],
+        "chosen": {"source": "search best trial 3", "mode": "ptq", "config_file": "chosen_config.toml",
+                   "metric": chosen, "agreement": 0.9, "average_bits": 5.4567, "mean_mantissa": 4.2,
+                   "formats": {"MXInt((16,2),8,4)": 3}, "layers": layers, "bitwidth_png": "bitwidths.png"},
+        "search": {"trials": 4, "requested": 4, "resumed_from": 0, "sampler": "tpe", "objective": "single", "k": 0.5,
+                   "mantissa": [2, 7], "storage": "sqlite:///s.db", "study_name": "s", "best_trial": 3,
+                   "best_search_metric": 0.8, "best_search_bits": 5.4, "search_samples": 100, "failed_trials": 1,
+                   "front": [{"trial": 3, "metric": 0.8, "average_bits": 5.4}], "history_png": "h.png",
+                   "pareto_png": "p.png"},
+        "hardware": {"status": "done", "scope": "head", "lines": ["Emitted design."], "design_dir": "/x/design",
+                     "estimates": {"MXInt8": {"lut": 12345.4, "dsp": 3, "throughput": 1.5e5},
+                                   "chosen (mixed)": {"lut": None, "dsp": None, "unmodelled": ["mase_mxint_linear"]}}},
+        "timings": {"load": 1.25}, "versions": {"torch": "2.13.0", "yosys": "Yosys 0.23"},
+        "files": ["variance.png"],
+    }
+
+
+def test_numbers_are_formatted_and_labelled_in_both_renderings():
+    md, page = render(results())
+    for text in ("81.0", "81.5", "79.5", "5.46", "4.20", "12,345", "1.5e+05", "no cost model", "/x/design",
+                 "search best trial 3", "1 failed or interrupted", "Yosys 0.23"):
+        assert text in md, text
+        assert text in page, text
+    assert "accuracy % (measured)" in md and "area LUT (estimated)" in md and "**measured**" in md
+    assert "t &lt;b&gt;" in page and "<b>" not in page.split("<body>")[1]  # text is escaped in HTML
+
+
+def test_markdown_and_html_render_the_same_blocks():
+    doc = Document("T")
+    doc.heading("H")
+    doc.para("a `code` and **bold**")
+    doc.bullets(["x", "y"])
+    doc.table(["a", "b"], [[1, None], ["p|q", "r"]])
+    doc.image("f.png", "cap")
+    doc.code("z = 1")
+    md, page = to_markdown(doc), to_html(doc)
+    assert md.splitlines()[:3] == ["# T", "", "## H"]
+    assert "| a | b |" in md and "| 1 |  |" in md and "p\\|q" in md
+    assert "<code>code</code>" in page and "<strong>bold</strong>" in page and "<li>y</li>" in page
+    assert "<td>p|q</td>" in page and '<img src="f.png" alt="cap">' in page and "z = 1" in page
+
+
+def _artifacts(tmp_path, res):
+    art = tmp_path / "artifacts"
+    art.mkdir()
+    (art / "results.json").write_text(json.dumps(res))
+    (art / "variance.png").write_bytes(b"png")
+    return art
+
+
+def test_report_folder_is_replaced_atomically(tmp_path, monkeypatch):
+    art = _artifacts(tmp_path, results())
+    out = write_report(art, tmp_path / "report")
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md", "results.json", "variance.png"]
+    first = (out / "report.md").read_text()
+    assert "81.0" in first
+    (art / "results.json").write_text(json.dumps(results(metric=0.5)))
+
+    def broken(doc):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(report_mod, "to_html", broken)
+    with pytest.raises(RuntimeError):
+        write_report(art, tmp_path / "report")
+    assert (out / "report.md").read_text() == first  # the old report, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artifacts", "report"]  # no temporary folder left
+    monkeypatch.undo()
+    write_report(art, tmp_path / "report")
+    assert "50.0" in (out / "report.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artifacts", "report"]
+
+
+def test_report_command_needs_a_run(tmp_path, capsys):
+    from mase_passes.cli.main import main
+    assert main(["report", str(tmp_path)]) == 1
+    assert "run `mase run` first" in capsys.readouterr().err
+    _artifacts(tmp_path, results())
+    assert main(["report", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "report" / "report.html")
