@@ -108,12 +108,15 @@ def test_search_outputs_are_renamed_into_place(mlp, task, tmp_path, monkeypatch)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_a_config_quantizes_nothing_it_does_not_name(mlp):
-    """A slot name that no op has (a typo) is ignored silently today; this pins that behaviour
-    so a change to it is noticed (docs/reliability.md lists it as a gap)."""
+def test_a_misspelt_slot_or_op_is_refused_with_a_suggestion(mlp):
+    """A slot or op name no op has (a typo) is an error naming the entry, not a silent no-op."""
     _, _, g = mlp
-    q = Quantize(config={"node": {"linear": {"wieght": "MXInt((16,2),8,3)"}}}).apply(g)
-    assert all(str(p.type.element) == "f32" for n in q.nodes for p in n.params.values())
+    with pytest.raises(ConfigError, match=r"node\.linear: unknown slot 'wieght'; did you mean 'weight'\?"):
+        Quantize(config={"node": {"linear": {"wieght": "MXInt((16,2),8,3)"}}}).apply(g)
+    with pytest.raises(ConfigError, match=r"op\.lnear: no MASE op named 'lnear'; did you mean 'linear'\?"):
+        Quantize(config={"op": {"lnear": "MXInt((16,2),8,3)"}}).apply(g)
+    with pytest.raises(ConfigError, match=r"op\.relu: unknown slot 'weight'"):  # relu has no weight
+        Quantize(config={"op": {"relu": {"weight": "MXInt((16,2),8,3)"}}}).apply(g)
     # the control: spelled right, the same entry does quantize fc1's weight
     q = Quantize(config={"node": {"linear": {"weight": "MXInt((16,2),8,3)"}}}).apply(g)
     assert str(q.node("linear").params["weight"].type.element) == "MXInt((16,2),8,3)"

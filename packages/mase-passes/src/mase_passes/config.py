@@ -21,12 +21,14 @@ graph inputs, which have no producer).
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
 import mx_formats as mxf
+from mase_ir.ops import OPS
 
 LEVELS = ("default", "op", "regex", "node")
 SPECIAL_SLOTS = ("data_in", "data_out", "params")
@@ -55,27 +57,47 @@ def load_config(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"{where}: unknown level(s) {sorted(unknown)}; levels: {list(LEVELS)}")
     out: dict[str, Any] = {}
     if "default" in raw:
-        out["default"] = _slots(raw["default"], f"{where}: default")
+        out["default"] = _slots(raw["default"], f"{where}: default", _ALL_SLOTS)
     for level in ("op", "regex", "node"):
         table = raw.get(level, {})
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: [{level}] must be a table of name -> formats")
         out[level] = {}
         for key, value in table.items():
+            allowed = _ALL_SLOTS
+            if level == "op":
+                if key not in OPS:
+                    raise ConfigError(f"{where}: op.{key}: no MASE op named {key!r}{_did_you_mean(key, OPS)}")
+                allowed = SPECIAL_SLOTS + tuple(r.name for r in OPS[key].roles)
             if level == "regex":
                 try:
                     re.compile(key)
                 except re.error as exc:
                     raise ConfigError(f"{where}: regex {key!r} does not compile: {exc}") from None
-            out[level][key] = _slots(value, f"{where}: {level}.{key}")
+            out[level][key] = _slots(value, f"{where}: {level}.{key}", allowed)
     return out
 
 
-def _slots(value: Any, where: str) -> dict[str, mxf.Format]:
+# Every slot name some op has: the special slots and every operand role of the IR's ops.
+# A slot outside the level's set is a typo (``wieght``) that would otherwise match nothing.
+_ALL_SLOTS = SPECIAL_SLOTS + tuple(sorted({r.name for spec in OPS.values() for r in spec.roles}))
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _slots(value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, mxf.Format]:
     if isinstance(value, (str, mxf.Format)):
         return {"*": _fmt(value, where)}
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a format string or a table of slot -> format, got {value!r}")
+    for slot in value:
+        # a variadic role's parameters are named <role>.<i> (cat's tensors.0, ...)
+        if slot.split(".")[0] not in allowed:
+            raise ConfigError(f"{where}: unknown slot {slot!r}{_did_you_mean(slot, allowed)} "
+                              f"(slots here: {', '.join(allowed)})")
     return {slot: _fmt(v, f"{where}.{slot}") for slot, v in value.items()}
 
 
