@@ -157,16 +157,26 @@ def run(idle=0.2, backpressure=0.2, seed=0, build_dir=None, out_dir=None):
     runner = get_runner("icarus")
     runner.build(sources=sources(), hdl_toplevel=TOP, build_dir=str(build_dir), timescale=("1ns", "1ps"),
                  log_file=str(out_dir / "build.log"))
-    sys.path.insert(0, str(HERE / "tb"))
-    results = runner.test(test_module="test_top", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+    if str(HERE / "tb") not in sys.path:
+        sys.path.insert(0, str(HERE / "tb"))  # the runner hands sys.path to the simulator's Python
+    try:
+        results = _test(runner, build_dir, out_dir, idle, backpressure, seed)
+    except SystemExit:  # the runner exits on a failed cocotb test when run under pytest
+        return False
+    if not results or not Path(results).is_file():
+        return False
+    text = Path(results).read_text()
+    return "<failure" not in text and "<error" not in text
+
+
+def _test(runner, build_dir, out_dir, idle, backpressure, seed):
+    return runner.test(test_module="test_top", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
                           build_dir=str(build_dir), test_dir=str(HERE), timescale=("1ns", "1ps"),
                           extra_env={{"MASE_IDLE": str(idle), "MASE_BACKPRESSURE": str(backpressure),
                                      "MASE_SEED": str(seed), "MASE_SIM_OUT": str(out_dir),
                                      "PYTHONPATH": os.pathsep.join([str(HERE / "tb"), os.environ.get("PYTHONPATH", "")]),
                                      "COCOTB_REWRITE_ASSERTION_FILES": ""}},
                           log_file=str(out_dir / "sim.log"), results_xml=str(out_dir / "results.xml"))
-    text = Path(results).read_text() if results else ""
-    return "<failure" not in text and "<error" not in text
 
 
 def main(argv=None):
