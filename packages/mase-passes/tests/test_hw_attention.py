@@ -58,3 +58,19 @@ def test_batch_of_two_is_not_the_attention_pattern_and_is_refused():
     q = Quantize(config=examples.BERT_CONFIG).apply(mase_ir.trace(m, {"x": x}))
     with pytest.raises(MappingError, match="cannot map node"):
         map_graph(q)
+
+
+def test_fused_sdpa_attention_maps_and_tracks_the_eager_layer():
+    """transformers' default sdpa attention traces to one fused node: the same stage list, with
+    the documented intermediate widths; the output stays close to the eager-traced layer's."""
+    from mase_passes.hardware.attention import SDPA_P_MAN, SDPA_SCORE_MAN
+
+    _, x, q_sdpa = examples.bert_layer(seq=4, attn="sdpa")
+    (pat,) = find_attention(q_sdpa)
+    assert pat.scale == 0.25 and pat.score_fmt.man_bits == SDPA_SCORE_MAN and pat.p_fmt.man_bits == SDPA_P_MAN
+    d = map_graph(q_sdpa)
+    assert d.stage("reorder_3_softmax").module == "mase_mxint_softmax"
+    _, _, q_eager = examples.bert_layer(seq=4)
+    a = mxf.dequantize(emulate.exact(d, {"x": x})["layer_norm_1"])
+    b = mxf.dequantize(emulate.exact(map_graph(q_eager), {"x": x})["layer_norm_1"])
+    assert np.abs(a - b).max() < 0.25

@@ -1,6 +1,8 @@
 """Multi-head self-attention of a traced BERT-style layer mapped onto ``mase_hwlib.attention``.
 
-The pattern (what ``mase_ir.trace`` gives for eager attention, batch 1)::
+The pattern (what ``mase_ir.trace`` gives for eager attention, batch 1; the fused
+``scaled_dot_product_attention`` without mask between the same reorders is matched too, its
+intermediate widths being ``SDPA_SCORE_MAN`` / ``SDPA_P_MAN``)::
 
     %q  = reorder(%Q) {shape=[1,S,H,Dh], dims=[0,2,1,3]}      # heads split
     %kt = reorder(%K) {shape=[1,S,H,Dh], dims=[0,2,3,1]}      # heads split, K transposed
@@ -40,10 +42,10 @@ class AttentionPattern:
     d_model: int
     heads: int
     scale: float
-    qk: str
-    score: str
-    p: str
-    o: str
+    qk_fmt: object        # formats of Q K^T, of the scaled scores, of P and of P V
+    score_fmt: object
+    p_fmt: object
+    o_fmt: object
 
 
 def _only_user(users, name):
@@ -90,17 +92,56 @@ def find_attention(graph) -> list[AttentionPattern]:
             q=rq.args[0].name, k=rk.args[0].name, v=rv.args[0].name,
             nodes=[rq.name, rk.name, rv.name, m1.name, mul.name, sm.name, m2.name, ro.name], out=ro.name,
             seq=seq, d_model=heads * dh, heads=heads, scale=float(mul.attrs["other"]),
-            qk=m1.name, score=mul.name, p=sm.name, o=m2.name))
+            qk_fmt=m1.result.element, score_fmt=mul.result.element, p_fmt=sm.result.element,
+            o_fmt=m2.result.element))
+    found += _find_sdpa(graph, users, byname)
+    return found
+
+
+# the fused op has one result type: the widths of its intermediate tensors are these
+SDPA_SCORE_MAN = 11   # Q K^T and the scaled scores (the softmax takes at most 15)
+SDPA_P_MAN = 7        # the probabilities P
+
+
+def _find_sdpa(graph, users, byname) -> list[AttentionPattern]:
+    """``scaled_dot_product_attention(q, k, v)`` (no mask, not causal) between head-split and
+    head-merge reorders — what transformers' default (sdpa) attention traces to."""
+    found = []
+    for n in graph.nodes:
+        if n.op != "scaled_dot_product_attention" or len(n.args) != 3 or n.params:
+            continue
+        if n.attrs.get("is_causal") or n.attrs.get("dropout_p", 0.0) or n.attrs.get("enable_gqa"):
+            continue
+        rq, rk, rv = (byname.get(a.name) for a in n.args)
+        if any(r is None or r.op != "reorder" or list(r.attrs.get("dims", [])) != [0, 2, 1, 3] for r in (rq, rk, rv)):
+            continue
+        ro = byname.get(_only_user(users, n.name) or "")
+        if ro is None or ro.op != "reorder" or list(ro.attrs.get("dims", [])) != [0, 2, 1, 3]:
+            continue
+        shape = list(rq.attrs.get("shape") or [])
+        if len(shape) != 4 or shape[0] != 1:
+            continue
+        _, seq, heads, dh = shape
+        out = n.result.element
+        if not isinstance(out, mxf.MXInt):
+            continue  # left to the mapping's format error
+        scale = n.attrs.get("scale")
+        scale = float(scale) if scale is not None else 1.0 / float(np.sqrt(dh))
+        fmt = lambda m: mxf.MXInt((1,), out.exp_bits, m)  # noqa: E731  (blocks are set by the dataflow)
+        found.append(AttentionPattern(
+            q=rq.args[0].name, k=rk.args[0].name, v=rv.args[0].name,
+            nodes=[rq.name, rk.name, rv.name, n.name, ro.name], out=ro.name, seq=seq, d_model=heads * dh,
+            heads=heads, scale=scale, qk_fmt=fmt(SDPA_SCORE_MAN), score_fmt=fmt(SDPA_SCORE_MAN),
+            p_fmt=fmt(SDPA_P_MAN), o_fmt=out))
     return found
 
 
 def plan_stages(graph, pat: AttentionPattern, q_fmt, k_fmt, v_fmt):
     """``mase_hwlib.attention.plan`` for the pattern, and every stage's output beat count
     (from a golden run on zeros: the counts do not depend on the data)."""
-    el = lambda name: graph.value_type(name).element  # noqa: E731
     stages = hw_attention.plan(seq=pat.seq, d_model=pat.d_model, heads=pat.heads, q_fmt=q_fmt, k_fmt=k_fmt,
-                               v_fmt=v_fmt, scale=pat.scale, qk_fmt=el(pat.qk), score_fmt=el(pat.score),
-                               p_fmt=el(pat.p), out_fmt=el(pat.o))
+                               v_fmt=v_fmt, scale=pat.scale, qk_fmt=pat.qk_fmt, score_fmt=pat.score_fmt,
+                               p_fmt=pat.p_fmt, out_fmt=pat.o_fmt)
     zeros = [mxf.quantize(np.zeros((pat.seq, pat.d_model)), f, axes=(-1, -2) if len(f.block) == 2 else (-1,))
              for f in (q_fmt, k_fmt, v_fmt)]
     _, beats = hw_attention.run(stages, *zeros)

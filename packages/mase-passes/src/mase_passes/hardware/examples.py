@@ -101,13 +101,13 @@ BERT_CONFIG = {"default": "MXInt((4,),8,6)",
 class BertEncoderLayer(torch.nn.Module):
     """One transformers BertLayer (eager attention) on hidden states ``x`` [1, seq, hidden]."""
 
-    def __init__(self, hidden=32, heads=2, intermediate=64):
+    def __init__(self, hidden=32, heads=2, intermediate=64, attn="eager"):
         super().__init__()
         from transformers import BertConfig
         from transformers.models.bert.modeling_bert import BertLayer
 
         cfg = BertConfig(hidden_size=hidden, num_attention_heads=heads, intermediate_size=intermediate,
-                         hidden_act="gelu", attn_implementation="eager")
+                         hidden_act="gelu", attn_implementation=attn)
         self.layer = BertLayer(cfg)
 
     def forward(self, x):
@@ -115,9 +115,11 @@ class BertEncoderLayer(torch.nn.Module):
         return out[0] if isinstance(out, tuple) else out
 
 
-def bert_layer(seed=0, seq=8, hidden=32, heads=2, intermediate=64):
+def bert_layer(seed=0, seq=8, hidden=32, heads=2, intermediate=64, attn="eager"):
+    """``attn``: transformers' attention implementation, "eager" (matmul/softmax nodes) or "sdpa"
+    (one fused node)."""
     torch.manual_seed(seed)
-    m = BertEncoderLayer(hidden, heads, intermediate).eval()
+    m = BertEncoderLayer(hidden, heads, intermediate, attn).eval()
     with torch.no_grad():  # gamma/beta away from the identity init so they matter
         for ln in (m.layer.attention.output.LayerNorm, m.layer.output.LayerNorm):
             ln.weight.uniform_(0.5, 1.5)

@@ -512,7 +512,7 @@ def _map_attention(graph: MaseGraph, n, pat, src, values: dict) -> list[Stage]:
     if out.tile != tile:
         raise MappingError(n.name, f"attention output block {out.fmt.block} must be ({tile[0]},{tile[1]}) "
                                    "(value block along d, query block along seq) as the P V matmul emits it")
-    pv_fmt = graph.value_type(pat.o).element
+    pv_fmt = pat.o_fmt
     need_cast = (pv_fmt.man_bits, pv_fmt.exp_bits) != (out.fmt.man_bits, out.fmt.exp_bits)
     names = {"q": q.name, "k": k.name, "v": v.name}
     stages: list[Stage] = []
