@@ -84,6 +84,11 @@ class DesignEstimate:
         rows.append(f"total (modelled stages): LUT {self.total('lut'):.0f}, FF {self.total('ff'):.0f}, "
                     f"DSP {self.total('dsp'):.0f}, BRAM {self.total('bram'):.0f}"
                     + (f"; no estimate for {self.unmodelled}" if self.unmodelled else ""))
+        by_label: dict[str, list[str]] = {}
+        for s in self.stages:
+            if s.cycles_label != "estimated (mase_cost.cycles formula)":
+                by_label.setdefault(s.cycles_label, []).append(s.stage)
+        rows += [f"cycles of {names}: {label}" for label, names in by_label.items()]
         rows.append(f"throughput: {self.cycles_per_input:.0f} cycles per input (bottleneck {self.bottleneck.stage}), "
                     f"{self.inputs_per_s:.4g} inputs/s at {self.clock_mhz:g} MHz (estimated)")
         return "\n".join(rows)

@@ -215,7 +215,8 @@ class Emit:
             lines += ["", f"Host side (not in hardware): {', '.join('%' + n for n in design.host_nodes)} — "
                           "streaming-order nodes on the graph inputs; the input port carries their result."]
         lines += ["", "## Stages and estimates", "",
-                  "Cycles per input: estimated (mase_cost.cycles formulas, validated against simulation there). "
+                  "Cycles per input: estimated (mase_cost.cycles formulas, validated against simulation there, "
+                  "or the labels under the table). "
                   "Area: estimated by the mase_cost cost model where it has one; otherwise no number "
                   "(`no cost model for <module>`). Nothing here is synthesized or measured unless said so.", "",
                   "```", est.table(), "```", "", "| stage | module | parameters |", "|---|---|---|"]
