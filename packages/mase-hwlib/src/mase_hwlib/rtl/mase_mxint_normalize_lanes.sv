@@ -34,22 +34,34 @@ module mase_mxint_normalize_lanes #(
 
     logic [IN_WIDTH-1:0]  mag [LANES];
     logic signed [SW-1:0] lsb [LANES];
+    logic signed [SW-1:0] top_lane [LANES];  // msb(|A_j|) + L_j
+    logic                 nz [LANES];        // A_j != 0
     logic signed [SW-1:0] top, s;
     logic                 any;
 
+    // per lane (in parallel): magnitude, its top bit and that bit's exponent
     always_comb begin
-        any = 1'b0;
-        top = '0;
         for (int j = 0; j < LANES; j++) begin
             // |A_j| fits IN_WIDTH unsigned bits, even for the most negative A_j
             mag[j] = in_int[j*IN_WIDTH + IN_WIDTH - 1] ? IN_WIDTH'(-in_int[j*IN_WIDTH +: IN_WIDTH])
                                                        : in_int[j*IN_WIDTH +: IN_WIDTH];
             lsb[j] = SW'($signed(in_lsb[j*LSB_WIDTH +: LSB_WIDTH]));
-            for (int i = 0; i < IN_WIDTH; i++) begin
-                if (mag[j][i] && (!any || SW'(i) + lsb[j] > top)) begin
-                    top = SW'(i) + lsb[j];
-                    any = 1'b1;
-                end
+            nz[j] = mag[j] != '0;
+            top_lane[j] = lsb[j];
+            for (int i = 1; i < IN_WIDTH; i++) begin
+                if (mag[j][i]) top_lane[j] = SW'(i) + lsb[j];
+            end
+        end
+    end
+
+    // the block's top exponent: the largest over the non-zero lanes, clamped
+    always_comb begin
+        any = 1'b0;
+        top = '0;
+        for (int j = 0; j < LANES; j++) begin
+            if (nz[j] && (!any || top_lane[j] > top)) begin
+                top = top_lane[j];
+                any = 1'b1;
             end
         end
         if (!any || top < -SW'(EMAX)) s = -SW'(EMAX);
