@@ -28,7 +28,9 @@ import numpy as np
 from mase_hwlib import attention as hw_attention
 from mase_hwlib import streams
 
-__all__ = ["AttentionPattern", "find_attention", "plan_stages"]
+from mase_passes.hardware.design import MappingError, Stage, StreamValue, _stream_value, rom_path
+
+__all__ = ["AttentionPattern", "find_attention", "plan_stages", "map_attention"]
 
 
 @dataclass
@@ -154,3 +156,76 @@ def run(stages, qq, qk, qv, out_fmt, shape):
     _, beats = hw_attention.run(stages, qq, qk, qv)
     y = beats[f"{stages[-1].name}.y"]
     return streams.beats_to_mx(y, out_fmt, shape, (-1, -2) if len(out_fmt.block) == 2 else (-1,))
+
+
+def map_attention(graph, n, pat, src, values: dict) -> list[Stage]:
+    """The attention pattern ending at head-merge reorder ``n`` (see hardware/attention.py)."""
+    from mase_hwlib import catalog
+
+    q, k, v = (src(n.name, name) for name in (pat.q, pat.k, pat.v))
+    for x in (q, k, v):
+        if x.shape != (pat.seq, pat.d_model):
+            raise MappingError(n.name, f"attention operand %{x.name} is {list(x.graph_shape)}, expected "
+                                       f"[{pat.seq}, {pat.d_model}] (batch 1)")
+    try:
+        hw_stages, counts = plan_stages(graph, pat, q.fmt, k.fmt, v.fmt)
+    except (ValueError, TypeError) as exc:
+        raise MappingError(n.name, f"attention over %{pat.q}, %{pat.k}, %{pat.v}: {exc}") from None
+    out = _stream_value(n.name, n.name, n.result.shape, n.result.element)
+    last = hw_stages[-1].params
+    tile = (last["B_COLS"], last["A_ROWS"])
+    if out.tile != tile:
+        raise MappingError(n.name, f"attention output block {out.fmt.block} must be ({tile[0]},{tile[1]}) "
+                                   "(value block along d, query block along seq) as the P V matmul emits it")
+    pv_fmt = pat.o_fmt
+    need_cast = (pv_fmt.man_bits, pv_fmt.exp_bits) != (out.fmt.man_bits, out.fmt.exp_bits)
+    names = {"q": q.name, "k": k.name, "v": v.name}
+    stages: list[Stage] = []
+    for hs in hw_stages:
+        spec = catalog.get(hs.module)
+        resolved = spec.resolve(hs.params)
+        name = f"{n.name}__{hs.name}"
+        if hs is hw_stages[-1] and not need_cast:
+            name = n.name
+        else:
+            (fld_spec,) = [st for st in spec.outputs]
+            flds = {f.suffix: f.resolve(resolved) for f in fld_spec.fields}
+            if "data" in flds:
+                lanes, width = flds["data"]
+                values[name] = StreamValue(name, (counts[hs.name], lanes), None, (counts[hs.name], lanes),
+                                           (lanes, width, int(resolved.get("OUT_FRAC", 0))))
+            else:
+                lanes, width = flds["mant"]
+                exp_bits = flds["exp"][1]
+                values[name] = StreamValue(name, (counts[hs.name], lanes), mxf.MXInt((lanes,), exp_bits, width - 1),
+                                           (counts[hs.name], lanes))
+        inputs = {}
+        for port, source in hs.inputs.items():
+            if source == "const":
+                cname = f"{n.name}__{hs.name}_const"
+                rp = dict(hs.rom_params)
+                stem = f"{n.name}_{hs.name}_const"
+                rp["ROM_FILE"] = rom_path(stem)
+                values[cname] = StreamValue(cname, (counts[hs.name], rp["LANES"]),
+                                            mxf.MXInt((rp["LANES"],), rp["EXP"], rp["MAN"]),
+                                            (counts[hs.name], rp["LANES"]))
+                stages.append(Stage(f"{n.name}_{hs.name}_const", n.name, "attention", "mase_mxint_rom_source", rp,
+                                    {}, cname, roms={"ROM_FILE": (hs.const, stem)}, group=pat))
+                inputs[port] = cname
+            elif source in names:
+                inputs[port] = names[source]
+            else:
+                inputs[port] = f"{n.name}__{source.split('.')[0]}"
+        stages.append(Stage(f"{n.name}_{hs.name}", n.name, "attention", hs.module, dict(hs.params), inputs, name,
+                            group=(pat, hw_stages)))
+    if need_cast:
+        pv = values[f"{n.name}__{hw_stages[-1].name}"]
+        pv_val = StreamValue(pv.name, out.shape, mxf.MXInt(out.fmt.block, pv_fmt.exp_bits, pv_fmt.man_bits),
+                             out.graph_shape)
+        values[pv.name] = pv_val
+        f, r = out.tile
+        stages.append(Stage(f"{n.name}_cast", n.name, "cast", "mase_mxint_cast",
+                            dict(BLOCK_0=f, BLOCK_1=r, IN_MAN=pv_fmt.man_bits, IN_EXP=pv_fmt.exp_bits,
+                                 OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits), {"x": pv.name}, n.name))
+    values[n.name] = out
+    return stages

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from mase_hwlib import catalog, ops, streams
 from mase_ir.graph import bind_roles
-from mase_ir.quant import fake_quantize
 
 from mase_passes.hardware.mapping import HwDesign
 

@@ -15,7 +15,8 @@ beat). The rules (docs/hardware.md has the tables):
   out_features.
 * ``gelu`` -> ``mase_mxint_gelu`` + ``mase_fixed_to_mxint``; ``layer_norm`` -> the integer
   ``mase_mxint_layer_norm`` + ``mase_fixed_to_mxint`` + mul gamma / add beta streamed from
-  ``mase_mxint_rom_source``; BERT attention (hardware/attention.py) -> ``mase_hwlib.attention``.
+  ``mase_mxint_rom_source`` (hardware/nonlinear_map.py); BERT attention (hardware/attention.py)
+  -> ``mase_hwlib.attention``. The data types live in hardware/design.py.
 * ``relu``, ``add``, ``mul`` -> the elementwise MXInt modules; operands and result share one
   block (the module re-rounds mantissa and exponent widths itself, so no cast is needed).
 * ``reshape`` / ``reorder`` / ``transpose`` / ``squeeze`` / ``unsqueeze`` are streaming-order
@@ -32,168 +33,26 @@ else — an op without operator, a non-MXInt format, a shape the module cannot t
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field
 
 import mx_formats as mxf
 import numpy as np
 from mase_ir import MaseGraph
 from mase_ir.graph import bind_roles
 
-__all__ = ["MappingError", "Stage", "StreamValue", "HwDesign", "map_graph", "STREAMING_OPS", "COMPUTE_OPS"]
+from mase_passes.hardware.design import (HwDesign, MappingError, Stage, StreamValue, _mxint, _stream_value,
+                                         _weight, rom_path, sv_name)
+from mase_passes.hardware.nonlinear_map import (GELU_X_FRAC, GELU_X_WIDTH, LN_OUT_FRAC, LN_OUT_WIDTH, LN_X_FRAC,
+                                                LN_X_WIDTH, map_gelu, map_layer_norm)
+
+__all__ = ["MappingError", "Stage", "StreamValue", "HwDesign", "map_graph", "sv_name", "rom_path", "STREAMING_OPS",
+           "COMPUTE_OPS", "GELU_X_WIDTH", "GELU_X_FRAC", "LN_X_WIDTH", "LN_X_FRAC", "LN_OUT_WIDTH", "LN_OUT_FRAC"]
 
 STREAMING_OPS = ("reshape", "reorder", "transpose", "squeeze", "unsqueeze")
 COMPUTE_OPS = {"linear": "mase_mxint_linear", "relu": "mase_mxint_relu",
                "add": "mase_mxint_add", "mul": "mase_mxint_mul", "gelu": "mase_mxint_gelu",
                "layer_norm": "mase_mxint_layer_norm"}
-# internal fixed-point grid of the non-linear operators (mase_mxint_to_fixed: range +-2^(W-F-1), step 2^-F)
-GELU_X_WIDTH, GELU_X_FRAC = 16, 8
 # extra mantissa bits of a linear's own output when a mase_mxint_reblock follows it
 LINEAR_GUARD_BITS = 4
-# layer_norm: input grid as gelu's; normalized output (|y| <= sqrt(N)) on 16 bits with 11 fraction bits
-LN_X_WIDTH, LN_X_FRAC, LN_OUT_WIDTH, LN_OUT_FRAC = 16, 8, 16, 11
-
-
-def sv_name(value: str) -> str:
-    """A SystemVerilog identifier (and file stem) for an SSA value name."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", value)
-    return s if s and not s[0].isdigit() else f"v_{s}"
-
-
-def rom_path(stem: str) -> str:
-    """Where emit puts a ROM image, relative to the design folder (the simulation's working directory)."""
-    return f"mem/{sv_name(stem)}.hex"
-
-
-class MappingError(ValueError):
-    """A node the hardware library cannot implement; the message names the node and the gap."""
-
-    def __init__(self, node: str, message: str):
-        self.node = node
-        super().__init__(f"cannot map node %{node}: {message}")
-
-
-@dataclass
-class StreamValue:
-    """An SSA value as a tile stream: its 2-D ``[rows, features]`` view and hardware format.
-
-    ``axes`` is (-1, -2) for a 2-D block (features, rows) or (-1,) for a 1-D one; blocks go
-    row-major over the block grid, the order every mase_hwlib MXInt module uses."""
-
-    name: str
-    shape: tuple[int, int]
-    fmt: mxf.MXInt | None
-    graph_shape: tuple[int, ...]
-    fixed: tuple[int, int, int] | None = None  # (lanes, width, frac) of a fixed-point stream
-
-    @property
-    def axes(self) -> tuple[int, ...]:
-        return (-1, -2) if len(self.fmt.block) == 2 else (-1,)
-
-    @property
-    def tile(self) -> tuple[int, int]:
-        """(features per beat, rows per beat)."""
-        if self.fixed is not None:
-            return (self.fixed[0], 1)
-        b = tuple(self.fmt.block)
-        return (b[0], b[1] if len(b) == 2 else 1)
-
-    @property
-    def fields(self) -> list[tuple[str, int]]:
-        """The stream's data ports (suffix, bits): MXInt ``mant``/``exp``, fixed point ``data``."""
-        if self.fixed is not None:
-            return [("data", self.fixed[0] * self.fixed[1])]
-        return [("mant", self.lanes * (self.fmt.man_bits + 1)), ("exp", self.fmt.exp_bits)]
-
-    def describe(self) -> str:
-        f, r = self.tile
-        kind = (f"fixed point, {self.fixed[1]}-bit lanes, {self.fixed[2]} fraction bits" if self.fixed
-                else str(self.fmt))
-        return (f"{kind} {list(self.graph_shape)} as {self.shape[0]}x{self.shape[1]}, "
-                f"{self.beats} beats of {r}x{f}")
-
-    @property
-    def beats(self) -> int:
-        f, r = self.tile
-        return (self.shape[0] // r) * (self.shape[1] // f)
-
-    @property
-    def lanes(self) -> int:
-        f, r = self.tile
-        return f * r
-
-
-@dataclass
-class Stage:
-    """One module instance. ``inputs`` maps the module's input stream names to SSA values."""
-
-    name: str
-    node: str
-    op: str
-    module: str
-    params: dict
-    inputs: dict[str, str]
-    output: str
-    roms: dict = field(default_factory=dict)       # "WEIGHT_FILE" -> (MXArray or beats dict, file stem)
-    constants: dict = field(default_factory=dict)  # "weight" / "bias" -> MXArray (golden operands)
-    group: object = None                           # attention: (pattern, hwlib stages) run as one golden chain
-
-
-@dataclass
-class HwDesign:
-    """A mapped graph: host-side prefix, hardware input/output streams and the stages in order."""
-
-    graph: MaseGraph
-    host_nodes: list[str]
-    inputs: list[StreamValue]
-    stages: list[Stage]
-    outputs: list[StreamValue]
-    values: dict[str, StreamValue]
-    aliases: dict[str, str] = field(default_factory=dict)  # streaming no-op node -> value it carries
-
-    def stage(self, name: str) -> Stage:
-        for s in self.stages:
-            if s.name == name:
-                return s
-        raise KeyError(f"no stage {name!r}")
-
-
-def _mxint(graph_node: str, what: str, fmt) -> mxf.MXInt:
-    if not isinstance(fmt, mxf.MXInt):
-        raise MappingError(graph_node, f"{what} has format {fmt}; mase_hwlib has MXInt stream operators only "
-                                       "(no operator for this format)")
-    return fmt
-
-
-def _rows_features(node: str, shape: tuple[int, ...]) -> tuple[int, int]:
-    if len(shape) == 0:
-        raise MappingError(node, "a scalar cannot be streamed")
-    if len(shape) == 1:
-        return 1, shape[0]
-    return math.prod(shape[:-1]), shape[-1]
-
-
-def _check_rows(node: str, shape: tuple[int, ...], rows_per_tile: int) -> None:
-    """A block spans ``rows_per_tile`` along axis -2 only: flattening leading axes keeps the
-    blocks (and their row-major order) only if axis -2 is a multiple of it."""
-    inner = shape[-2] if len(shape) >= 2 else 1
-    if inner % rows_per_tile:
-        raise MappingError(node, f"shape {list(shape)}: axis -2 ({inner}) is not a multiple of the block's "
-                                 f"{rows_per_tile} rows, so its blocks are not tiles of the flattened stream")
-
-
-def _stream_value(node: str, name: str, shape, fmt) -> StreamValue:
-    fmt = _mxint(node, f"value %{name}", fmt)
-    if len(fmt.block) > 2:
-        raise MappingError(node, f"value %{name}: block {fmt.block} has more than two axes")
-    rows, feats = _rows_features(node, tuple(shape))
-    v = StreamValue(name, (rows, feats), fmt, tuple(shape))
-    f, r = v.tile
-    _check_rows(node, tuple(shape), r)
-    if feats % f or rows % r:
-        raise MappingError(node, f"value %{name} {list(shape)} is not a whole number of {r}x{f} tiles "
-                                 f"(block {fmt.block}); hwlib streams whole blocks only")
-    return v
 
 
 def _consumers(graph: MaseGraph) -> dict[str, list[str]]:
@@ -217,10 +76,6 @@ def _host_prefix(graph: MaseGraph) -> set[str]:
     return host
 
 
-def _weight(graph: MaseGraph, node, role: str) -> np.ndarray:
-    return graph.weights[node.params[role].path].detach().double().cpu().numpy()
-
-
 def map_graph(graph: MaseGraph) -> HwDesign:
     """Map every node of ``graph`` to a stage (or to the host prefix); see the module docstring."""
     users = _consumers(graph)
@@ -235,7 +90,7 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             raise MappingError(node, f"operand %{name} is not a hardware stream (produced by an unmapped node)")
         return values[name]
 
-    from mase_passes.hardware.attention import find_attention
+    from mase_passes.hardware.attention import find_attention, map_attention
 
     patterns = {p.out: p for p in find_attention(graph)}
     inner = {name for p in patterns.values() for name in p.nodes if name != p.out}
@@ -256,7 +111,7 @@ def map_graph(graph: MaseGraph) -> HwDesign:
         if n.name in host or n.name in inner:
             continue
         if n.name in patterns:
-            stages.extend(_map_attention(graph, n, patterns[n.name], src, values))
+            stages.extend(map_attention(graph, n, patterns[n.name], src, values))
             continue
         fanout = users.get(n.name, [])
         if len(fanout) > 1 and "<output>" in fanout:
@@ -276,9 +131,9 @@ def map_graph(graph: MaseGraph) -> HwDesign:
         if n.op == "linear":
             new_stages = _map_linear(graph, n, src(n.name, n.args[0].name), out, values)
         elif n.op == "gelu":
-            new_stages = _map_gelu(n, src(n.name, n.args[0].name), out, values)
+            new_stages = map_gelu(n, src(n.name, n.args[0].name), out, values)
         elif n.op == "layer_norm":
-            new_stages = _map_layer_norm(graph, n, src(n.name, n.args[0].name), out, values)
+            new_stages = map_layer_norm(graph, n, src(n.name, n.args[0].name), out, values)
         else:
             new_stages = [_map_elementwise(n, [src(n.name, a.name) for a in n.args], out)]
         values[n.name] = out
@@ -413,154 +268,3 @@ def _map_elementwise(n, operands: list[StreamValue], out: StreamValue) -> Stage:
             params.update({f"{p}_MAN": v.fmt.man_bits, f"{p}_EXP": v.fmt.exp_bits})
         ports = {"a": operands[0].name, "b": operands[1].name}
     return Stage(n.name, n.name, n.op, COMPUTE_OPS[n.op], params, ports, n.name)
-
-
-def _map_gelu(n, x: StreamValue, out: StreamValue, values: dict) -> list[Stage]:
-    """gelu -> ``mase_mxint_gelu`` (I-BERT integer GELU on a fixed-point grid, fixed-point lanes
-    out) -> ``mase_fixed_to_mxint`` (one rounding into the result's format). The fixed-point
-    beats must be row segments in row-major order, so the blocks must be one row high."""
-    if n.attrs.get("approximate", "none") not in ("none", None):
-        raise MappingError(n.name, f"gelu approximate={n.attrs['approximate']!r}: mase_mxint_gelu implements "
-                                   "the erf form (I-BERT fit)")
-    if x.tile[1] != 1 or out.tile[1] != 1 or x.tile[0] != out.tile[0]:
-        raise MappingError(n.name, f"gelu needs one-row blocks (B0,) equal on input and output, got {x.fmt.block} -> "
-                                   f"{out.fmt.block}: mase_fixed_to_mxint re-blocks rows, not 2-D tiles")
-    lanes = x.tile[0]
-    fx = StreamValue(f"{n.name}__fixed", x.shape, None, x.graph_shape, (lanes, GELU_X_WIDTH, GELU_X_FRAC))
-    values[fx.name] = fx
-    g = Stage(f"{n.name}_gelu", n.name, "gelu", "mase_mxint_gelu",
-              dict(BLOCK=lanes, EXP_BITS=x.fmt.exp_bits, MAN_BITS=x.fmt.man_bits, X_WIDTH=GELU_X_WIDTH,
-                   X_FRAC=GELU_X_FRAC), {"x": x.name}, fx.name)
-    c = Stage(f"{n.name}_to_mxint", n.name, "gelu", "mase_fixed_to_mxint",
-              dict(BLOCK_0=lanes, BLOCK_1=1, ROW_BEATS=x.shape[1] // lanes, IN_WIDTH=GELU_X_WIDTH,
-                   IN_FRAC=GELU_X_FRAC, IN_SIGNED=1, OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits),
-              {"x": fx.name}, n.name)
-    return [g, c]
-
-
-def _map_layer_norm(graph: MaseGraph, n, x: StreamValue, out: StreamValue, values: dict) -> list[Stage]:
-    """layer_norm -> ``mase_mxint_layer_norm`` (integer, no affine; fixed-point lanes out) ->
-    ``mase_fixed_to_mxint`` -> ``mase_mxint_mul`` by gamma -> ``mase_mxint_add`` of beta, gamma
-    and beta streamed by ``mase_mxint_rom_source`` (one row of blocks per pass, forever). The
-    intermediate values take the result's mantissa/exponent widths; each stage rounds once."""
-    d = x.shape[1]
-    if list(n.attrs.get("normalized_shape", [])) != [d]:
-        raise MappingError(n.name, f"layer_norm over {n.attrs.get('normalized_shape')} of {list(x.graph_shape)}: "
-                                   "only the last axis is supported")
-    if x.tile[1] != 1 or out.tile != x.tile:
-        raise MappingError(n.name, f"layer_norm needs one-row blocks (B0,) equal on input and output, got "
-                                   f"{x.fmt.block} -> {out.fmt.block}")
-    lanes = x.tile[0]
-    eps_fx = int(round(float(n.attrs.get("eps", 1e-5)) * 2.0 ** (2 * LN_X_FRAC)))
-    fx = StreamValue(f"{n.name}__fixed", x.shape, None, x.graph_shape, (lanes, LN_OUT_WIDTH, LN_OUT_FRAC))
-    values[fx.name] = fx
-    stages = [Stage(f"{n.name}_norm", n.name, "layer_norm", "mase_mxint_layer_norm",
-                    dict(BLOCK=lanes, EXP_BITS=x.fmt.exp_bits, MAN_BITS=x.fmt.man_bits, X_WIDTH=LN_X_WIDTH,
-                         X_FRAC=LN_X_FRAC, ROW_BLOCKS=d // lanes, OUT_WIDTH=LN_OUT_WIDTH, OUT_FRAC=LN_OUT_FRAC,
-                         EPS_FX=eps_fx), {"x": x.name}, fx.name)]
-    affine = [r for r in ("weight", "bias") if r in n.params]
-    names = [f"{n.name}__{r}" for r in ("norm", "scaled")][:len(affine)] + [n.name]
-    for nm in names[:-1]:
-        values[nm] = StreamValue(nm, x.shape, out.fmt, x.graph_shape)
-    stages.append(Stage(f"{n.name}_to_mxint", n.name, "layer_norm", "mase_fixed_to_mxint",
-                        dict(BLOCK_0=lanes, BLOCK_1=1, ROW_BEATS=d // lanes, IN_WIDTH=LN_OUT_WIDTH,
-                             IN_FRAC=LN_OUT_FRAC, IN_SIGNED=1, OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits),
-                        {"x": fx.name}, names[0]))
-    prev = names[0]
-    for role, res in zip(affine, names[1:]):
-        pf = _mxint(n.name, f"layer_norm {role}", n.params[role].type.element)
-        if pf.block[0] != lanes:
-            raise MappingError(n.name, f"layer_norm {role} block {pf.block} must hold {lanes} elements per block "
-                                       "(the activations' block)")
-        hw_f = mxf.MXInt((lanes,), pf.exp_bits, pf.man_bits)
-        qc = mxf.quantize(_weight(graph, n, role), hw_f, axes=(-1,))
-        const = f"{n.name}__{role}_rom"
-        values[const] = StreamValue(const, x.shape, hw_f, x.graph_shape)
-        stem = f"{n.name}_{role}"
-        stages.append(Stage(f"{n.name}_{role}_rom", n.name, "layer_norm", "mase_mxint_rom_source",
-                            dict(LANES=lanes, MAN=pf.man_bits, EXP=pf.exp_bits, DEPTH=d // lanes, HOLD=1, REPEAT=0,
-                                 ROM_FILE=rom_path(stem)), {}, const,
-                            roms={"ROM_FILE": (qc, stem)}, constants={"row": qc}))
-        module = "mase_mxint_mul" if role == "weight" else "mase_mxint_add"
-        a = values[prev]
-        stages.append(Stage(f"{n.name}_{'scale' if role == 'weight' else 'shift'}", n.name, "layer_norm", module,
-                            dict(BLOCK_0=lanes, BLOCK_1=1, A_MAN=a.fmt.man_bits, A_EXP=a.fmt.exp_bits,
-                                 B_MAN=pf.man_bits, B_EXP=pf.exp_bits, OUT_MAN=out.fmt.man_bits,
-                                 OUT_EXP=out.fmt.exp_bits), {"a": prev, "b": const}, res))
-        prev = res
-    return stages
-
-
-def _map_attention(graph: MaseGraph, n, pat, src, values: dict) -> list[Stage]:
-    """The attention pattern ending at head-merge reorder ``n`` (see hardware/attention.py)."""
-    from mase_hwlib import catalog
-
-    from mase_passes.hardware.attention import plan_stages
-
-    q, k, v = (src(n.name, name) for name in (pat.q, pat.k, pat.v))
-    for x in (q, k, v):
-        if x.shape != (pat.seq, pat.d_model):
-            raise MappingError(n.name, f"attention operand %{x.name} is {list(x.graph_shape)}, expected "
-                                       f"[{pat.seq}, {pat.d_model}] (batch 1)")
-    try:
-        hw_stages, counts = plan_stages(graph, pat, q.fmt, k.fmt, v.fmt)
-    except (ValueError, TypeError) as exc:
-        raise MappingError(n.name, f"attention over %{pat.q}, %{pat.k}, %{pat.v}: {exc}") from None
-    out = _stream_value(n.name, n.name, n.result.shape, n.result.element)
-    last = hw_stages[-1].params
-    tile = (last["B_COLS"], last["A_ROWS"])
-    if out.tile != tile:
-        raise MappingError(n.name, f"attention output block {out.fmt.block} must be ({tile[0]},{tile[1]}) "
-                                   "(value block along d, query block along seq) as the P V matmul emits it")
-    pv_fmt = pat.o_fmt
-    need_cast = (pv_fmt.man_bits, pv_fmt.exp_bits) != (out.fmt.man_bits, out.fmt.exp_bits)
-    names = {"q": q.name, "k": k.name, "v": v.name}
-    stages: list[Stage] = []
-    for hs in hw_stages:
-        spec = catalog.get(hs.module)
-        resolved = spec.resolve(hs.params)
-        name = f"{n.name}__{hs.name}"
-        if hs is hw_stages[-1] and not need_cast:
-            name = n.name
-        else:
-            (fld_spec,) = [st for st in spec.outputs]
-            flds = {f.suffix: f.resolve(resolved) for f in fld_spec.fields}
-            if "data" in flds:
-                lanes, width = flds["data"]
-                values[name] = StreamValue(name, (counts[hs.name], lanes), None, (counts[hs.name], lanes),
-                                           (lanes, width, int(resolved.get("OUT_FRAC", 0))))
-            else:
-                lanes, width = flds["mant"]
-                exp_bits = flds["exp"][1]
-                values[name] = StreamValue(name, (counts[hs.name], lanes), mxf.MXInt((lanes,), exp_bits, width - 1),
-                                           (counts[hs.name], lanes))
-        inputs = {}
-        for port, source in hs.inputs.items():
-            if source == "const":
-                cname = f"{n.name}__{hs.name}_const"
-                rp = dict(hs.rom_params)
-                stem = f"{n.name}_{hs.name}_const"
-                rp["ROM_FILE"] = rom_path(stem)
-                values[cname] = StreamValue(cname, (counts[hs.name], rp["LANES"]),
-                                            mxf.MXInt((rp["LANES"],), rp["EXP"], rp["MAN"]),
-                                            (counts[hs.name], rp["LANES"]))
-                stages.append(Stage(f"{n.name}_{hs.name}_const", n.name, "attention", "mase_mxint_rom_source", rp,
-                                    {}, cname, roms={"ROM_FILE": (hs.const, stem)}, group=pat))
-                inputs[port] = cname
-            elif source in names:
-                inputs[port] = names[source]
-            else:
-                inputs[port] = f"{n.name}__{source.split('.')[0]}"
-        stages.append(Stage(f"{n.name}_{hs.name}", n.name, "attention", hs.module, dict(hs.params), inputs, name,
-                            group=(pat, hw_stages)))
-    if need_cast:
-        pv = values[f"{n.name}__{hw_stages[-1].name}"]
-        pv_val = StreamValue(pv.name, out.shape, mxf.MXInt(out.fmt.block, pv_fmt.exp_bits, pv_fmt.man_bits),
-                             out.graph_shape)
-        values[pv.name] = pv_val
-        f, r = out.tile
-        stages.append(Stage(f"{n.name}_cast", n.name, "cast", "mase_mxint_cast",
-                            dict(BLOCK_0=f, BLOCK_1=r, IN_MAN=pv_fmt.man_bits, IN_EXP=pv_fmt.exp_bits,
-                                 OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits), {"x": pv.name}, n.name))
-    values[n.name] = out
-    return stages

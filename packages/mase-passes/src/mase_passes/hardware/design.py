@@ -1,0 +1,160 @@
+"""The mapped design's data types: stream values, stages, the design, the mapping error, and the
+small helpers every mapping rule shares (names, ROM paths, format and shape checks)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import mx_formats as mxf
+import numpy as np
+from mase_ir import MaseGraph
+
+__all__ = ["MappingError", "StreamValue", "Stage", "HwDesign", "sv_name", "rom_path"]
+
+
+def sv_name(value: str) -> str:
+    """A SystemVerilog identifier (and file stem) for an SSA value name."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", value)
+    return s if s and not s[0].isdigit() else f"v_{s}"
+
+
+def rom_path(stem: str) -> str:
+    """Where emit puts a ROM image, relative to the design folder (the simulation's working directory)."""
+    return f"mem/{sv_name(stem)}.hex"
+
+
+class MappingError(ValueError):
+    """A node the hardware library cannot implement; the message names the node and the gap."""
+
+    def __init__(self, node: str, message: str):
+        self.node = node
+        super().__init__(f"cannot map node %{node}: {message}")
+
+
+@dataclass
+class StreamValue:
+    """An SSA value as a tile stream: its 2-D ``[rows, features]`` view and hardware format.
+
+    ``axes`` is (-1, -2) for a 2-D block (features, rows) or (-1,) for a 1-D one; blocks go
+    row-major over the block grid, the order every mase_hwlib MXInt module uses."""
+
+    name: str
+    shape: tuple[int, int]
+    fmt: mxf.MXInt | None
+    graph_shape: tuple[int, ...]
+    fixed: tuple[int, int, int] | None = None  # (lanes, width, frac) of a fixed-point stream
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        return (-1, -2) if len(self.fmt.block) == 2 else (-1,)
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        """(features per beat, rows per beat)."""
+        if self.fixed is not None:
+            return (self.fixed[0], 1)
+        b = tuple(self.fmt.block)
+        return (b[0], b[1] if len(b) == 2 else 1)
+
+    @property
+    def fields(self) -> list[tuple[str, int]]:
+        """The stream's data ports (suffix, bits): MXInt ``mant``/``exp``, fixed point ``data``."""
+        if self.fixed is not None:
+            return [("data", self.fixed[0] * self.fixed[1])]
+        return [("mant", self.lanes * (self.fmt.man_bits + 1)), ("exp", self.fmt.exp_bits)]
+
+    def describe(self) -> str:
+        f, r = self.tile
+        kind = (f"fixed point, {self.fixed[1]}-bit lanes, {self.fixed[2]} fraction bits" if self.fixed
+                else str(self.fmt))
+        return (f"{kind} {list(self.graph_shape)} as {self.shape[0]}x{self.shape[1]}, "
+                f"{self.beats} beats of {r}x{f}")
+
+    @property
+    def beats(self) -> int:
+        f, r = self.tile
+        return (self.shape[0] // r) * (self.shape[1] // f)
+
+    @property
+    def lanes(self) -> int:
+        f, r = self.tile
+        return f * r
+
+
+@dataclass
+class Stage:
+    """One module instance. ``inputs`` maps the module's input stream names to SSA values."""
+
+    name: str
+    node: str
+    op: str
+    module: str
+    params: dict
+    inputs: dict[str, str]
+    output: str
+    roms: dict = field(default_factory=dict)       # "WEIGHT_FILE" -> (MXArray or beats dict, file stem)
+    constants: dict = field(default_factory=dict)  # "weight" / "bias" -> MXArray (golden operands)
+    group: object = None                           # attention: (pattern, hwlib stages) run as one golden chain
+
+
+@dataclass
+class HwDesign:
+    """A mapped graph: host-side prefix, hardware input/output streams and the stages in order."""
+
+    graph: MaseGraph
+    host_nodes: list[str]
+    inputs: list[StreamValue]
+    stages: list[Stage]
+    outputs: list[StreamValue]
+    values: dict[str, StreamValue]
+    aliases: dict[str, str] = field(default_factory=dict)  # streaming no-op node -> value it carries
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"no stage {name!r}")
+
+
+def _mxint(graph_node: str, what: str, fmt) -> mxf.MXInt:
+    if not isinstance(fmt, mxf.MXInt):
+        raise MappingError(graph_node, f"{what} has format {fmt}; mase_hwlib has MXInt stream operators only "
+                                       "(no operator for this format)")
+    return fmt
+
+
+def _rows_features(node: str, shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) == 0:
+        raise MappingError(node, "a scalar cannot be streamed")
+    if len(shape) == 1:
+        return 1, shape[0]
+    return math.prod(shape[:-1]), shape[-1]
+
+
+def _check_rows(node: str, shape: tuple[int, ...], rows_per_tile: int) -> None:
+    """A block spans ``rows_per_tile`` along axis -2 only: flattening leading axes keeps the
+    blocks (and their row-major order) only if axis -2 is a multiple of it."""
+    inner = shape[-2] if len(shape) >= 2 else 1
+    if inner % rows_per_tile:
+        raise MappingError(node, f"shape {list(shape)}: axis -2 ({inner}) is not a multiple of the block's "
+                                 f"{rows_per_tile} rows, so its blocks are not tiles of the flattened stream")
+
+
+def _stream_value(node: str, name: str, shape, fmt) -> StreamValue:
+    fmt = _mxint(node, f"value %{name}", fmt)
+    if len(fmt.block) > 2:
+        raise MappingError(node, f"value %{name}: block {fmt.block} has more than two axes")
+    rows, feats = _rows_features(node, tuple(shape))
+    v = StreamValue(name, (rows, feats), fmt, tuple(shape))
+    f, r = v.tile
+    _check_rows(node, tuple(shape), r)
+    if feats % f or rows % r:
+        raise MappingError(node, f"value %{name} {list(shape)} is not a whole number of {r}x{f} tiles "
+                                 f"(block {fmt.block}); hwlib streams whole blocks only")
+    return v
+
+
+def _weight(graph: MaseGraph, node, role: str) -> np.ndarray:
+    return graph.weights[node.params[role].path].detach().double().cpu().numpy()
