@@ -56,15 +56,16 @@ module mase_mxint_reblock #(
     localparam int OUT_TC    = COLS / OUT_B0;
     localparam int OUT_TR    = ROWS / OUT_B1;
     localparam int OUT_LANES = OUT_B0 * OUT_B1;
+    localparam int OUT_TILES = OUT_TR * OUT_TC;
     localparam int ELEMS     = ROWS * COLS;
     localparam int TW        = $clog2(IN_TILES + 1);
-    localparam int CW        = $clog2(OUT_TC + 1);
-    localparam int RW        = $clog2(OUT_TR + 1);
-    localparam int EW        = $clog2(BANKS * ELEMS);          // element index (ELEMS >= 2)
+    localparam int OTW       = $clog2(OUT_TILES + 1);
+    // an output lane picks one of BANKS*OUT_TILES elements (at least 2 entries: whole index bits)
+    localparam int NSEL      = BANKS * OUT_TILES > 1 ? BANKS * OUT_TILES : 2;
+    localparam int SELW      = $clog2(NSEL);
 
     logic [TW-1:0] in_idx_reg;      // input block being written (row-major)
-    logic [RW-1:0] out_row_reg;     // output block row / column being read
-    logic [CW-1:0] out_col_reg;
+    logic [OTW-1:0] out_idx_reg;    // output block being read (row-major)
     logic [1:0]    full_reg;        // bank holds a complete band (bit 1 unused with one bank)
     logic          wr_bank_reg;     // bank being filled
     logic          rd_bank_reg;     // bank being drained
@@ -73,8 +74,7 @@ module mase_mxint_reblock #(
     wire           out_free = !out_valid_reg || y_ready;
     wire           load     = full_reg[rd_bank_reg] && out_free;
     wire           in_last  = in_idx_reg == TW'(IN_TILES - 1);
-    wire           col_last = out_col_reg == CW'(OUT_TC - 1);
-    wire           out_last = col_last && out_row_reg == RW'(OUT_TR - 1);
+    wire           out_last = out_idx_reg == OTW'(OUT_TILES - 1);
 
     // ---- band storage: every element has its own register, written from a fixed lane ----
     logic [IW-1:0] elem     [BANKS * ELEMS];
@@ -106,14 +106,27 @@ module mase_mxint_reblock #(
     logic [OUT_LANES*LW-1:0]       gather_lsb;
     logic [OUT_LANES*(OUT_MAN+1)-1:0] norm_mant;
     logic [OUT_EXP-1:0]            norm_exp;
+    wire [SELW-1:0] sel = SELW'(rd_bank_reg) * SELW'(OUT_TILES) + SELW'(out_idx_reg);
     for (genvar j = 0; j < OUT_LANES; j++) begin : g_out_lane
+        // lane j is element (R, C) of the output block; its candidates, one per output
+        // block (and bank), are fixed at elaboration, so the lane is a small multiplexer
         localparam int R = OUT_COL_MAJOR != 0 ? j % OUT_B1 : j / OUT_B0;
         localparam int C = OUT_COL_MAJOR != 0 ? j / OUT_B1 : j % OUT_B0;
-        wire [EW-1:0] e = EW'(rd_bank_reg) * EW'(ELEMS)
-                          + (EW'(out_row_reg) * EW'(OUT_B1) + EW'(R)) * EW'(COLS)
-                          + EW'(out_col_reg) * EW'(OUT_B0) + EW'(C);
-        assign gather_int[j*IW +: IW] = elem[e];
-        assign gather_lsb[j*LW +: LW] = elem_lsb[e];
+        logic [IW-1:0] cand_q   [NSEL];
+        logic [LW-1:0] cand_lsb [NSEL];
+        for (genvar b = 0; b < BANKS; b++) begin : g_bank
+            for (genvar t = 0; t < OUT_TILES; t++) begin : g_tile
+                localparam int E = ((t / OUT_TC) * OUT_B1 + R) * COLS + (t % OUT_TC) * OUT_B0 + C;
+                assign cand_q[b*OUT_TILES + t]   = elem[b*ELEMS + E];
+                assign cand_lsb[b*OUT_TILES + t] = elem_lsb[b*ELEMS + E];
+            end
+        end
+        if (BANKS * OUT_TILES < 2) begin : g_pad
+            assign cand_q[1]   = '0;
+            assign cand_lsb[1] = '0;
+        end
+        assign gather_int[j*IW +: IW] = cand_q[sel];
+        assign gather_lsb[j*LW +: LW] = cand_lsb[sel];
     end
 
     mase_mxint_normalize_lanes #(
@@ -137,8 +150,7 @@ module mase_mxint_reblock #(
         end
         if (rst) begin
             in_idx_reg    <= '0;
-            out_row_reg   <= '0;
-            out_col_reg   <= '0;
+            out_idx_reg   <= '0;
             full_reg      <= 2'b00;
             wr_bank_reg   <= 1'b0;
             rd_bank_reg   <= 1'b0;
@@ -150,8 +162,7 @@ module mase_mxint_reblock #(
                 if (in_last) wr_bank_reg <= (BANKS > 1) && !wr_bank_reg;
             end
             if (load) begin
-                out_col_reg <= col_last ? '0 : out_col_reg + 1'b1;
-                if (col_last) out_row_reg <= out_last ? '0 : out_row_reg + 1'b1;
+                out_idx_reg <= out_last ? '0 : out_idx_reg + 1'b1;
                 if (out_last) rd_bank_reg <= (BANKS > 1) && !rd_bank_reg;
             end
             // a bank fills on its last write and empties on its last read
