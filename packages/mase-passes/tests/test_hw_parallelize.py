@@ -130,3 +130,14 @@ def test_evaluate_hardware_terms_from_the_estimate():
     q2 = q
     q2.set_format("linear", fmt)
     assert hardware_terms(q2)[:2] == (None, None) and "not mappable" in hardware_terms(q2)[2]
+
+
+def test_widening_reaches_layer_norm_parameters():
+    """The feature block of a layer-normed value ties the layer norm's gamma/beta blocks: they widen together."""
+    _, x, q = examples.ffn(layer_norm=True)
+    g, rep = Parallelize(budget="u250", allow_unmodelled=True, max_block=64).apply(q)
+    assert rep.estimate.cycles_per_input < 256
+    b = g.value_type("add").element.block[0]
+    assert b > 4 and g.node("layer_norm").params["weight"].type.element.block == (b,)
+    assert g.node("layer_norm").params["bias"].type.element.block == (b,)
+    assert emulate.compare(map_graph(g), {"x": x})[0].elements == 128

@@ -102,6 +102,12 @@ def _classes(design: HwDesign) -> _Classes:
         ins = list(s.inputs.values())
         if s.group is not None or s.module == "mase_mxint_reblock":
             continue  # attention stages (blocks fixed by mase_hwlib.attention.plan) and reblock (changes blocks)
+        if s.module == "mase_mxint_rom_source" and g.node(s.node).op == "layer_norm":
+            # gamma / beta: their parameter block follows the activation block they are applied to
+            role = "weight" if s.name.endswith("_weight_rom") else "bias"
+            c.add(("LN", f"{s.node}/{role}"), g.node(s.node).params[role].type.shape[-1])
+            c.union(("LN", f"{s.node}/{role}"), ("F", s.output))
+            continue
         if s.module == "mase_mxint_linear":
             n = g.node(s.node)
             fout, fin = n.params["weight"].type.shape
@@ -122,6 +128,9 @@ def _size(design: HwDesign, key) -> int:
     kind, name = key
     if kind in ("F", "R"):
         return design.values[name].tile[0 if kind == "F" else 1]
+    if kind == "LN":
+        node, role = name.split("/")
+        return design.graph.node(node).params[role].type.element.block[0]
     n = design.graph.node(name)
     b = n.params["weight"].type.element.block
     return b[0] if kind == "W0" else (b[1] if len(b) == 2 else 1)
@@ -134,6 +143,11 @@ def _reblock(graph: MaseGraph, design: HwDesign, members, new: int) -> MaseGraph
     for kind, name in members:
         if kind in ("F", "R") and name not in graph_values:
             continue  # a stream inside one node's stage chain (e.g. gelu's fixed-point lanes): follows the node
+        if kind == "LN":
+            node, role = name.split("/")
+            fmt = g.node(node).params[role].type.element
+            g.set_param_format(node, role, mxf.MXInt((new,), fmt.exp_bits, fmt.man_bits))
+            continue
         if kind in ("F", "R"):
             fmt = g.value_type(name).element
             f, r = (fmt.block[0], fmt.block[1] if len(fmt.block) == 2 else 1)
@@ -170,7 +184,9 @@ def _stage_keys(design: HwDesign, stage) -> list:
 
 def _element_count_ok(design: HwDesign, members, new: int, max_block: int) -> bool:
     for kind, name in members:
-        if kind in ("F", "R"):
+        if kind == "LN":
+            f, r = new, 1
+        elif kind in ("F", "R"):
             f, r = design.values[name].tile
             f, r = (new, r) if kind == "F" else (f, new)
         else:
