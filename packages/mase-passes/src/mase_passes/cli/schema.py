@@ -130,7 +130,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "sampler": Key("str", "tpe", "tpe, nsga2, qmc or random", _choice(SAMPLERS)),
         "objective": Key("str", "single", "\"single\" (paper eq. 4) or \"multi\" (metric vs bits, "
                          "Pareto front)", _choice(("single", "multi"))),
-        "seed": Key("int", 0, "sampler seed"),
+        "seed": Key("int", 0, "sampler seed; the sampler gets seed + the number of trials already in the "
+                    "study, so a resumed study does not replay the first run's proposals"),
         "mantissa": Key("int-pair", [2, 7], "inclusive range of mantissa widths searched per tensor",
                         _mantissa),
         "start_uniform": Key("int-list", [], "uniform mantissa widths tried first (new study only)"),

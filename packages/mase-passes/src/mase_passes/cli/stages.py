@@ -243,20 +243,27 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
         elif key in known and key == "startup_trials":
             opts[key] = scfg[key]
     url = base(**opts).storage_url()
-    try:
-        done = sum(t.state == optuna.trial.TrialState.COMPLETE
-                   for t in optuna.load_study(study_name=scfg["study_name"], storage=url).trials)
-    except KeyError:  # no such study yet
-        done = 0
+
+    def trials_so_far() -> list:
+        try:
+            return optuna.load_study(study_name=scfg["study_name"], storage=url).trials
+        except KeyError:  # no such study yet
+            return []
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials_so_far())
     if done:
         log.info("[search] resuming study %r: %d finished trial(s) kept in %s", scfg["study_name"], done, url)
     bar = stages.bar(scfg["trials"], "search trials", initial=min(done, scfg["trials"]))
-    searcher = _with_progress(base)(**opts, progress=bar)
     from mase_passes.passes import evaluate as evaluate_module
     nonfinite = getattr(evaluate_module, "NonFiniteOutputError", ())
     failures = 0
+    quiet_optuna = None if verbose else _drop_failed_trial_dumps()
     try:
         while True:
+            # the sampler seed is [search] seed + trials already in the study: a fresh study is
+            # reproducible, and a resumed one (or a retry after a failed trial) does not replay the
+            # proposals of the first run (the same seed would propose the same configurations again)
+            seed = scfg["seed"] + len(trials_so_far())
+            searcher = _with_progress(base)(**dict(opts, seed=seed), progress=bar)
             try:
                 result = searcher.apply(graph, wl.search, reference=ref)
                 break
@@ -270,6 +277,8 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
                     raise
     finally:
         bar.close()
+        if quiet_optuna is not None:
+            quiet_optuna()
     study = result.study
     best = searcher._best_trial(study)
     info = {"trials": result.finished_trials, "requested": scfg["trials"], "resumed_from": done,
@@ -278,8 +287,30 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
             "best_trial": best.number, "best_search_metric": best.user_attrs.get("metric"),
             "best_search_bits": best.user_attrs.get("average_bits"),
             "search_samples": wl.info["search_samples"], "front": _front(out / "pareto.csv"),
-            "failed_trials": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)}
+            "failed_trials": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
+            "nonfinite_failures": failures}
     return result, info
+
+
+def _drop_failed_trial_dumps():
+    """Optuna logs a failed trial with all its parameters (211 for MiniLM) and the traceback;
+    the search stage says it in one line instead. Returns the undo function."""
+    import logging as _logging
+
+    class _Filter(_logging.Filter):
+        def filter(self, record):
+            msg = record.getMessage()
+            return not (msg.startswith("Trial ") and ("failed with parameters" in msg or "failed with value" in msg))
+
+    flt = _Filter()
+    handlers = _logging.getLogger("optuna").handlers
+    for h in handlers:
+        h.addFilter(flt)
+
+    def undo():
+        for h in handlers:
+            h.removeFilter(flt)
+    return undo
 
 
 def _with_progress(base):
@@ -296,7 +327,7 @@ def _with_progress(base):
         def config_of(self, graph_slots, trial):
             if self.progress is not None and isinstance(trial, optuna.trial.Trial):
                 started = getattr(self.progress, "_mase_started", False)
-                if started:
+                if started and self.progress.n < self.progress.total:
                     self.progress.update(1)
                 self.progress._mase_started = True
             return super().config_of(graph_slots, trial)

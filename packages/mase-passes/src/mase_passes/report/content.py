@@ -104,6 +104,7 @@ def _search(doc: Document, s: dict | None, metric: str) -> None:
              f"trials of {s['requested']} requested"
              + (f" (resumed with {s['resumed_from']} already finished)" if s["resumed_from"] else "")
              + (f", {s['failed_trials']} failed or interrupted" if s["failed_trials"] else "")
+             + (f" ({s['nonfinite_failures']} of them with NaN/Inf outputs)" if s.get("nonfinite_failures") else "")
              + f"; each trial scored on {s['search_samples']} samples. Best: trial {s['best_trial']} "
              f"({metric} {fmt_metric(metric, s['best_search_metric'])} on the search samples, "
              f"{_num(s['best_search_bits'], '.2f')} bits; measured). Storage: `{s['storage']}`, "
