@@ -188,3 +188,17 @@ def test_trace_puts_back_every_submodule_mode():
     mase_ir.trace(wrapper, {"input": torch.randn(2, 8)})
     assert wrapper.training and wrapper[1].training
     assert not backbone.training and not backbone[1].training
+
+
+def test_flatten_is_a_reshape_to_the_result_shape():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4), torch.nn.ReLU()).eval()
+    x = torch.randn(2, 3, 4)
+    graph = mase_ir.trace(model, {"input": x})  # Sequential's argument is named input
+    first = graph.nodes[0]
+    assert first.op == "reshape" and list(first.attrs["shape"]) == [2, 12]
+    x2 = torch.randn(2, 3, 4)
+    assert torch.equal(graph(input=x2), model(x2))
+    partial = mase_ir.trace(torch.nn.Flatten(0, 1).eval(), {"input": x})  # start/end dims honoured
+    assert list(partial.nodes[0].attrs["shape"]) == [6, 4]
+    assert torch.equal(partial(input=x), x.reshape(6, 4))

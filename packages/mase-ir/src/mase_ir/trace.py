@@ -131,6 +131,7 @@ RAISE: dict[Any, Raise] = {
     aten.view.default: Raise("reshape", {"input": "self"}, {"shape": "size"}),
     aten._unsafe_view.default: Raise("reshape", {"input": "self"}, {"shape": "size"}),
     aten.reshape.default: Raise("reshape", {"input": "self"}, {"shape": "shape"}),
+    aten.flatten.using_ints: Raise("reshape", {"input": "self"}, {}),  # shape set in _call
     aten.transpose.int: Raise("transpose", {"input": "self"}, _same("dim0", "dim1")),
     aten.t.default: Raise("transpose", {"input": "self"}, {}),  # dims set in _call
     aten.permute.default: Raise("reorder", {"input": "self"}, {"dims": "dims"}),
@@ -358,6 +359,8 @@ class _Raiser:
         attrs = {name: _py(bound[src]) for name, src in rule.attrs.items()}
         if target == aten.t.default:
             attrs = {"dim0": 0, "dim1": 1}
+        if target == aten.flatten.using_ints:  # a reshape to the (static) result shape
+            attrs = {"shape": [int(d) for d in fx.meta["val"].shape]}
         attrs = {k: v for k, v in attrs.items() if not (k in _DEFAULT_ATTRS and v == _DEFAULT_ATTRS[k]
                                                          and type(v) is type(_DEFAULT_ATTRS[k]))}
         self._emit(fx, rule.op, operands, attrs, module)
