@@ -49,20 +49,20 @@ def test_emitted_folder_is_complete_and_consistent(tmp_path):
     top = (out / "top.sv").read_text()
     assert "mase_mxint_linear #(.BLOCK_K(4), .X_ROWS(2), .OUT_TILE(4), .IN_TILES(8), .OUT_TILES(2)" in top
     assert '.WEIGHT_FILE("mem/linear_weight.hex")' in top
-    assert "input  wire [47:0] in_reshape_mant" in top and "output wire [47:0] out_relu_mant" in top
-    # vectors: expected output beats decode to the exact emulation; inputs to the quantized reshape
+    assert "input  wire [47:0] in_flatten_mant" in top and "output wire [47:0] out_relu_mant" in top
+    # vectors: expected output beats decode to the exact emulation; inputs to the quantized flatten
     vec = json.loads((out / "vectors.json").read_text())
     o = vec["outputs"]["out_relu"]
     y = streams.beats_to_mx({"mant": np.array(o["mant"]), "exp": np.array(o["exp"]).reshape(-1, 1)},
                             mxf.MXInt((4, 2), 8, 5), (4, 8), (-1, -2))
     np.testing.assert_array_equal(mxf.dequantize(y), mxf.dequantize(r.expected["out_relu"]))
-    i = vec["inputs"]["in_reshape"]
+    i = vec["inputs"]["in_flatten"]
     xin = mxf.dequantize(mxf.quantize(x.double().numpy(), mxf.MXInt((4, 2), 8, 5), axes=(-1, -2))).reshape(4, 32)
     xq = streams.mx_to_beats(mxf.quantize(xin, mxf.MXInt((4, 2), 8, 5), axes=(-1, -2)))
     assert i["mant"] == xq["mant"].tolist() and i["exp"] == xq["exp"].reshape(-1).tolist()
     # README and design.json carry labelled estimates
     readme = (out / "README.md").read_text()
-    assert "in_reshape_*" in readme and "MXInt((4,2),8,5)" in readme and "bottleneck" in readme
+    assert "in_flatten_*" in readme and "MXInt((4,2),8,5)" in readme and "bottleneck" in readme
     d = json.loads((out / "design.json").read_text())
     assert d["bottleneck"] == "linear" and d["cycles_per_input"] == 32
     assert all(s["area_label"].startswith(("estimated", "no cost model for")) for s in d["stages"])

@@ -12,11 +12,11 @@ from mase_passes.hardware import emulate, examples
 from mase_passes.passes.quantize import Quantize
 
 
-def test_toy_maps_to_linear_in_rom_and_relu_with_host_side_reshape():
+def test_toy_maps_to_linear_in_rom_and_relu_with_host_side_flatten():
     _, _, q = examples.toy()
     d = map_graph(q)
-    assert d.host_nodes == ["reshape"]
-    assert [(v.name, v.shape) for v in d.inputs] == [("reshape", (4, 32))]
+    assert d.host_nodes == ["flatten"]
+    assert [(v.name, v.shape) for v in d.inputs] == [("flatten", (4, 32))]
     lin, relu = d.stages
     # by hand: x [4,32] in (4,2) blocks -> BLOCK_K 4, X_ROWS 2; W [8,32] in (4,4) -> OUT_TILE 4
     assert lin.module == "mase_mxint_linear"
@@ -34,7 +34,7 @@ def _oracle_linear_relu(q, x):
     mx_formats.quantize (exact: every product and the short sums are exact in float64)."""
     fx = q.value_type("x").element
     xin = mxf.dequantize(mxf.quantize(x.double().numpy(), fx, axes=(-1, -2))).reshape(4, 32)
-    xq = mxf.dequantize(mxf.quantize(xin, q.value_type("reshape").element, axes=(-1, -2)))
+    xq = mxf.dequantize(mxf.quantize(xin, q.value_type("flatten").element, axes=(-1, -2)))
     n = q.node("linear")
     w = q.weights["fc.weight"].detach().double().numpy()
     b = q.weights["fc.bias"].detach().double().numpy()

@@ -62,7 +62,7 @@ def test_widening_keeps_widths_and_records_hardware_meta():
     _, _, q = examples.toy()
     g, rep = Parallelize(budget={"lut": 5000}).apply(q, cost_model=FakeCost())
     assert rep.steps, "the toy must widen under this budget"
-    for v in ("reshape", "linear", "relu"):
+    for v in ("flatten", "linear", "relu"):
         a, b = q.value_type(v).element, g.value_type(v).element
         assert (a.man_bits, a.exp_bits) == (b.man_bits, b.exp_bits)
     lin = g.node("linear")

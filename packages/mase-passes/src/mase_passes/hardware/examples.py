@@ -19,14 +19,14 @@ MLP_CONFIG = {"default": "MXInt((4,2),8,5)",
 
 
 class Toy(torch.nn.Module):
-    """The paper's toy network: flatten -> linear -> relu (flatten as reshape: mase_ir has no flatten)."""
+    """The paper's toy network: flatten -> linear -> relu."""
 
     def __init__(self):
         super().__init__()
         self.fc = torch.nn.Linear(32, 8)
 
     def forward(self, x):
-        return torch.relu(self.fc(x.reshape(x.shape[0], -1)))
+        return torch.relu(self.fc(torch.flatten(x, 1)))
 
 
 class MLP3(torch.nn.Module):
