@@ -11,7 +11,8 @@ import torch
 from mase_passes.config import ConfigError, load_config
 from mase_passes.passes.evaluate import Evaluate, NonFiniteOutputError, reference_logits
 from mase_passes.passes.quantize import Quantize
-from mase_passes.passes.search import Search, write_atomic
+from mase_passes.atomic import write_atomic
+from mase_passes.passes.search import Search
 
 
 # --- a model whose outputs contain NaN -------------------------------------------------------

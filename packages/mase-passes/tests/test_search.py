@@ -102,3 +102,34 @@ def test_start_uniform_trials_come_first(mlp, task, tmp_path):
     res = Search(n_trials=3, start_uniform=(3, 5), out_dir=str(tmp_path)).apply(g, task[:1])
     first, second = res.study.trials[:2]
     assert set(first.params.values()) == {3} and set(second.params.values()) == {5}
+
+
+def test_a_resumed_search_does_not_replay_its_first_proposals(mlp, task, tmp_path):
+    """The sampler is seeded with seed + stored trials: run 2 then resume to 4 gives 4 distinct draws
+    (re-seeding with the same seed would propose trials 0-1 again as 2-3)."""
+    _, _, g = mlp
+    opts = dict(sampler="random", start_uniform=(), mantissa=(2, 7), out_dir=str(tmp_path))
+    Search(n_trials=2, **opts).apply(g, task[:1])
+    study = Search(n_trials=4, **opts).apply(g, task[:1]).study
+    draws = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(draws) == 4 and len(set(draws)) == 4
+
+
+def test_a_trial_with_non_finite_outputs_fails_and_the_search_goes_on(mlp, task, tmp_path, monkeypatch):
+    from mase_passes.passes import evaluate as evaluate_module
+
+    _, _, g = mlp
+    real, calls = evaluate_module.Evaluate.apply, {"n": 0}
+
+    def sometimes_nan(self, graph, batches, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise evaluate_module.NonFiniteOutputError("batch 0: 3 non-finite outputs")
+        return real(self, graph, batches, **kw)
+
+    monkeypatch.setattr(evaluate_module.Evaluate, "apply", sometimes_nan)
+    res = Search(n_trials=3, sampler="random", start_uniform=(), out_dir=str(tmp_path)).apply(g, task[:1])
+    states = [t.state for t in res.study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 3 and res.finished_trials == 3
+    failed = [t for t in res.study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].user_attrs["failure"].startswith("non-finite outputs")

@@ -25,6 +25,7 @@ import shlex
 import shutil
 import sys
 
+from mase_passes.atomic import write_atomic
 from mase_passes.cli import hardware
 from mase_passes.cli import stages as st
 from mase_passes.cli.prepare import Prepared, prepare
@@ -121,7 +122,7 @@ def finish(p: Prepared, results: dict, stages: Stages, args) -> object:
         if results.get("search", {}).get("history_png"):
             files += ["search_history.png", "search_pareto.png"]
         results["files"] = files
-        (p.artifacts / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        write_atomic(p.artifacts / "results.json", json.dumps(results, indent=1, default=str))
         report_dir = write_report(p.artifacts, p.cfg.out_dir / "report")
         s.summary = f"{report_dir / 'report.md'} and report.html"
     return report_dir

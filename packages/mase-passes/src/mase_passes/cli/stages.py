@@ -19,6 +19,7 @@ from pathlib import Path
 import mx_formats as mxf
 import torch
 
+from mase_passes.atomic import write_atomic
 from mase_passes.bits import average_bits
 from mase_passes.cli.progress import Stages
 from mase_passes.cli.schema import SCHEMA
@@ -203,7 +204,7 @@ def write_chosen_config(conf, path: Path, header: str) -> None:
         text = Path(conf).read_text()
     else:
         text = dump_toml(_strings(load_config(conf)))
-    path.write_text(f"# {header}\n{text}")
+    write_atomic(path, f"# {header}\n{text}")
 
 
 def _strings(conf: dict) -> dict:
@@ -245,36 +246,21 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     url = base(**opts).storage_url()
 
     def trials_so_far() -> list:
+        from mase_passes.storage import open_storage  # retries the table-creation race of new databases
         try:
-            return optuna.load_study(study_name=scfg["study_name"], storage=url).trials
+            return optuna.load_study(study_name=scfg["study_name"], storage=open_storage(url)).trials
         except KeyError:  # no such study yet
             return []
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials_so_far())
     if done:
         log.info("[search] resuming study %r: %d finished trial(s) kept in %s", scfg["study_name"], done, url)
     bar = stages.bar(scfg["trials"], "search trials", initial=min(done, scfg["trials"]))
-    from mase_passes.passes import evaluate as evaluate_module
-    nonfinite = getattr(evaluate_module, "NonFiniteOutputError", ())
-    failures = 0
     quiet_optuna = None if verbose else _drop_failed_trial_dumps()
+    # The search pass seeds its sampler with seed + trials already stored (a resumed study does
+    # not replay its first proposals) and records a trial with NaN/Inf outputs as FAIL and goes on.
+    searcher = _with_progress(base)(**opts, progress=bar)
     try:
-        while True:
-            # the sampler seed is [search] seed + trials already in the study: a fresh study is
-            # reproducible, and a resumed one (or a retry after a failed trial) does not replay the
-            # proposals of the first run (the same seed would propose the same configurations again)
-            seed = scfg["seed"] + len(trials_so_far())
-            searcher = _with_progress(base)(**dict(opts, seed=seed), progress=bar)
-            try:
-                result = searcher.apply(graph, wl.search, reference=ref)
-                break
-            except nonfinite as exc:
-                # a configuration whose outputs are NaN/Inf: Optuna has recorded the trial as FAIL;
-                # running the study again continues with the remaining budget
-                failures += 1
-                log.warning("[search] a trial's outputs are not finite (%s); it is recorded as failed and the "
-                            "search goes on", str(exc).split(";")[0])
-                if failures > max(3, scfg["trials"]):
-                    raise
+        result = searcher.apply(graph, wl.search, reference=ref)
     finally:
         bar.close()
         if quiet_optuna is not None:
@@ -288,7 +274,9 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
             "best_search_bits": best.user_attrs.get("average_bits"),
             "search_samples": wl.info["search_samples"], "front": _front(out / "pareto.csv"),
             "failed_trials": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
-            "nonfinite_failures": failures}
+            "nonfinite_failures": sum(t.state == optuna.trial.TrialState.FAIL
+                                      and str(t.user_attrs.get("failure", "")).startswith("non-finite")
+                                      for t in study.trials)}
     return result, info
 
 

@@ -21,12 +21,10 @@ a temporary file and renamed, so a kill never leaves a half-written one.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
 import socket
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +34,10 @@ import mx_formats as mxf
 import optuna
 from mase_ir import MaseGraph
 
+from mase_passes.atomic import write_atomic
 from mase_passes.config import dump_toml
 from mase_passes.search_space import SearchSpace
-from mase_passes.passes.evaluate import Evaluate, reference_logits
+from mase_passes.passes.evaluate import Evaluate, NonFiniteOutputError, reference_logits
 from mase_passes.passes.quantize import Quantize
 from mase_passes.storage import StorageOptions, open_storage, uses_heartbeat
 
@@ -115,17 +114,18 @@ class Search:
                              "the multi-objective one already trades bits on its front")
 
     # --- the study ------------------------------------------------------------------
-    def make_sampler(self) -> optuna.samplers.BaseSampler:
+    def make_sampler(self, seed: int | None = None) -> optuna.samplers.BaseSampler:
+        seed = self.seed if seed is None else seed
         if self.sampler == "tpe":
-            return optuna.samplers.TPESampler(seed=self.seed, multivariate=True,
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True,
                                               n_startup_trials=self.startup_trials)
         if self.sampler == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=self.seed)
+            return optuna.samplers.NSGAIISampler(seed=seed)
         if self.sampler == "qmc":
             with warnings.catch_warnings():  # "experimental" notice only; the sampler is stable for us
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.samplers.QMCSampler(seed=self.seed)
-        return optuna.samplers.RandomSampler(seed=self.seed)
+                return optuna.samplers.QMCSampler(seed=seed)
+        return optuna.samplers.RandomSampler(seed=seed)
 
     def storage_url(self) -> str:
         if self.storage:
@@ -176,6 +176,9 @@ class Search:
             _fail_dead_workers(study)
         else:
             _fail_stale(study)
+        # seed + trials already stored: a new study is reproducible, and a resumed one does not
+        # replay the first run's proposals (the same seed would propose the same configs again)
+        study.sampler = self.make_sampler(self.seed + len(study.trials))
         worker = f"{socket.gethostname()}:{os.getpid()}"
 
         def objective(trial):
@@ -190,7 +193,11 @@ class Search:
             q = Quantize(config=conf).apply(graph)
             area = self.area_fn(conf) if self.area_fn else None
             thr = self.throughput_fn(conf) if self.throughput_fn else None
-            r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
+            try:
+                r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
+            except NonFiniteOutputError as exc:  # the trial becomes FAIL (optimize's catch); say why
+                trial.set_user_attr("failure", f"non-finite outputs: {exc}")
+                raise
             trial.set_user_attr("metric", r.value)
             trial.set_user_attr("average_bits", r.average_bits)
             trial.set_user_attr("agreement", r.agreement)
@@ -209,7 +216,10 @@ class Search:
             stop = optuna.study.MaxTrialsCallback(self.n_trials, states=(optuna.trial.TrialState.COMPLETE,))
             # pruned (over-budget) trials cost no evaluation and do not count; cap them anyway
             attempts = remaining if self.max_mantissa is None else 20 * remaining + len(self.seeds)
-            study.optimize(objective, n_trials=attempts, callbacks=[stop])
+            # a config whose outputs are NaN/Inf is a FAIL trial, not the end of the study; a few
+            # extra attempts make up for such failures (the callback stops at n_trials complete)
+            attempts += max(3, remaining)
+            study.optimize(objective, n_trials=attempts, callbacks=[stop], catch=(NonFiniteOutputError,))
         if uses_heartbeat(storage):  # Optuna checks before each trial; a worker that is done checks once more
             _fail_dead_workers(study)
         out = Path(self.out_dir)
@@ -312,24 +322,6 @@ def plot_history(study: optuna.Study, path: Path) -> None:
     fig.tight_layout()
     _savefig_atomic(fig, Path(path))
     plt.close(fig)
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``path`` as a whole or not at all: a temporary file in the same directory, flushed
-    to disk, then renamed over the target (``os.replace`` is atomic on POSIX). A reader or a
-    kill mid-write sees the old file or the new one, never half of it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _savefig_atomic(fig, path: Path) -> None:
