@@ -8,6 +8,6 @@
 
 from mase_hwlib import catalog, ops, streams
 from mase_hwlib.__about__ import __version__
-from mase_hwlib.simulate import SimResult, simulate
+from mase_hwlib.simulate import SimResult, SimTimeout, simulate
 
-__all__ = ["SimResult", "__version__", "catalog", "ops", "simulate", "streams"]
+__all__ = ["SimResult", "SimTimeout", "__version__", "catalog", "ops", "simulate", "streams"]
