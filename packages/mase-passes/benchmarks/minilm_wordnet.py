@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
-import mx_formats as mxf
 import torch
 
+from mase_passes.baselines import fixed_point_config
 from mase_passes.passes import get_pass
 from mase_passes.passes.evaluate import reference_logits
 from mase_passes.passes.profile import plot_variance
@@ -31,25 +30,6 @@ UNIFORM = [
     ("BMF8", "BMF((16,2),4,3,8)"),
     ("BL8", "BL((16,2),7,8)"),
 ]
-
-
-def fixed_config(graph, width: int = 8) -> dict:
-    """int8 fixed point per tensor: fraction bits so the profiled (activations) or actual
-    (parameters) |x| max fits: frac = width - 1 - (floor(log2 amax) + 1)."""
-    def frac(amax: float) -> int:
-        return width - 1 - (math.frexp(amax)[1] if amax > 0 else 0)
-
-    nodes = {}
-    for n in graph.nodes:
-        if not n.result.is_float:
-            continue
-        st = n.sw.statistics
-        slots = {"data_out": mxf.Fixed(width, frac(max(abs(st["min"]), abs(st["max"]))))}
-        for role, p in n.params.items():
-            if p.type.is_float:
-                slots[role] = mxf.Fixed(width, frac(float(graph.weights[p.path].abs().max())))
-        nodes[n.name] = slots
-    return {"node": nodes}
 
 
 def main(argv=None) -> int:
@@ -91,7 +71,7 @@ def main(argv=None) -> int:
         ref = reference_logits(graph, test_batches)
         r = evaluate.apply(graph, test_batches, reference=ref)
         rows.append(("FP32 (graph)", "f32", r.value, r.agreement, r.average_bits, 0.0, 0.0))
-        configs = [(n, {"default": f}) for n, f in UNIFORM] + [("int8 fixed", fixed_config(graph))]
+        configs = [(n, {"default": f}) for n, f in UNIFORM] + [("int8 fixed", fixed_point_config(graph))]
         for name, conf in configs:
             t0 = time.perf_counter()
             q = quantize(config=conf).apply(graph)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import mx_formats as mxf
 import torch
 
 from mase_passes.atomic import write_atomic
+from mase_passes.baselines import fixed_point_config
 from mase_passes.bits import average_bits
 from mase_passes.cli.progress import Stages
 from mase_passes.cli.schema import SCHEMA
@@ -91,28 +91,6 @@ def baseline_config(name: str, graph) -> tuple[dict, str]:
         return fixed_point_config(graph, 8), "Fixed(8, f) per tensor, f from the profiled |x| max"
     fmt = UNIFORM.get(name, name)
     return {"default": fmt}, str(mxf.parse(fmt))
-
-
-def fixed_point_config(graph, width: int) -> dict:
-    """Per-tensor fixed point, the paper's int8 baseline: fraction bits so that the profiled
-    (activations) or actual (parameters) max |x| fits in ``width`` signed bits:
-    f = width - 1 - e with max|x| = m * 2^e, m in [0.5, 1) (frexp)."""
-    def frac(amax: float) -> int:
-        return width - 1 - (math.frexp(amax)[1] if amax > 0 else 0)
-
-    nodes = {}
-    for n in graph.nodes:
-        if not n.result.is_float:
-            continue
-        st = n.sw.statistics
-        if "max" not in st:
-            raise ValueError(f"int8 baseline: node {n.name} has no profiled statistics; run profile first")
-        out = {"data_out": str(mxf.Fixed(width, frac(max(abs(st["min"]), abs(st["max"])))))}
-        for role, p in n.params.items():
-            if p.type.is_float:
-                out[role] = str(mxf.Fixed(width, frac(float(graph.weights[p.path].detach().abs().max()))))
-        nodes[n.name] = out
-    return {"node": nodes}
 
 
 @dataclass
