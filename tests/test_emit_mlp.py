@@ -22,7 +22,7 @@ def test_mlp_simulates_bit_exact(tmp_path):
     widths = {q.node(n).params["weight"].type.element.man_bits for n in ("linear", "linear_1", "linear_2")}
     assert len(widths) > 1  # mixed precision
     # allow_unmodelled: the default cost model may not cover mase_mxint_linear; max_block bounds the blocks
-    g, report, r = flow(q, x, tmp_path / "mlp", budget="xc7a100t", max_block=16, allow_unmodelled=True)
+    g, report, r = flow(q, x, tmp_path / "mlp", budget="u250", max_block=16, allow_unmodelled=True)
     assert report.steps, "the bottleneck linear is widened"
     assert report.estimate.cycles_per_input < 64  # 64 cycles at the config's blocks
     assert r.run_simulation(idle=0.2, backpressure=0.2, seed=3)
@@ -59,7 +59,7 @@ def test_search_config_with_reblocks_simulates_bit_exact(tmp_path):
     """The search's own blocking, MXInt((16,2),8,m) on every tensor with per-tensor m: each linear
     emits 2 x 2 tiles and a mase_mxint_reblock rounds them into (16,2) blocks."""
     model, x, q = examples.search_mlp()
-    g, report, r = flow(q, x, tmp_path / "search_mlp", budget="xc7a100t", widen=False)
+    g, report, r = flow(q, x, tmp_path / "search_mlp", budget="u250", widen=False)
     assert sum(s.module == "mase_mxint_reblock" for s in r.design.stages) == 2
     assert r.run_simulation(idle=0.2, backpressure=0.2, seed=11)
     sim = simulated_outputs(r)

@@ -23,8 +23,10 @@ needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icar
 
 @needs_icarus
 def test_toy_simulates_bit_exact(tmp_path):
+    # U250-sized budget: at 8-bit shared exponents the exact-accumulation linear is estimated at
+    # ~80k LUT (cost model extrapolated from 3-4-bit exponent points), more than an xc7a100t holds
     _, x, q = examples.toy()
-    g, report, r = flow(q, x, tmp_path / "toy", budget="xc7a100t", max_block=16)
+    g, report, r = flow(q, x, tmp_path / "toy", budget="u250", max_block=16)
     assert "bottleneck" in report.estimate.table()
     assert r.run_simulation(idle=0.3, backpressure=0.3, seed=1)
     sim = simulated_outputs(r)
@@ -43,7 +45,7 @@ def test_toy_simulates_bit_exact(tmp_path):
 def test_bench_detects_a_wrong_beat(tmp_path):
     """The bench compares: one flipped expected mantissa makes the simulation fail."""
     _, x, q = examples.toy()
-    _, _, r = flow(q, x, tmp_path / "toy", budget="xc7a100t", widen=False)
+    _, _, r = flow(q, x, tmp_path / "toy", budget="u250", widen=False)
     vec_path = r.out_dir / "vectors.json"
     vec = json.loads(vec_path.read_text())
     vec["outputs"]["out_relu"]["mant"][1][0] ^= 1
@@ -56,7 +58,7 @@ def test_bench_detects_a_wrong_beat(tmp_path):
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="Yosys not installed")
 def test_emitted_top_elaborates_in_yosys(tmp_path):
     _, x, q = examples.toy()
-    _, _, r = flow(q, x, tmp_path / "toy", budget="xc7a100t", widen=False)
+    _, _, r = flow(q, x, tmp_path / "toy", budget="u250", widen=False)
     p = subprocess.run(["yosys", "-q", "-s", "elaborate.ys"], cwd=r.out_dir, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
