@@ -55,3 +55,27 @@ def test_perplexity_of_a_tiny_causal_lm_equals_transformers_loss():
     assert r.agreement == 1.0
     q = Quantize(config={"default": "MXInt((16,2),8,2)"}).apply(g)
     assert Evaluate(metric="perplexity").apply(q, [({"input_ids": ids, "attention_mask": mask}, ids)]).value != r.value
+
+
+def test_output_kl_and_the_quality_term_against_numpy(mlp, task):
+    import numpy as np
+    model, _, g = mlp
+    q = Quantize(config={"default": "MXInt((16,2),8,2)"}).apply(g)
+    total = 0.0
+    with torch.no_grad():
+        for i, _ in task:
+            zr, zq = model(**i).double().numpy(), q(**i).double().numpy()
+            p = np.exp(zr - zr.max(-1, keepdims=True)); p /= p.sum(-1, keepdims=True)
+            s = np.exp(zq - zq.max(-1, keepdims=True)); s /= s.sum(-1, keepdims=True)
+            total += float((p * (np.log(p) - np.log(s))).sum())
+    r = Evaluate(quality="kl", k=1.0).apply(q, task, reference=g)
+    assert r.kl == pytest.approx(total / 48, rel=1e-4) and r.kl > 0
+    assert r.objective == pytest.approx(-r.kl + 1.0 / r.average_bits)
+    ra = Evaluate(quality="agreement").apply(q, task, reference=g)
+    assert ra.objective == pytest.approx(ra.agreement) and ra.value == r.value
+    assert Evaluate().apply(g, task, reference=g).kl == pytest.approx(0.0, abs=1e-6)
+    assert Evaluate().apply(q, task).kl is None
+    with pytest.raises(ValueError, match="pass reference="):
+        Evaluate(quality="kl").apply(q, task)
+    with pytest.raises(ValueError, match="quality must be one of"):
+        Evaluate(quality="loss")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mase_passes.bits import average_bits
-from mase_passes.passes.quantize import Quantize, summary
+from mase_passes.passes.quantize import Quantize, distillation_loss, summary
 
 FMT = mxf.MXInt((16,), 8, 3)
 
@@ -62,3 +62,33 @@ def test_qat_without_data_is_refused(mlp):
     _, _, g = mlp
     with pytest.raises(ValueError, match="needs batches"):
         Quantize(config={"default": "f32"}, mode="qat", steps=2).apply(g)
+
+
+def test_distillation_loss_is_kl_of_tempered_softmaxes_by_hand():
+    torch.manual_seed(3)
+    z, zt = torch.randn(5, 7), torch.randn(5, 7)
+    for t in (1.0, 2.5):
+        p = np.exp(zt.numpy() / t) / np.exp(zt.numpy() / t).sum(-1, keepdims=True)
+        q = np.exp(z.numpy() / t) / np.exp(z.numpy() / t).sum(-1, keepdims=True)
+        by_hand = t * t * (p * (np.log(p) - np.log(q))).sum(-1).mean()
+        assert float(distillation_loss(z, zt, t)) == pytest.approx(by_hand, rel=1e-5)
+    assert float(distillation_loss(zt, zt)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_distillation_qat_pulls_the_quantized_model_towards_fp32_without_labels(mlp, task):
+    """At 2-bit mantissas PTQ moves the outputs far from FP32; distillation on the same inputs
+    (labels replaced by garbage, which it must ignore) brings the output KL down."""
+    _, _, g = mlp
+    conf = {"default": "MXInt((16,2),8,2)"}
+    garbage = [(inp, torch.full((16,), 3)) for inp, _ in task]
+    qat = Quantize(config=conf, mode="qat", loss="distill", lr=3e-3, steps=60).apply(g, garbage)
+    ptq = Quantize(config=conf).apply(g)
+    ref = [g(**inp).detach() for inp, _ in task]
+    def kl(graph):
+        with torch.no_grad():
+            return sum(float(distillation_loss(graph(**inp), r)) for (inp, _), r in zip(task, ref))
+    assert kl(qat) < 0.7 * kl(ptq)
+    with pytest.raises(ValueError, match="loss 'distill' has its own loss"):
+        Quantize(config=conf, mode="qat", loss="distill", steps=1).apply(g, task, loss_fn=torch.nn.functional.mse_loss)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        Quantize(config=conf, loss="mse")

@@ -133,3 +133,17 @@ def test_a_trial_with_non_finite_outputs_fails_and_the_search_goes_on(mlp, task,
     assert states.count(optuna.trial.TrialState.COMPLETE) == 3 and res.finished_trials == 3
     failed = [t for t in res.study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert len(failed) == 1 and failed[0].user_attrs["failure"].startswith("non-finite outputs")
+
+
+def test_a_kl_search_keeps_the_trial_closest_to_fp32(mlp, task, tmp_path):
+    """With quality 'kl' and k = 0 the best trial is the one whose outputs have the smallest KL
+    to the FP32 reference, recomputed here from its config."""
+    _, _, g = mlp
+    res = Search(n_trials=5, out_dir=str(tmp_path), quality="kl", mantissa=(2, 5), seed=3).apply(g, task, reference=g)
+    done = [t for t in res.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    kls = {t.number: t.user_attrs["kl"] for t in done}
+    assert res.study.best_trial.number == min(kls, key=kls.get)
+    q = Quantize(config=tmp_path / "best_config.toml").apply(g)
+    assert Evaluate().apply(q, task, reference=g).kl == pytest.approx(min(kls.values()), rel=1e-6)
+    with pytest.raises(ValueError, match="pass reference="):
+        Search(n_trials=1, out_dir=str(tmp_path / "x"), quality="kl").apply(g, task)

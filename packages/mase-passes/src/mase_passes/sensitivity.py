@@ -33,7 +33,7 @@ import torch
 from mase_ir import MaseGraph
 
 from mase_passes.graphs import freeze_weights
-from mase_passes.passes.evaluate import reference_logits
+from mase_passes.passes.evaluate import kl_to_reference, reference_logits
 from mase_passes.passes.quantize import Quantize
 from mase_passes.search_space import SearchSpace
 
@@ -44,11 +44,9 @@ def output_kl(graph: MaseGraph, batches: list, reference: list[torch.Tensor]) ->
     total, count = 0.0, 0
     with torch.no_grad():
         for (inputs, _), ref in zip(batches, reference):
-            out = run(**inputs).float()
-            p = ref.float().log_softmax(-1).reshape(-1, ref.shape[-1])
-            q = out.log_softmax(-1).reshape(-1, out.shape[-1])
-            total += float(torch.nn.functional.kl_div(q, p, log_target=True, reduction="sum"))
-            count += p.shape[0]
+            s, n = kl_to_reference(run(**inputs), ref)
+            total += s
+            count += n
     return total / count
 
 

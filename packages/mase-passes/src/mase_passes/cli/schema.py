@@ -122,8 +122,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       "inline table with the levels default / op / regex / node", optional=True),
         "mode": Key("str", "ptq", "\"ptq\" or \"qat\" (fine-tune the chosen config on the "
                     "calibration samples through straight-through quantizers)", _choice(("ptq", "qat"))),
-        "lr": Key("float", 1e-4, "QAT learning rate (Adam)", _positive),
+        "lr": Key("float", 3e-6, "QAT learning rate (Adam; fake-quantized weights move in steps, and "
+                  "MiniLM at mean mantissa 4 diverged at 1e-4)", _positive),
         "steps": Key("int", 20, "QAT optimizer steps", _at_least(1)),
+        "loss": Key("str", "task", "QAT loss: \"task\" (cross-entropy on the labels, or next-token loss) or "
+                    "\"distill\" (KL to the FP32 model's outputs; no labels needed)",
+                    _choice(("task", "distill"))),
     },
     "search": {
         "trials": Key("int", 16, "Optuna trials (0 = no search: use [quantize] config)", _at_least(0)),
@@ -142,6 +146,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "startup_trials": Key("int", 10, "random trials before TPE models the space", _at_least(0)),
         "samples": Key("int", 0, "test samples scored per trial (0 = the whole evaluation set)",
                        _at_least(0)),
+        "quality": Key("str", "metric", "eq. 4 quality term of a trial: \"metric\" (accuracy or -log perplexity), "
+                       "\"agreement\" or \"kl\" (-KL) with the FP32 outputs", _choice(("metric", "agreement", "kl"))),
         "k": Key("float", 0.5, "eq. 4 weight of 1/bits"),
         "k_throughput": Key("float", 0.0, "eq. 4 weight of the estimated throughput"),
         "k_area": Key("float", 0.0, "eq. 4 weight of 1/estimated area"),

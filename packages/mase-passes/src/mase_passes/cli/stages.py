@@ -134,11 +134,12 @@ def quantize_chosen(graph, wl: Workload, conf, qcfg: dict, stages: Stages):
     quantize = get_pass("quantize")
     if qcfg["mode"] == "ptq":
         return quantize(config=conf).apply(graph)
-    loss = None if wl.metric == "accuracy" else _next_token_loss
+    loss = None if wl.metric == "accuracy" or qcfg["loss"] == "distill" else _next_token_loss
     with stages.stage("qat") as s:
-        q = quantize(config=conf, mode="qat", lr=qcfg["lr"], steps=qcfg["steps"]).apply(
+        q = quantize(config=conf, mode="qat", lr=qcfg["lr"], steps=qcfg["steps"], loss=qcfg["loss"]).apply(
             graph, wl.calibration, loss_fn=loss)
-        s.summary = f"{qcfg['steps']} steps at lr {qcfg['lr']:g} on {wl.info['calibration_samples']} samples"
+        s.summary = (f"{qcfg['steps']} steps at lr {qcfg['lr']:g} ({qcfg['loss']} loss) on "
+                     f"{wl.info['calibration_samples']} samples")
     return q
 
 
@@ -210,7 +211,7 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     ref = reference[:len(wl.search)]
     opts = dict(n_trials=scfg["trials"], sampler=scfg["sampler"], seed=scfg["seed"], objective=scfg["objective"],
                 storage=scfg["storage"], study_name=scfg["study_name"], out_dir=str(out),
-                mantissa=tuple(scfg["mantissa"]), metric=wl.metric, k=scfg["k"],
+                mantissa=tuple(scfg["mantissa"]), metric=wl.metric, quality=scfg["quality"], k=scfg["k"],
                 k_throughput=scfg["k_throughput"], k_area=scfg["k_area"],
                 start_uniform=tuple(scfg["start_uniform"]), verbose=verbose)
     known = {f.name for f in dataclasses.fields(base)}
@@ -246,7 +247,7 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     study = result.study
     best = searcher._best_trial(study)
     info = {"trials": result.finished_trials, "requested": scfg["trials"], "resumed_from": done,
-            "sampler": scfg["sampler"], "objective": scfg["objective"], "k": scfg["k"],
+            "sampler": scfg["sampler"], "objective": scfg["objective"], "quality": scfg["quality"], "k": scfg["k"],
             "mantissa": list(scfg["mantissa"]), "storage": url, "study_name": scfg["study_name"],
             "best_trial": best.number, "best_search_metric": best.user_attrs.get("metric"),
             "best_search_bits": best.user_attrs.get("average_bits"),

@@ -5,9 +5,15 @@ Metrics on batches of ``(inputs, target)``:
 * ``accuracy`` — argmax of the logits equals the integer label (classification);
 * ``perplexity`` — causal LM: exp of the mean next-token cross-entropy, target = input ids,
   positions where ``attention_mask`` is 0 ignored;
-* ``agreement`` — fraction of argmax predictions equal to a reference (FP32) graph's.
+* ``agreement`` — fraction of argmax predictions equal to a reference (FP32) graph's;
+* ``kl`` — with a reference, the mean over samples (tokens, for a causal LM) of
+  KL(softmax(z_ref) || softmax(z)) over the output's last axis: unlike accuracy and agreement
+  it sees every logit, so it still ranks configurations whose argmax decisions all agree
+  (e.g. on the glosses a classifier head was fitted on).
 
-The objective is paper eq. 4, ``acc + k/b + k' * theta + k'' / A``: b the average bits
+The objective is paper eq. 4, ``acc + k/b + k' * theta + k'' / A``, where ``acc`` is the
+quality term chosen by ``quality``: the task metric (accuracy, or -log perplexity), the
+agreement, or -KL (higher is better in every case); b the average bits
 (eq. 1, element-weighted), theta the throughput and A the area. They come from
 
 * the caller (``throughput=``, ``area=``), or
@@ -33,6 +39,7 @@ from mase_passes.bits import average_bits
 from mase_passes.graphs import freeze_weights
 
 METRICS = ("accuracy", "perplexity")
+QUALITIES = ("metric", "agreement", "kl")
 
 
 @dataclass(frozen=True)
@@ -45,13 +52,15 @@ class EvalResult:
     area: float | None
     objective: float
     hardware_note: str | None = None
+    kl: float | None = None  # mean output KL to the reference (None without one)
 
 
 @dataclass(frozen=True)
 class Evaluate:
     """Options: ``metric`` (accuracy or perplexity), eq. 4 weights ``k`` (bits), ``k_throughput``
-    (k'), ``k_area`` (k''). For perplexity the objective uses -log(perplexity) as the
-    quality term, so higher is better in both cases."""
+    (k'), ``k_area`` (k''), ``quality``: the eq. 4 quality term, "metric" (accuracy, or
+    -log(perplexity), so higher is better in both cases), "agreement" or "kl" (-KL; both need a
+    reference)."""
 
     name = "evaluate"
     metric: str = "accuracy"
@@ -60,10 +69,13 @@ class Evaluate:
     k_area: float = 0.0
     hardware: bool = False
     clock_mhz: float = 200.0
+    quality: str = "metric"
 
     def __post_init__(self):
         if self.metric not in METRICS:
             raise ValueError(f"evaluate: metric must be one of {METRICS}, got {self.metric!r}")
+        if self.quality not in QUALITIES:
+            raise ValueError(f"evaluate: quality must be one of {QUALITIES}, got {self.quality!r}")
 
     def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None,
               throughput: float | None = None, area: float | None = None) -> EvalResult:
@@ -76,7 +88,10 @@ class Evaluate:
         ref = reference_logits(reference, batches) if isinstance(reference, MaseGraph) else reference
         if ref is not None and len(ref) != len(batches):
             raise ValueError(f"evaluate: {len(ref)} reference logits for {len(batches)} batches")
+        if ref is None and self.quality != "metric":
+            raise ValueError(f"evaluate: quality {self.quality!r} compares with the FP32 outputs; pass reference=")
         agree = total = 0
+        kl_sum, kl_count = 0.0, 0
         correct = 0
         nll = 0.0
         tokens = 0
@@ -84,6 +99,10 @@ class Evaluate:
             for i, (inputs, target) in enumerate(batches):
                 logits = run(**inputs)
                 check_finite(logits, f"batch {i}")
+                if ref is not None:
+                    k_s, k_n = kl_to_reference(logits, ref[i])
+                    kl_sum += k_s
+                    kl_count += k_n
                 if self.metric == "accuracy":
                     pred = logits.argmax(-1)
                     correct += int((pred == target).sum())
@@ -100,20 +119,29 @@ class Evaluate:
                         total += pred.numel()
         if self.metric == "accuracy":
             value = correct / total
-            quality = value
         else:
             if tokens == 0:
                 raise ValueError("evaluate: no target tokens (all masked)")
             value = math.exp(nll / tokens)
-            quality = -math.log(value)
+        agreement = agree / total if ref is not None else None
+        kl = kl_sum / kl_count if ref is not None else None
         bits = average_bits(graph)
         note = None
         if self.hardware and (throughput is None or area is None):
             thr_hw, area_hw, note = hardware_terms(graph, self.clock_mhz)
             throughput = thr_hw if throughput is None else throughput
             area = area_hw if area is None else area
-        return EvalResult(self.metric, value, bits, agree / total if ref is not None else None,
-                          throughput, area, self.objective(quality, bits, throughput, area), note)
+        quality = self.quality_term(value, agreement, kl)
+        return EvalResult(self.metric, value, bits, agreement, throughput, area,
+                          self.objective(quality, bits, throughput, area), note, kl)
+
+    def quality_term(self, value: float, agreement: float | None, kl: float | None) -> float:
+        """The ``acc`` of eq. 4 (higher is better): see ``quality``."""
+        if self.quality == "agreement":
+            return agreement
+        if self.quality == "kl":
+            return -kl
+        return value if self.metric == "accuracy" else -math.log(value)
 
     def objective(self, quality: float, bits: float, throughput: float | None = None,
                   area: float | None = None) -> float:
@@ -137,6 +165,14 @@ def reference_logits(graph: MaseGraph, batches: list) -> list[torch.Tensor]:
             out.append(run(**inputs))
             check_finite(out[-1], f"reference, batch {i}")
     return out
+
+
+def kl_to_reference(out: torch.Tensor, ref: torch.Tensor) -> tuple[float, int]:
+    """(sum over rows of KL(softmax(ref) || softmax(out)), number of rows); rows = every index
+    but the last axis, which holds the classes or the vocabulary."""
+    p = ref.float().log_softmax(-1).reshape(-1, ref.shape[-1])
+    q = out.float().log_softmax(-1).reshape(-1, out.shape[-1])
+    return float(torch.nn.functional.kl_div(q, p, log_target=True, reduction="sum")), p.shape[0]
 
 
 class NonFiniteOutputError(ValueError):

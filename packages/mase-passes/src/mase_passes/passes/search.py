@@ -66,7 +66,10 @@ class Search:
     new study, after the uniform ones: each an int or {dimension name or regex: width}),
     ``max_mantissa`` (a budget on the element-weighted mean mantissa: an Optuna constraint; a
     trial over it is not evaluated but pruned, so ``n_trials`` counts evaluated trials) and
-    ``startup_trials`` (TPE's random start)."""
+    ``startup_trials`` (TPE's random start). ``quality`` is the eq. 4 quality term (see
+    mase_passes.passes.evaluate): the task ``metric``, or "agreement" / "kl" with the FP32
+    reference — KL keeps ranking trials where accuracy saturates (glosses the head was fitted
+    on)."""
 
     name = "search"
     n_trials: int = 64
@@ -81,6 +84,7 @@ class Search:
     exponents: tuple[int, ...] = (8,)
     families: tuple[str, ...] = ("MXInt",)
     metric: str = "accuracy"
+    quality: str = "metric"
     k: float = 0.0
     k_throughput: float = 0.0
     k_area: float = 0.0
@@ -166,7 +170,11 @@ class Search:
         if self.max_mantissa is not None and self.max_mantissa < space.min_mean_mantissa() - 1e-9:
             raise ValueError(f"search: max_mantissa {self.max_mantissa} is below the smallest mean mantissa "
                              f"of the space ({space.min_mean_mantissa():.4f})")
-        evaluator = Evaluate(metric=self.metric, k=self.k, k_throughput=self.k_throughput, k_area=self.k_area)
+        if self.quality != "metric" and reference is None:
+            raise ValueError(f"search: quality {self.quality!r} compares trials with the FP32 outputs; "
+                             "pass reference= (the FP32 graph or its logits)")
+        evaluator = Evaluate(metric=self.metric, k=self.k, k_throughput=self.k_throughput, k_area=self.k_area,
+                             quality=self.quality)
         storage = open_storage(self.storage_url(), StorageOptions(heartbeat_interval=self.heartbeat_interval,
                                                                   grace_period=self.grace_period))
         study = optuna.create_study(study_name=self.study_name, storage=storage,
@@ -201,8 +209,9 @@ class Search:
             trial.set_user_attr("metric", r.value)
             trial.set_user_attr("average_bits", r.average_bits)
             trial.set_user_attr("agreement", r.agreement)
+            trial.set_user_attr("kl", r.kl)
             trial.set_user_attr("area", area)
-            quality = r.value if self.metric == "accuracy" else -r.value
+            quality = evaluator.quality_term(r.value, r.agreement, r.kl)
             if self.objective == "single":
                 return r.objective
             return (quality, r.average_bits) + ((area,) if self.area_fn else ())
