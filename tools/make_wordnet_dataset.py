@@ -7,10 +7,16 @@ quoted example), drop glosses shorter than three words and exact duplicates, dra
 with a fixed seed, and split each class 200 train / 100 test.
 
     python3 tools/make_wordnet_dataset.py \
-        --out packages/mase-passes/src/mase_passes/data/wordnet_glosses.csv
+        --out packages/mase-passes/src/mase_passes/data/wordnet_glosses.csv \
+        --unlabeled-out packages/mase-passes/src/mase_passes/data/wordnet_unlabeled_glosses.csv
 
 The CSV (columns: split, label, synset_offset, gloss) starts with ``#`` provenance lines:
 source file, its SHA-256, the wordnet-base package version, seed, counts and this command.
+
+``--unlabeled-out`` also writes ``--unlabeled`` glosses of noun synsets from the OTHER
+lexicographer files (cognition, attribute, group, ...; columns synset_offset, gloss), drawn with
+the same seed after the labelled draw, so the labelled CSV does not change. They share no synset
+with the task's classes, hence none with its test split: unlabeled text for distillation.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ PER_CLASS = 300
 TRAIN_PER_CLASS = 200
 
 
-def read_glosses(path: Path) -> dict[str, list[tuple[str, str]]]:
-    """class name -> [(synset offset, definition)] in file order."""
-    by_class: dict[str, list[tuple[str, str]]] = {name: [] for name in CLASSES.values()}
+def read_glosses(path: Path, other: bool = False) -> dict[str, list[tuple[str, str]]]:
+    """class name -> [(synset offset, definition)] in file order; with ``other``, the synsets of
+    every lexicographer file NOT in CLASSES, under the single key "other"."""
+    by_class: dict[str, list[tuple[str, str]]] = {"other": []} if other else {name: [] for name in CLASSES.values()}
     seen: set[str] = set()
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -41,14 +48,14 @@ def read_glosses(path: Path) -> dict[str, list[tuple[str, str]]]:
             head, _, gloss = line.partition("|")
             fields = head.split()
             lex = int(fields[1])
-            if lex not in CLASSES:
+            if (lex in CLASSES) == other:
                 continue
             # the definition is what precedes the first quoted usage example
             definition = gloss.split('; "')[0].split('"')[0].strip().rstrip(";").strip()
             if len(definition.split()) < 3 or definition in seen:
                 continue
             seen.add(definition)
-            by_class[CLASSES[lex]].append((fields[0], definition))
+            by_class["other" if other else CLASSES[lex]].append((fields[0], definition))
     return by_class
 
 
@@ -66,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--source", type=Path, default=Path("/usr/share/wordnet/data.noun"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unlabeled-out", type=Path, help="also write unlabeled glosses of the other noun classes here")
+    ap.add_argument("--unlabeled", type=int, default=6000, help="how many unlabeled glosses")
     args = ap.parse_args(argv)
     if not args.source.is_file():
         sys.exit(f"make_wordnet_dataset: source {args.source} not found (install Debian's wordnet-base)")
@@ -91,6 +100,25 @@ def main(argv: list[str] | None = None) -> int:
         w.writerow(["split", "label", "synset_offset", "gloss"])
         w.writerows(rows)
     print(f"wrote {len(rows)} rows to {args.out}")
+    if args.unlabeled_out:
+        labelled = {gloss for items in by_class.values() for _, gloss in items}
+        # the same definition text can sit in two lexicographer files: keep none of the task's
+        pool = [item for item in read_glosses(args.source, other=True)["other"] if item[1] not in labelled]
+        if len(pool) < args.unlabeled:
+            sys.exit(f"make_wordnet_dataset: only {len(pool)} unlabeled glosses, {args.unlabeled} asked")
+        picked = rng.sample(pool, args.unlabeled)  # after the labelled draw: that CSV is unchanged
+        names = ", ".join(str(k) for k in sorted(set(range(3, 29)) - set(CLASSES)))
+        with open(args.unlabeled_out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(f"# source: {args.source} sha256={digest}\n")
+            fh.write(f"# package: wordnet-base {package_version('wordnet-base')}\n")
+            fh.write(f"# unlabeled: {args.unlabeled} of {len(pool)} noun glosses from lexicographer files {names} "
+                     f"(none of the task's classes); seed {args.seed}, drawn after the labelled rows\n")
+            fh.write(f"# command: python3 tools/make_wordnet_dataset.py --seed {args.seed} --out {args.out} "
+                     f"--unlabeled-out {args.unlabeled_out} --unlabeled {args.unlabeled}\n")
+            w = csv.writer(fh)
+            w.writerow(["synset_offset", "gloss"])
+            w.writerows(picked)
+        print(f"wrote {len(picked)} unlabeled glosses to {args.unlabeled_out}")
     return 0
 
 

@@ -92,3 +92,24 @@ def test_distillation_qat_pulls_the_quantized_model_towards_fp32_without_labels(
         Quantize(config=conf, mode="qat", loss="distill", steps=1).apply(g, task, loss_fn=torch.nn.functional.mse_loss)
     with pytest.raises(ValueError, match="loss must be one of"):
         Quantize(config=conf, loss="mse")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        Quantize(config=conf, schedule="cosine")
+
+
+def test_the_linear_schedule_scales_each_step_by_the_remaining_fraction(mlp, task, monkeypatch):
+    """Record the learning rate each Adam step ran with."""
+    _, _, g = mlp
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    conf = {"default": "MXInt((16,2),8,5)"}
+    Quantize(config=conf, mode="qat", lr=0.2, steps=4).apply(g, task)
+    assert seen == pytest.approx([0.2, 0.15, 0.1, 0.05])
+    seen.clear()
+    Quantize(config=conf, mode="qat", lr=0.2, steps=4, schedule="constant").apply(g, task)
+    assert seen == pytest.approx([0.2] * 4)

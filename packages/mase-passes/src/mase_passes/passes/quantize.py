@@ -38,12 +38,14 @@ from mase_passes.passes.evaluate import reference_logits
 
 
 LOSSES = ("task", "distill")
+SCHEDULES = ("linear", "constant")
 
 
 @dataclass(frozen=True)
 class Quantize:
     """Options: ``config`` (dict or TOML path, see mase_passes.config), ``mode`` ptq or qat;
-    for QAT ``lr``, ``steps``, ``loss`` (task or distill) and the distillation ``temperature``."""
+    for QAT ``lr``, ``steps``, ``loss`` (task or distill), the distillation ``temperature`` and
+    the learning-rate ``schedule`` (linear decay to 0, or constant)."""
 
     name = "quantize"
     config: Any = field(default_factory=dict)
@@ -52,12 +54,15 @@ class Quantize:
     steps: int = 100
     loss: str = "task"
     temperature: float = 1.0
+    schedule: str = "linear"
 
     def __post_init__(self):
         if self.mode not in ("ptq", "qat"):
             raise ValueError(f"quantize: mode must be 'ptq' or 'qat', got {self.mode!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"quantize: loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"quantize: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.mode == "qat" and (self.steps < 1 or self.lr <= 0 or self.temperature <= 0):
             raise ValueError(f"quantize: qat needs steps >= 1, lr > 0 and temperature > 0, got steps={self.steps}, "
                              f"lr={self.lr}, temperature={self.temperature}")
@@ -76,7 +81,7 @@ class Quantize:
                     raise ValueError("quantize: loss 'distill' has its own loss; loss_fn is for loss 'task'")
                 batches = teacher_batches(graph, batches)
                 loss_fn = functools.partial(distillation_loss, temperature=self.temperature)
-            finetune(g, batches, self.steps, self.lr, loss_fn or torch.nn.functional.cross_entropy)
+            finetune(g, batches, self.steps, self.lr, loss_fn or torch.nn.functional.cross_entropy, self.schedule)
         return g
 
 
@@ -122,12 +127,15 @@ def distillation_loss(out: torch.Tensor, teacher: torch.Tensor, temperature: flo
     return t * t * torch.nn.functional.kl_div(q, p, log_target=True, reduction="batchmean")
 
 
-def finetune(g: MaseGraph, batches: Iterable, steps: int, lr: float, loss_fn) -> list[float]:
-    """``steps`` Adam steps over ``batches`` (cycled); returns the loss of each step."""
+def finetune(g: MaseGraph, batches: Iterable, steps: int, lr: float, loss_fn, schedule: str = "linear") -> list[float]:
+    """``steps`` Adam steps over ``batches`` (cycled); returns the loss of each step. With the
+    "linear" schedule step i (from 0) uses lr * (1 - i / steps): the late steps are small, so
+    the result does not depend on which batch happened to come last."""
     params = g.parameters()
     if not params:
         raise ValueError("quantize: qat found no trainable parameters in the graph")
     opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, (lambda i: 1 - i / steps) if schedule == "linear" else (lambda i: 1.0))
     losses = []
     data = list(batches)
     if not data:
@@ -137,6 +145,7 @@ def finetune(g: MaseGraph, batches: Iterable, steps: int, lr: float, loss_fn) ->
         loss = loss_fn(g(**inputs), target)
         loss.backward()
         opt.step()
+        sched.step()
         losses.append(float(loss.detach()))
     return losses
 

@@ -55,6 +55,17 @@ def load_dataset(path: str | Path | None = None) -> tuple[Split, Split, list[str
     return out["train"], out["test"], classes
 
 
+def load_unlabeled(path: str | Path | None = None) -> Split:
+    """Unlabeled glosses of the noun classes outside the task (``data/wordnet_unlabeled_glosses.csv``,
+    made by the same tool): text for distillation. Their labels are -1, which no argmax equals."""
+    source = Path(path) if path else Path(str(DATA / "wordnet_unlabeled_glosses.csv"))
+    with open(source, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    if not rows or set(rows[0]) != {"synset_offset", "gloss"}:
+        raise ValueError(f"{source}: expected columns synset_offset,gloss")
+    return Split([r["gloss"] for r in rows], [-1] * len(rows))
+
+
 class GlossClassifier(torch.nn.Module):
     """MiniLM encoder, masked mean pooling, linear head -> logits [batch, classes]."""
 
