@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from mase_passes.bits import average_bits
+from mase_passes.graphs import clone
 from mase_passes.passes.quantize import Quantize, distillation_loss, summary
 
 FMT = mxf.MXInt((16,), 8, 3)
@@ -113,3 +114,29 @@ def test_the_linear_schedule_scales_each_step_by_the_remaining_fraction(mlp, tas
     seen.clear()
     Quantize(config=conf, mode="qat", lr=0.2, steps=4, schedule="constant").apply(g, task)
     assert seen == pytest.approx([0.2] * 4)
+
+
+def test_hidden_value_distillation_by_hand_and_on_the_mlp(mlp, task):
+    torch.manual_seed(4)
+    z, zt, h, ht = torch.randn(5, 7), torch.randn(5, 7), torch.randn(5, 3), torch.randn(5, 3)
+    by_hand = float(distillation_loss(z, zt)) + 0.5 * float(((h - ht) ** 2).sum() / (ht ** 2).sum())
+    assert float(distillation_loss((z, h), (zt, ht), hidden_weight=0.5)) == pytest.approx(by_hand, rel=1e-5)
+    # matching the hidden relu output too leaves it closer to FP32 than PTQ and than matching
+    # the logits alone
+    _, _, g = mlp
+    conf = {"default": "MXInt((16,2),8,3)"}
+    q = Quantize(config=conf, mode="qat", loss="distill", distill_values=("relu",), lr=3e-3, steps=60).apply(g, task)
+    logits_only = Quantize(config=conf, mode="qat", loss="distill", lr=3e-3, steps=60).apply(g, task)
+    ptq = Quantize(config=conf).apply(g)
+    assert q.outputs == g.outputs and q(**task[0][0]).shape == g(**task[0][0]).shape  # outputs restored
+
+    def hidden_error(graph):
+        probe, ref = clone(graph), clone(g)
+        probe.outputs, ref.outputs = ["relu"], ["relu"]
+        with torch.no_grad():
+            return sum(float(((probe(**i) - ref(**i)) ** 2).sum() / (ref(**i) ** 2).sum()) for i, _ in task)
+    assert hidden_error(q) < min(hidden_error(ptq), 0.9 * hidden_error(logits_only))
+    with pytest.raises(ValueError, match=r"\['nope'\] are not values of the graph"):
+        Quantize(config=conf, mode="qat", loss="distill", distill_values=("nope",), steps=1).apply(g, task)
+    with pytest.raises(ValueError, match="needs loss 'distill'"):
+        Quantize(config=conf, mode="qat", distill_values=("relu",), steps=1).apply(g, task)
