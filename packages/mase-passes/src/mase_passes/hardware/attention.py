@@ -55,6 +55,19 @@ def _only_user(users, name):
     return u[0] if len(u) == 1 else None
 
 
+HEADS = [0, 2, 1, 3]  # the permutation of a head split [b, s, h, d] -> [b, h, s, d] and of the merge
+
+
+def _is_reorder(node, dims=HEADS) -> bool:
+    return node is not None and node.op == "reorder" and list(node.attrs.get("dims", [])) == dims
+
+
+def _head_split(reorder) -> tuple[int, int, int] | None:
+    """(seq, heads, head dim) of the batch-1 view a head-split reorder permutes, else None."""
+    shape = list(reorder.attrs.get("shape") or [])
+    return tuple(shape[1:]) if len(shape) == 4 and shape[0] == 1 else None
+
+
 def find_attention(graph) -> list[AttentionPattern]:
     """Every occurrence of the pattern above (matched from its first matmul)."""
     users: dict[str, list[str]] = {}
@@ -67,9 +80,7 @@ def find_attention(graph) -> list[AttentionPattern]:
         if m1.op != "matmul" or len(m1.args) != 2 or m1.params:
             continue
         rq, rk = (byname.get(a.name) for a in m1.args)
-        if rq is None or rk is None or rq.op != "reorder" or rk.op != "reorder":
-            continue
-        if list(rq.attrs.get("dims", [])) != [0, 2, 1, 3] or list(rk.attrs.get("dims", [])) != [0, 2, 3, 1]:
+        if not (_is_reorder(rq) and _is_reorder(rk, [0, 2, 3, 1])):
             continue
         mul = byname.get(_only_user(users, m1.name) or "")
         if mul is None or mul.op != "mul" or len(mul.args) != 1 or not isinstance(mul.attrs.get("other"), (int, float)):
@@ -81,15 +92,10 @@ def find_attention(graph) -> list[AttentionPattern]:
         if m2 is None or m2.op != "matmul" or len(m2.args) != 2 or m2.args[0].name != sm.name:
             continue
         rv = byname.get(m2.args[1].name)
-        if rv is None or rv.op != "reorder" or list(rv.attrs.get("dims", [])) != [0, 2, 1, 3]:
-            continue
         ro = byname.get(_only_user(users, m2.name) or "")
-        if ro is None or ro.op != "reorder" or list(ro.attrs.get("dims", [])) != [0, 2, 1, 3]:
+        if not (_is_reorder(rv) and _is_reorder(ro)) or (split := _head_split(rq)) is None:
             continue
-        shape = list(rq.attrs.get("shape") or [])
-        if len(shape) != 4 or shape[0] != 1:
-            continue
-        _, seq, heads, dh = shape
+        seq, heads, dh = split
         found.append(AttentionPattern(
             q=rq.args[0].name, k=rk.args[0].name, v=rv.args[0].name,
             nodes=[rq.name, rk.name, rv.name, m1.name, mul.name, sm.name, m2.name, ro.name], out=ro.name,
@@ -115,15 +121,10 @@ def _find_sdpa(graph, users, byname) -> list[AttentionPattern]:
         if n.attrs.get("is_causal") or n.attrs.get("dropout_p", 0.0) or n.attrs.get("enable_gqa"):
             continue
         rq, rk, rv = (byname.get(a.name) for a in n.args)
-        if any(r is None or r.op != "reorder" or list(r.attrs.get("dims", [])) != [0, 2, 1, 3] for r in (rq, rk, rv)):
-            continue
         ro = byname.get(_only_user(users, n.name) or "")
-        if ro is None or ro.op != "reorder" or list(ro.attrs.get("dims", [])) != [0, 2, 1, 3]:
+        if not all(_is_reorder(r) for r in (rq, rk, rv, ro)) or (split := _head_split(rq)) is None:
             continue
-        shape = list(rq.attrs.get("shape") or [])
-        if len(shape) != 4 or shape[0] != 1:
-            continue
-        _, seq, heads, dh = shape
+        seq, heads, dh = split
         out = n.result.element
         if not isinstance(out, mxf.MXInt):
             continue  # left to the mapping's format error
