@@ -17,6 +17,12 @@ source file, its SHA-256, the wordnet-base package version, seed, counts and thi
 lexicographer files (cognition, attribute, group, ...; columns synset_offset, gloss), drawn with
 the same seed after the labelled draw, so the labelled CSV does not change. They share no synset
 with the task's classes, hence none with its test split: unlabeled text for distillation.
+
+``--holdout-out`` also writes a larger labelled evaluation split: ``--holdout`` more glosses
+per class (columns label, synset_offset, gloss), none of them among the 300 drawn per class,
+drawn by a generator of its own (seeded with "holdout-<seed>"), so neither CSV above changes.
+The 100 test glosses per class resolve an accuracy difference to about 1.5 points at 95%; the
+holdout's 1000 per class to about 0.5.
 """
 
 from __future__ import annotations
@@ -75,17 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--unlabeled-out", type=Path, help="also write unlabeled glosses of the other noun classes here")
     ap.add_argument("--unlabeled", type=int, default=6000, help="how many unlabeled glosses")
+    ap.add_argument("--holdout-out", type=Path, help="also write a larger labelled evaluation split here")
+    ap.add_argument("--holdout", type=int, default=1000, help="holdout glosses per class")
     args = ap.parse_args(argv)
     if not args.source.is_file():
         sys.exit(f"make_wordnet_dataset: source {args.source} not found (install Debian's wordnet-base)")
     by_class = read_glosses(args.source)
     rng = random.Random(args.seed)
     rows = []
+    drawn: set[str] = set()
     for name in sorted(by_class):
         items = by_class[name]
         if len(items) < PER_CLASS:
             sys.exit(f"make_wordnet_dataset: class {name} has only {len(items)} usable glosses")
         picked = rng.sample(items, PER_CLASS)
+        drawn.update(offset for offset, _ in picked)
         for i, (offset, gloss) in enumerate(picked):
             rows.append(("train" if i < TRAIN_PER_CLASS else "test", name, offset, gloss))
     digest = hashlib.sha256(args.source.read_bytes()).hexdigest()
@@ -119,7 +129,31 @@ def main(argv: list[str] | None = None) -> int:
             w.writerow(["synset_offset", "gloss"])
             w.writerows(picked)
         print(f"wrote {len(picked)} unlabeled glosses to {args.unlabeled_out}")
+    if args.holdout_out:
+        write_holdout(args, by_class, drawn, digest)
     return 0
+
+
+def write_holdout(args, by_class: dict[str, list[tuple[str, str]]], drawn: set[str], digest: str) -> None:
+    """``args.holdout`` glosses per class outside ``drawn`` (the train/test synsets), own generator."""
+    rng = random.Random(f"holdout-{args.seed}")
+    rows = []
+    for name in sorted(by_class):
+        pool = [item for item in by_class[name] if item[0] not in drawn]
+        if len(pool) < args.holdout:
+            sys.exit(f"make_wordnet_dataset: class {name} has only {len(pool)} glosses left for the holdout")
+        rows += [(name, offset, gloss) for offset, gloss in rng.sample(pool, args.holdout)]
+    with open(args.holdout_out, "w", encoding="utf-8", newline="") as fh:
+        fh.write(f"# source: {args.source} sha256={digest}\n")
+        fh.write(f"# package: wordnet-base {package_version('wordnet-base')}\n")
+        fh.write(f"# holdout: {args.holdout} per class of the same classes, none of the train/test synsets; "
+                 f"generator seeded with 'holdout-{args.seed}'\n")
+        fh.write(f"# command: python3 tools/make_wordnet_dataset.py --seed {args.seed} --out {args.out} "
+                 f"--holdout-out {args.holdout_out} --holdout {args.holdout}\n")
+        w = csv.writer(fh)
+        w.writerow(["label", "synset_offset", "gloss"])
+        w.writerows(rows)
+    print(f"wrote {len(rows)} holdout glosses to {args.holdout_out}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ training glosses (full-batch L-BFGS on cross-entropy + L2), cached in the packag
 ``minilm_wordnet_head.safetensors``.
 
 Data: ``data/wordnet_glosses.csv`` made by tools/make_wordnet_dataset.py (its header lines
-give the provenance). Every batch has the same shape (batch_size x max_length tokens,
+give the provenance), with the unlabeled and holdout CSVs beside it. Every batch has the same shape (batch_size x max_length tokens,
 padded / truncated by the model's own tokenizer), because a traced graph has static shapes.
 """
 
@@ -41,11 +41,7 @@ class Split:
 
 def load_dataset(path: str | Path | None = None) -> tuple[Split, Split, list[str]]:
     """(train, test, class names) from the gloss CSV (``#`` lines are provenance)."""
-    source = Path(path) if path else Path(str(DATA / "wordnet_glosses.csv"))
-    with open(source, encoding="utf-8") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    if not rows or set(rows[0]) != {"split", "label", "synset_offset", "gloss"}:
-        raise ValueError(f"{source}: expected columns split,label,synset_offset,gloss")
+    rows = _read_rows(path, "wordnet_glosses.csv", ("split", "label", "synset_offset", "gloss"))
     classes = sorted({r["label"] for r in rows})
     index = {c: i for i, c in enumerate(classes)}
     out = {}
@@ -58,12 +54,29 @@ def load_dataset(path: str | Path | None = None) -> tuple[Split, Split, list[str
 def load_unlabeled(path: str | Path | None = None) -> Split:
     """Unlabeled glosses of the noun classes outside the task (``data/wordnet_unlabeled_glosses.csv``,
     made by the same tool): text for distillation. Their labels are -1, which no argmax equals."""
-    source = Path(path) if path else Path(str(DATA / "wordnet_unlabeled_glosses.csv"))
+    rows = _read_rows(path, "wordnet_unlabeled_glosses.csv", ("synset_offset", "gloss"))
+    return Split([r["gloss"] for r in rows], [-1] * len(rows))
+
+
+def load_holdout(classes: list[str], path: str | Path | None = None) -> Split:
+    """The larger labelled evaluation split (``data/wordnet_holdout_glosses.csv``, made by the same
+    tool: 1000 glosses per class, none of them in train or test), labels indexed as ``classes``."""
+    rows = _read_rows(path, "wordnet_holdout_glosses.csv", ("label", "synset_offset", "gloss"))
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({r["label"] for r in rows} - set(index))
+    if unknown:
+        raise ValueError(f"{path or 'wordnet_holdout_glosses.csv'}: labels {unknown} are not among {classes}")
+    return Split([r["gloss"] for r in rows], [index[r["label"]] for r in rows])
+
+
+def _read_rows(path: str | Path | None, default: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a gloss CSV (``#`` lines are provenance), checked to have exactly ``columns``."""
+    source = Path(path) if path else Path(str(DATA / default))
     with open(source, encoding="utf-8") as fh:
         rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    if not rows or set(rows[0]) != {"synset_offset", "gloss"}:
-        raise ValueError(f"{source}: expected columns synset_offset,gloss")
-    return Split([r["gloss"] for r in rows], [-1] * len(rows))
+    if not rows or set(rows[0]) != set(columns):
+        raise ValueError(f"{source}: expected columns {','.join(columns)}")
+    return rows
 
 
 class GlossClassifier(torch.nn.Module):
