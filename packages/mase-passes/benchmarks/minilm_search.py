@@ -41,6 +41,7 @@ import torch
 
 from mase_passes.passes.evaluate import Evaluate, reference_logits
 from mase_passes.passes.quantize import Quantize
+from mase_passes.passes.reorder_channels import ReorderChannels
 from mase_passes.passes.search import Search
 from mase_passes.search_space import SearchSpace
 from mase_passes.sensitivity import allocate, sensitivity
@@ -80,6 +81,10 @@ def main(argv=None) -> int:
     ap.add_argument("--probe", type=int, nargs="+", default=[3])
     ap.add_argument("--top", type=int, default=3, help="best trials scored on the test split")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--holdout", action="store_true",
+                    help="also score the final configurations on the 10000 holdout glosses (~2 min each)")
+    ap.add_argument("--reorder", action="store_true",
+                    help="sort each FFN's hidden channels by range first (reorder_channels pass; exact)")
     ap.add_argument("--extra-budgets", type=float, nargs="*", default=[],
                     help="also score the allocation (no search) at these budgets on the test split")
     args = ap.parse_args(argv)
@@ -95,6 +100,10 @@ def main(argv=None) -> int:
     val = minilm.batches(tok, train, limit=args.val)
     sens_val = minilm.batches(tok, train, limit=args.sens_val)
     test_batches = minilm.batches(tok, test)
+    if args.reorder:
+        graph, reordered = ReorderChannels(block=16).apply(graph, sens_val)
+        print(reordered, flush=True)
+        report["reorder"] = [vars(grp) for grp in reordered.groups]
     space = SearchSpace.build(graph, (2, 7), FIXED, GROUP_BY)
     print(f"{len(space.dims)} dimensions, {len(space.fixed)} fixed tensors, "
           f"min mean mantissa {space.min_mean_mantissa():.3f}", flush=True)
@@ -140,8 +149,13 @@ def main(argv=None) -> int:
     # 6. test split: best trials by validation objective, the seed, uniform references
     evaluate = Evaluate()
     ref_test = reference_logits(graph, test_batches)
-    space_s = search.space(graph)
     rows = []
+    if args.holdout:
+        hold_batches = minilm.batches(tok, minilm.load_holdout(classes))
+        ref_hold = reference_logits(graph, hold_batches)
+        right = sum(int((z.argmax(-1) == y).sum()) for z, (_, y) in zip(ref_hold, hold_batches))
+        rows.append({"name": "FP32", "holdout_accuracy": right / sum(len(y) for _, y in hold_batches)})
+    space_s = search.space(graph)
 
     def score(name, widths, q=None):
         t0 = time.perf_counter()
@@ -152,6 +166,9 @@ def main(argv=None) -> int:
         t2 = time.perf_counter()
         row = {"name": name, "test_accuracy": r.value, "agreement": r.agreement, "kl": r.kl,
                "average_bits": r.average_bits, "mean_mantissa": space.mean_mantissa(widths), "quantize_s": t1 - t0, "evaluate_s": t2 - t1}
+        if args.holdout:
+            h = evaluate.apply(q, hold_batches, reference=ref_hold)
+            row.update(holdout_accuracy=h.value, holdout_agreement=h.agreement, holdout_kl=h.kl)
         rows.append(row)
         print(json.dumps(row), flush=True)
 

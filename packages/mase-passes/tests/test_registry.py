@@ -7,7 +7,7 @@ from mase_passes.passes import REGISTRY, get_pass
 
 
 def test_registry_lists_the_passes_each_a_frozen_dataclass_named_as_registered():
-    assert mase_passes.list_passes() == ["emit", "evaluate", "parallelize", "profile", "quantize", "search"]
+    assert mase_passes.list_passes() == ["emit", "evaluate", "parallelize", "profile", "quantize", "reorder_channels", "search"]
     for name in REGISTRY:
         cls = get_pass(name)
         assert cls.name == name

@@ -16,6 +16,7 @@ import importlib
 REGISTRY: dict[str, tuple[str, str]] = {
     "profile": ("mase_passes.passes.profile", "Profile"),
     "quantize": ("mase_passes.passes.quantize", "Quantize"),
+    "reorder_channels": ("mase_passes.passes.reorder_channels", "ReorderChannels"),
     "evaluate": ("mase_passes.passes.evaluate", "Evaluate"),
     "search": ("mase_passes.passes.search", "Search"),
     "parallelize": ("mase_passes.passes.parallelize", "Parallelize"),
