@@ -76,6 +76,7 @@ def test_report_numbers(run):
         assert rows[name]["average_bits"] == pytest.approx(8 / 32 + m + 1)
     assert rows["int8"]["average_bits"] == pytest.approx(8.0)
     assert res["search"]["trials"] == 2 and res["workload"]["eval_samples"] == EVAL
+    assert res["search"]["search_source"].startswith("holdout glosses")  # never the evaluated glosses
     ch = res["chosen"]
     assert 4 < ch["average_bits"] < 9 and ch["source"].startswith("search best trial")
     # the paper's Fig. 1b data: 6 encoder layers + embeddings + head, every tensor counted once

@@ -54,7 +54,8 @@ def test_run_bert_classifier_from_csv(tmp_path, bert, capsys):
     assert comp["MXInt4"]["average_bits"] == pytest.approx(8 / 32 + 3 + 1)
     assert comp["int8"]["average_bits"] == pytest.approx(8.0)
     assert res["workload"]["label_mapping"] == "checkpoint label2id"
-    assert res["search"]["trials"] == 2
+    assert res["search"]["trials"] == 2 and res["search"]["search_source"] == "train split"
+    assert "search trials scored on 8 (train split)" in (out / "report" / "report.md").read_text()
     md = (out / "report" / "report.md").read_text()
     html = (out / "report" / "report.html").read_text()
     fp32_text = f"{expected * 100:.1f}"

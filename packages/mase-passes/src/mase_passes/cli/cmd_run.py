@@ -74,7 +74,8 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
     p.rows = rows
     if cfg.search["trials"] > 0:
         with stages.stage("search") as s:
-            res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", reference, stages, verbose)
+            search_reference = reference_logits(graph, wl.search)
+            res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", search_reference, stages, verbose)
             for name in ("history", "pareto"):
                 shutil.copy2(cfg.out_dir / "search" / f"{name}.png", art / f"search_{name}.png")
             info.update(history_png="search_history.png", pareto_png="search_pareto.png")

@@ -1,7 +1,9 @@
 """mase search CONFIG: the Optuna search of [search] on its own.
 
 Runs (or resumes: same [search] storage and study_name) the study over per-tensor mantissa
-widths, each trial a PTQ of the traced model scored on [search] samples of the evaluation set.
+widths, each trial a PTQ of the traced model scored on [search] samples of the validation data
+(the builtin task's holdout glosses, a dataset's validation or train rows, the text windows that
+are not evaluated; see cli/workload.py).
 Writes OUT/search/: study.db (SQLite storage unless [search] storage is given),
 best_config.toml, pareto.csv, pareto.png, history.png. Ctrl-C stops with exit status 130 and
 keeps every finished trial; running the command again continues the study.

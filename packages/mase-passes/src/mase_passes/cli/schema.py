@@ -106,8 +106,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                     "label columns (classification) or .txt (perplexity of a causal LM)"),
         "text_column": Key("str", "text", "CSV/JSONL column holding the text"),
         "label_column": Key("str", "label", "CSV/JSONL column holding the label (name or integer)"),
-        "split_column": Key("str", "split", "optional CSV/JSONL column with train/test; without it "
-                            "every row is a test row and calibration uses the first rows"),
+        "split_column": Key("str", "split", "optional CSV/JSONL column with train/validation/test; "
+                            "without it every row is a test row, calibration uses the first rows and "
+                            "search trials are scored on test rows (said in the report)"),
         "eval_samples": Key("int", 200, "test samples evaluated per configuration (evenly spaced, so "
                             "class balanced on a sorted file; 0 = all)", _at_least(0)),
         "calibration_samples": Key("int", 100, "training samples run through the profile pass",
@@ -144,7 +145,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_mantissa": Key("float", None, "budget on the element-weighted mean mantissa (trials over it "
                             "are pruned, not evaluated)", _positive, optional=True),
         "startup_trials": Key("int", 10, "random trials before TPE models the space", _at_least(0)),
-        "samples": Key("int", 0, "test samples scored per trial (0 = the whole evaluation set)",
+        "samples": Key("int", 0, "validation samples scored per trial (0 = as many as the evaluation "
+                       "scores); they are never evaluation samples: the builtin task's holdout glosses, "
+                       "the dataset's validation (else train) rows, the text windows not evaluated",
                        _at_least(0)),
         "quality": Key("str", "metric", "eq. 4 quality term of a trial: \"metric\" (accuracy or -log perplexity), "
                        "\"agreement\" or \"kl\" (-KL) with the FP32 outputs", _choice(("metric", "agreement", "kl"))),

@@ -200,7 +200,8 @@ def _strings(conf: dict) -> dict:
 
 # --- search -------------------------------------------------------------------------------
 def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages, verbose: bool = False):
-    """Run or resume the Optuna study; returns (SearchResult, summary dict).
+    """Run or resume the Optuna study on ``wl.search`` (``reference``: the FP32 outputs of those
+    batches); returns (SearchResult, summary dict).
 
     Ctrl-C: Optuna marks the running trial FAIL and re-raises KeyboardInterrupt; every finished
     trial is already committed to the storage, and the next run (same storage and study
@@ -208,7 +209,6 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     import optuna
 
     base = require_pass("search", "install mase-passes with its search pass")
-    ref = reference[:len(wl.search)]
     opts = dict(n_trials=scfg["trials"], sampler=scfg["sampler"], seed=scfg["seed"], objective=scfg["objective"],
                 storage=scfg["storage"], study_name=scfg["study_name"], out_dir=str(out),
                 mantissa=tuple(scfg["mantissa"]), metric=wl.metric, quality=scfg["quality"], k=scfg["k"],
@@ -239,7 +239,7 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     # not replay its first proposals) and records a trial with NaN/Inf outputs as FAIL and goes on.
     searcher = _with_progress(base)(**opts, progress=bar)
     try:
-        result = searcher.apply(graph, wl.search, reference=ref)
+        result = searcher.apply(graph, wl.search, reference=reference)
     finally:
         bar.close()
         if quiet_optuna is not None:
@@ -251,7 +251,8 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
             "mantissa": list(scfg["mantissa"]), "storage": url, "study_name": scfg["study_name"],
             "best_trial": best.number, "best_search_metric": best.user_attrs.get("metric"),
             "best_search_bits": best.user_attrs.get("average_bits"),
-            "search_samples": wl.info["search_samples"], "front": _front(out / "pareto.csv"),
+            "search_samples": wl.info["search_samples"], "search_source": wl.info.get("search_source"),
+            "front": _front(out / "pareto.csv"),
             "failed_trials": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
             "nonfinite_failures": sum(t.state == optuna.trial.TrialState.FAIL
                                       and str(t.user_attrs.get("failure", "")).startswith("non-finite")

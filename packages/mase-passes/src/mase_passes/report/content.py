@@ -50,7 +50,8 @@ def build(results: dict) -> Document:
                  f"dataset: `{wl['dataset']}`",
                  f"metric: {metric} on {wl['eval_samples']} evaluation samples "
                  f"(batch {wl['batch_size']} x {wl['max_length']} tokens); search trials scored on "
-                 f"{wl['search_samples']}; profile on {wl['calibration_samples']} calibration samples"
+                 f"{wl['search_samples']}" + (f" ({wl['search_source']})" if wl.get("search_source") else "")
+                 + f"; profile on {wl['calibration_samples']} calibration samples"
                  + (f" ({wl['calibration_source']})" if wl.get("calibration_source") else ""),
                  f"traced graph: {g['nodes']} nodes, {g['tensors']} quantizable tensors, "
                  f"{g['parameters']:,} parameters; traced vs eager max |Δ output| on one batch: "
@@ -105,7 +106,8 @@ def _search(doc: Document, s: dict | None, metric: str) -> None:
              + (f" (resumed with {s['resumed_from']} already finished)" if s["resumed_from"] else "")
              + (f", {s['failed_trials']} failed or interrupted" if s["failed_trials"] else "")
              + (f" ({s['nonfinite_failures']} of them with NaN/Inf outputs)" if s.get("nonfinite_failures") else "")
-             + f"; each trial scored on {s['search_samples']} samples. Best: trial {s['best_trial']} "
+             + f"; each trial scored on {s['search_samples']} samples"
+             + (f" ({s['search_source']})" if s.get("search_source") else "") + f". Best: trial {s['best_trial']} "
              f"({metric} {fmt_metric(metric, s['best_search_metric'])} on the search samples, "
              f"{_num(s['best_search_bits'], '.2f')} bits; measured). Storage: `{s['storage']}`, "
              f"study `{s['study_name']}`.")

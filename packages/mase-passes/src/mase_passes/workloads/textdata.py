@@ -1,7 +1,9 @@
 """A user's dataset given by path, as batches the passes take: ``[(inputs, target)]``.
 
 * ``.csv`` / ``.jsonl`` — one sample per row / line with a text column and a label column
-  (names configurable); an optional split column with ``train`` / ``test`` values. Lines of
+  (names configurable); an optional split column with ``train`` / ``validation`` / ``test``
+  values (validation rows score search trials, so the test metric of the chosen configuration
+  is not the one it was selected on). Lines of
   a CSV starting with ``#`` are comments (provenance headers, as in the WordNet gloss CSV).
   Labels are names or integers; names map to class indices through the checkpoint's
   ``label2id`` when it knows every name, otherwise in sorted order (say so in the report).
@@ -33,9 +35,20 @@ class Table:
     labels: list  # names (str) or integers, as in the file
 
 
-def read_table(path: str | Path, text_column: str, label_column: str,
-               split_column: str) -> tuple[Table | None, Table]:
-    """(train or None, test) from a CSV or JSONL file; without a split column every row is test."""
+@dataclass(frozen=True)
+class Splits:
+    """The parts of a labelled file; ``train`` and ``validation`` are None when it has no such rows."""
+
+    train: Table | None
+    validation: Table | None
+    test: Table
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def read_table(path: str | Path, text_column: str, label_column: str, split_column: str) -> Splits:
+    """The splits of a CSV or JSONL file; without a split column every row is test."""
     path = Path(path)
     rows = _read_rows(path)
     if not rows:
@@ -45,7 +58,7 @@ def read_table(path: str | Path, text_column: str, label_column: str,
         if col not in cols:
             raise DatasetError(f"{path}: no column {col!r} (columns: {sorted(cols)}); set [dataset] {key}")
     has_split = split_column in cols
-    parts: dict[str, Table] = {"train": Table([], []), "test": Table([], [])}
+    parts: dict[str, Table] = {name: Table([], []) for name in SPLITS}
     for line, row in rows:
         text, label = row.get(text_column), row.get(label_column)
         if not isinstance(text, str) or not text.strip():
@@ -54,12 +67,14 @@ def read_table(path: str | Path, text_column: str, label_column: str,
             raise DatasetError(f"{path}:{line}: empty or missing {label_column!r}")
         split = row.get(split_column, "test") if has_split else "test"
         if split not in parts:
-            raise DatasetError(f"{path}:{line}: {split_column} = {split!r}, expected 'train' or 'test'")
+            raise DatasetError(f"{path}:{line}: {split_column} = {split!r}, expected one of "
+                               f"{', '.join(repr(n) for n in SPLITS)}")
         parts[split].texts.append(text)
         parts[split].labels.append(label)
     if not parts["test"].texts:
         raise DatasetError(f"{path}: no test rows ({split_column} = 'test')")
-    return (parts["train"] if parts["train"].texts else None), parts["test"]
+    present = {name: (t if t.texts else None) for name, t in parts.items()}
+    return Splits(present["train"], present["validation"], parts["test"])
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
