@@ -60,3 +60,30 @@ def test_importing_torch_in_mx_formats_fails(tree_copy):
     result = run_check(tree_copy)
     assert result.returncode == 1
     assert "import mx_formats imports torch" in result.stdout
+
+
+def load_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_layers", CHECK)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.mark.parametrize("module, line, end", [
+    (None, None, None),  # the repository as it is
+    ("layout.py", "import torch", ["mx_formats.layout", "torch"]),  # reached through mx_formats.api
+    ("__init__.py", "from . import torch as _t", ["mx_formats", "mx_formats.torch", "torch"]),
+    ("layout.py", "def f():\n    import torch", None),  # inside a function: not run by the import
+])
+def test_static_torch_check_follows_module_level_imports(tree_copy, module, line, end):
+    """The fallback of an interpreter without numba: the chain of module-level imports to torch."""
+    src = tree_copy / "packages" / "mx-formats" / "src"
+    if module:
+        target = src / "mx_formats" / module
+        target.write_text(target.read_text() + f"\n{line}\n")
+    chain = load_tool().torch_import_chain(src, "mx_formats")
+    if end is None:
+        assert chain == []
+    else:
+        assert chain[0] == "mx_formats" and chain[-len(end):] == end

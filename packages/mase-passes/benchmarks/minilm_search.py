@@ -191,10 +191,11 @@ def main(argv=None) -> int:
               scored[-1])
     layers = tuple(n.name for n in graph.nodes if re.search(r"layer\.\d+\.output\.LayerNorm$", n.module or ""))
     report["qat"] = []
+    qat_text = minilm.batches(tok, train) + minilm.batches(tok, minilm.load_unlabeled()) if args.qat_steps else []
     for qat_seed in range(args.seed, args.seed + args.qat_seeds) if args.qat_steps else ():
         # 5. distillation QAT of the best trial (one run per data order)
         t = time.perf_counter()
-        text = minilm.batches(tok, train) + minilm.batches(tok, minilm.load_unlabeled())
+        text = list(qat_text)
         random.Random(qat_seed).shuffle(text)
         qat = Quantize(config=space.config(scored[0], fmt), mode="qat", loss="distill", lr=args.qat_lr,
                        steps=args.qat_steps, distill_values=layers if args.hidden_weight else (),

@@ -33,7 +33,7 @@ def split_csv(path: Path, sizes: dict[str, int]) -> Path:
 
 
 def rows_of(path: Path, split: str) -> list[dict]:
-    return [r for r in csv.DictReader(open(path)) if r["split"] == split]
+    return [r for r in csv.DictReader(path.read_text().splitlines()) if r["split"] == split]
 
 
 def load(tmp_path, model, data, **sections):
