@@ -147,3 +147,42 @@ def test_a_kl_search_keeps_the_trial_closest_to_fp32(mlp, task, tmp_path):
     assert Evaluate().apply(q, task, reference=g).kl == pytest.approx(min(kls.values()), rel=1e-6)
     with pytest.raises(ValueError, match="pass reference="):
         Search(n_trials=1, out_dir=str(tmp_path / "x"), quality="kl").apply(g, task)
+
+
+@pytest.mark.parametrize("where", ["storing a result", "a trial's computation"])
+def test_ctrl_c_leaves_every_trial_stored_and_raises_keyboard_interrupt(mlp, task, tmp_path, monkeypatch, where):
+    """SIGINT while Optuna stores trial 1's result (unprotected, Optuna dies with an
+    UnboundLocalError and may leave the trial RUNNING) or while trial 1 evaluates: the search
+    raises KeyboardInterrupt, trial 0 is COMPLETE, nothing stays RUNNING."""
+    import optuna.study._optimize as optimize_module
+    from mase_passes.passes import evaluate as evaluate_module
+
+    _, _, g = mlp
+    calls = {"tell": 0, "evaluate": 0}
+    if where == "storing a result":
+        original = optimize_module._tell_with_warning
+
+        def tell(*a, **kw):
+            calls["tell"] += 1
+            if calls["tell"] == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # the handler runs before this call returns
+            return original(*a, **kw)
+        monkeypatch.setattr(optimize_module, "_tell_with_warning", tell)
+    else:
+        original = evaluate_module.Evaluate.apply
+
+        def evaluate(self, *a, **kw):
+            calls["evaluate"] += 1
+            if calls["evaluate"] == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            return original(self, *a, **kw)
+        monkeypatch.setattr(evaluate_module.Evaluate, "apply", evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        Search(n_trials=5, sampler="random", mantissa=(2, 8), out_dir=str(tmp_path)).apply(g, task)
+    study = optuna.load_study(study_name="mase", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    states = [t.state for t in study.trials]
+    assert states[0] == optuna.trial.TrialState.COMPLETE
+    assert optuna.trial.TrialState.RUNNING not in states
+    # a result being stored is kept; an evaluation cut short is a FAIL trial
+    expected = optuna.trial.TrialState.COMPLETE if where == "storing a result" else optuna.trial.TrialState.FAIL
+    assert states[1] == expected and len(states) == 2

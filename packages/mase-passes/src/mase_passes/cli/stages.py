@@ -203,8 +203,9 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     """Run or resume the Optuna study on ``wl.search`` (``reference``: the FP32 outputs of those
     batches); returns (SearchResult, summary dict).
 
-    Ctrl-C: Optuna marks the running trial FAIL and re-raises KeyboardInterrupt; every finished
-    trial is already committed to the storage, and the next run (same storage and study
+    Ctrl-C: during a trial's computation Optuna marks the trial FAIL and re-raises
+    KeyboardInterrupt; while Optuna stores a result the interrupt is held until it is stored
+    (mase_passes.interrupts). Every finished trial is then committed to the storage, and the next run (same storage and study
     name) counts them and runs only the rest."""
     import optuna
 

@@ -14,7 +14,10 @@ workers share one study, with heartbeats: see mase_passes.storage and docs/scale
 Running ``apply`` again with the same storage and study name resumes: finished trials are
 kept and only ``n_trials`` minus the finished ones run; with several workers the study stops
 once ``n_trials`` trials are complete in total (each worker finishes the trial in hand, so a
-few more may complete). Each trial records the worker (``host:pid``) that ran it.
+few more may complete). Each trial records the worker (``host:pid``) that ran it. Ctrl-C (SIGINT, main thread) raises
+KeyboardInterrupt only inside a trial's computation (the trial becomes FAIL); one that arrives
+while Optuna stores a result waits until it is stored (mase_passes.interrupts), so no trial is
+lost or left RUNNING.
 Outputs in ``out_dir``: best_config.toml, pareto.csv, pareto.png, history.png, each written to
 a temporary file and renamed, so a kill never leaves a half-written one.
 """
@@ -36,6 +39,7 @@ from mase_ir import MaseGraph
 
 from mase_passes.atomic import write_atomic
 from mase_passes.config import dump_toml
+from mase_passes.interrupts import DeferredInterrupt
 from mase_passes.search_space import SearchSpace
 from mase_passes.passes.evaluate import Evaluate, NonFiniteOutputError, reference_logits
 from mase_passes.passes.quantize import Quantize
@@ -188,6 +192,7 @@ class Search:
         # replay the first run's proposals (the same seed would propose the same configs again)
         study.sampler = self.make_sampler(self.seed + len(study.trials))
         worker = f"{socket.gethostname()}:{os.getpid()}"
+        interrupt = DeferredInterrupt()
 
         def objective(trial):
             trial.set_user_attr("worker", worker)
@@ -198,11 +203,12 @@ class Search:
                 trial.set_constraint("mean_mantissa", mean_m - self.max_mantissa)
                 if mean_m > self.max_mantissa:  # over budget: not worth an evaluation
                     raise optuna.TrialPruned(f"mean mantissa {mean_m:.3f} > {self.max_mantissa}")
-            q = Quantize(config=conf).apply(graph)
-            area = self.area_fn(conf) if self.area_fn else None
-            thr = self.throughput_fn(conf) if self.throughput_fn else None
             try:
-                r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
+                with interrupt.interruptible():  # Ctrl-C here: Optuna records the trial FAIL, re-raises
+                    q = Quantize(config=conf).apply(graph)
+                    area = self.area_fn(conf) if self.area_fn else None
+                    thr = self.throughput_fn(conf) if self.throughput_fn else None
+                    r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
             except NonFiniteOutputError as exc:  # the trial becomes FAIL (optimize's catch); say why
                 trial.set_user_attr("failure", f"non-finite outputs: {exc}")
                 raise
@@ -228,7 +234,10 @@ class Search:
             # a config whose outputs are NaN/Inf is a FAIL trial, not the end of the study; a few
             # extra attempts make up for such failures (the callback stops at n_trials complete)
             attempts += max(3, remaining)
-            study.optimize(objective, n_trials=attempts, callbacks=[stop], catch=(NonFiniteOutputError,))
+            # Ctrl-C outside a trial's computation is held until the trial is stored
+            with interrupt:
+                study.optimize(objective, n_trials=attempts, callbacks=[stop, interrupt.raise_pending],
+                               catch=(NonFiniteOutputError,))
         if uses_heartbeat(storage):  # Optuna checks before each trial; a worker that is done checks once more
             _fail_dead_workers(study)
         out = Path(self.out_dir)
