@@ -3,7 +3,10 @@
 
 This pins down the contract that ties the RTL (bit-equal to the golden model) to the
 software emulation: output == quantize(exact result) whenever the exact result is a
-float64 number. Pure Python, no simulator.
+float64 number — for the exact operators (cast, relu, mul) and for add, matmul and
+linear on their exact datapath (ACC_WIDTH = 0). Their bounded datapath (the default) is
+checked against its own rational statement in test_bounded_accumulation.py. Pure Python,
+no simulator.
 """
 
 from fractions import Fraction
@@ -71,7 +74,9 @@ def test_mul_and_add_equal_quantize_of_exact(b0, am, ae, bm, be, om, oe):
     want, ok = _quantize_rows([[x * y for x, y in zip(r, s)] for r, s in zip(va, vb)], fmt, b0, 1)
     _assert_rows_match(mxint.mul(params, {"a": a, "b": b}), want, ok)
     want, ok = _quantize_rows([[x + y for x, y in zip(r, s)] for r, s in zip(va, vb)], fmt, b0, 1)
-    _assert_rows_match(mxint.add(params, {"a": a, "b": b}), want, ok)
+    exact_add = catalog.get("mase_mxint_add").resolve(
+        dict(BLOCK_0=b0, BLOCK_1=1, A_MAN=am, A_EXP=ae, B_MAN=bm, B_EXP=be, OUT_MAN=om, OUT_EXP=oe, ACC_WIDTH=0))
+    _assert_rows_match(mxint.add(exact_add, {"a": a, "b": b}), want, ok)
 
 
 def test_normalize_rounds_half_to_even_and_saturates():
@@ -99,7 +104,7 @@ def _exact(q):
 
 @pytest.mark.parametrize("has_bias", [0, 1])
 def test_linear_on_real_tensors_equals_quantize_of_exact_result(has_bias):
-    """x [6, 16] @ W[8, 16]^T + b through the golden model == quantize(exact float result)."""
+    """x [6, 16] @ W[8, 16]^T + b through the exact (Kulisch) golden model == quantize(exact float result)."""
     rng = np.random.default_rng(7)
     bk, xr, ot = 4, 2, 4
     fx, fw, fb, fo = (mxf.MXInt((bk, xr), 8, 7), mxf.MXInt((bk, ot), 8, 5),
@@ -108,7 +113,7 @@ def test_linear_on_real_tensors_equals_quantize_of_exact_result(has_bias):
     qx, qw, qb = (mxf.quantize(x, fx, axes=(-1, -2)), mxf.quantize(w, fw, axes=(-1, -2)), mxf.quantize(b, fb))
     params = catalog.get("mase_mxint_linear").resolve(dict(
         BLOCK_K=bk, X_ROWS=xr, OUT_TILE=ot, IN_TILES=4, OUT_TILES=2, X_MAN=7, W_MAN=5, OUT_MAN=6,
-        HAS_BIAS=has_bias, BIAS_MAN=7))
+        HAS_BIAS=has_bias, BIAS_MAN=7, ACC_WIDTH=0))
     groups = 6 // xr
     wb = streams.mx_to_beats(qw)
     bb = streams.mx_to_beats(qb)
@@ -130,7 +135,7 @@ def test_matmul_on_real_tensors_equals_quantize_of_exact_result():
     a, b = rng.standard_normal((4, 12)), rng.standard_normal((12, 6)) * 8
     qa, qb = mxf.quantize(a, fa, axes=(-1, -2)), mxf.quantize(b, fb, axes=(-2, -1))
     params = catalog.get("mase_mxint_matmul").resolve(dict(
-        BLOCK_K=4, A_ROWS=2, B_COLS=2, K_TILES=3, A_EXP=6, B_EXP=6, OUT_MAN=4))
+        BLOCK_K=4, A_ROWS=2, B_COLS=2, K_TILES=3, A_EXP=6, B_EXP=6, OUT_MAN=4, ACC_WIDTH=0))
     ab, bb = streams.mx_to_beats(qa), streams.mx_to_beats(qb)  # grids (2 row tiles, 3 k) and (3 col tiles, 3 k)
     # output tile (i, j) needs A row-tile i and B col-tile j over k: repeat/interleave the tiles
     a_seq = {k: np.concatenate([v.reshape(2, 3, -1)[i] for i in range(2) for _ in range(3)]) for k, v in ab.items()}

@@ -3,15 +3,19 @@
 Every MXInt stream carries one block per beat: ``<s>_mant`` holds the block's
 signed element integers (lane ``r*B0 + c`` = row ``r``, column ``c`` of the
 tile, i.e. the "blocked axes last" order of ``mx_formats``), ``<s>_exp`` the
-signed shared exponent. Each operator forms the exact result and re-normalises
-it (``mase_mxint_normalize``: round half to even, saturate), so its output
-equals ``mx_formats.quantize(exact, out_fmt, rounding="nearest_even")``.
+signed shared exponent. Each operator forms its result and re-normalises it
+(``mase_mxint_normalize``: round half to even, saturate). cast, relu and mul
+are exact before that rounding, so their output equals
+``mx_formats.quantize(exact, out_fmt, rounding="nearest_even")``; add, matmul
+and linear sum in a bounded accumulator (``ACC_WIDTH``, ``ACC_ROUND``; see
+:mod:`mase_hwlib.golden.accumulate` and docs/bounded-accumulation.md), exact
+with ``ACC_WIDTH = 0``.
 """
 
 from __future__ import annotations
 
 from mase_hwlib.catalog import Field, ModuleSpec, Param, Stream, register
-from mase_hwlib.golden import mxint
+from mase_hwlib.golden import accumulate, mxint
 
 
 def _man(prefix: str, default: int = 7) -> Param:
@@ -40,6 +44,41 @@ _BLOCK = (
     Param("BLOCK_1", 1, "block elements along the second blocked axis (tile rows)", 1, 16),
 )
 _NORM = "mase_mxint_normalize.sv"
+_ALIGN = "mase_bounded_align.sv"
+_DOT = (_NORM, _ALIGN, "mase_bounded_accumulator.sv", "mase_mxint_tile_dot.sv")
+
+_ACC = (
+    Param("ACC_WIDTH", -1, "accumulator bits per lane: -1 the derived default (F = clog2(N)+2 fraction bits), "
+          "0 exact (Kulisch, for verification), else at least TW + clog2(N+1)", -1, 1024),
+    Param("ACC_ROUND", 1, "bits shifted out of the accumulator: 0 truncate (floor), 1 nearest-even", 0, 1),
+)
+
+
+def _emax(p, prefix):
+    return (1 << (p[f"{prefix}_EXP"] - 1)) - 1
+
+
+def _acc_derive(module, p, term_width, n_terms, lsb_range):
+    """The bounded accumulator's values: ACC_WIDTH resolved (-1 -> the derived default; a
+    width below TW + clog2(N+1) is refused), its term width TW, term count N, built width
+    and fraction bits F (``lsb_range`` = (min, max) LSB exponent: the exact mode's gap)."""
+    width = accumulate.resolve_acc_width(module, p["ACC_WIDTH"], term_width, n_terms)
+    bits = width or accumulate.min_acc_width(term_width, n_terms) + lsb_range[1] - lsb_range[0]
+    return {"ACC_WIDTH": width, "ACC_TERM_WIDTH": term_width, "ACC_TERMS": n_terms, "ACC_BITS": bits,
+            "ACC_FRAC": accumulate.frac_bits(bits, term_width, n_terms)}
+
+
+def _dot_acc(module, p, a, b, k_tiles, block_k, bias=None):
+    """_acc_derive of mase_mxint_tile_dot: tile products of a x b (plus a bias term)."""
+    tw = p[f"{a}_MAN"] + p[f"{b}_MAN"] + accumulate.clog2(block_k + 1) + 2
+    off = p[f"{a}_MAN"] - 1 + p[f"{b}_MAN"] - 1
+    span = _emax(p, a) + _emax(p, b)
+    lo, hi = -span - off, span - off
+    if bias:
+        tw = max(tw, p[f"{bias}_MAN"] + 1)
+        lo = min(lo, -_emax(p, bias) - (p[f"{bias}_MAN"] - 1))
+        hi = max(hi, _emax(p, bias) - (p[f"{bias}_MAN"] - 1))
+    return _acc_derive(module, p, tw, k_tiles + (1 if bias else 0), (lo, hi))
 
 
 def _unary_derive(p):
@@ -68,12 +107,24 @@ def _binary_derive(p):
     return {"BLOCK_SIZE": p["BLOCK_0"] * p["BLOCK_1"], **_widths(p, "A", "B", "OUT")}
 
 
-for _name, _golden, _doc in (
-    ("mase_mxint_mul", mxint.mul, "elementwise a*b, exact product re-normalised into MXInt(OUT_MAN, OUT_EXP)"),
+def _add_derive(p):
+    """add is a two-term bounded sum: TW = max(A_MAN, B_MAN) + 1, N = 2."""
+    lo = min(-_emax(p, x) - (p[f"{x}_MAN"] - 1) for x in "AB")
+    hi = max(_emax(p, x) - (p[f"{x}_MAN"] - 1) for x in "AB")
+    tw = max(p["A_MAN"], p["B_MAN"]) + 1
+    return {**_binary_derive(p), **_acc_derive("mase_mxint_add", p, tw, 2, (lo, hi))}
+
+
+_BINARY_PARAMS = (*_BLOCK, _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT"))
+for _name, _golden, _doc, _extra, _derive, _sources in (
+    ("mase_mxint_mul", mxint.mul, "elementwise a*b, exact product re-normalised into MXInt(OUT_MAN, OUT_EXP)",
+     (), _binary_derive, (_NORM, "mase_mxint_mul.sv")),
     (
         "mase_mxint_add",
         mxint.add,
-        "elementwise a+b, exact alignment to the smaller exponent, re-normalised into MXInt(OUT_MAN, OUT_EXP)",
+        "elementwise a+b, aligned to the larger exponent in ACC_WIDTH bits (shifted-out bits rounded by "
+        "ACC_ROUND; ACC_WIDTH=0 exact), re-normalised into MXInt(OUT_MAN, OUT_EXP)",
+        _ACC, _add_derive, (_NORM, _ALIGN, "mase_mxint_add.sv"),
     ),
 ):
     register(
@@ -81,15 +132,15 @@ for _name, _golden, _doc in (
             name=_name,
             family="mxint",
             doc=_doc + "; one block pair per cycle, latency 1.",
-            params=(*_BLOCK, _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT")),
+            params=(*_BINARY_PARAMS, *_extra),
             streams=(
                 _mx("a", "in", "BLOCK_SIZE", "A"),
                 _mx("b", "in", "BLOCK_SIZE", "B"),
                 _mx("y", "out", "BLOCK_SIZE", "OUT"),
             ),
             golden=_golden,
-            sources=(_NORM, f"{_name}.sv"),
-            derive=_binary_derive,
+            sources=_sources,
+            derive=_derive,
         )
     )
 
@@ -100,6 +151,7 @@ def _matmul_derive(p):
         "B_LANES": p["B_COLS"] * p["BLOCK_K"],
         "OUT_LANES": p["A_ROWS"] * p["B_COLS"],
         **_widths(p, "A", "B", "OUT"),
+        **_dot_acc("mase_mxint_matmul", p, "A", "B", p["K_TILES"], p["BLOCK_K"]),
     }
 
 
@@ -109,7 +161,8 @@ register(
         family="mxint",
         doc=(
             "C = A @ B on MXInt tiles from two activation streams: K_TILES tile pairs (A_ROWS x BLOCK_K, "
-            "B^T B_COLS x BLOCK_K) per output tile (A_ROWS x B_COLS); exact Kulisch K-sum, rounded once; "
+            "B^T B_COLS x BLOCK_K) per output tile (A_ROWS x B_COLS); K-sum in a bounded accumulator "
+            "(ACC_WIDTH bits per lane, ACC_ROUND; ACC_WIDTH=0 exact Kulisch), rounded once; "
             "one tile pair per cycle."
         ),
         params=(
@@ -117,7 +170,7 @@ register(
             Param("A_ROWS", 1, "rows of an A tile = output tile rows (A's second block extent)", 1, 16),
             Param("B_COLS", 1, "columns of a B tile = output tile columns (B's second block extent)", 1, 16),
             Param("K_TILES", 2, "tiles along K per output tile", 1, 4096),
-            _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT"),
+            _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT"), *_ACC,
         ),
         streams=(
             _mx("a", "in", "A_LANES", "A"),
@@ -125,7 +178,7 @@ register(
             _mx("y", "out", "OUT_LANES", "OUT"),
         ),
         golden=mxint.matmul,
-        sources=(_NORM, "mase_mxint_tile_dot.sv", "mase_mxint_matmul.sv"),
+        sources=(*_DOT, "mase_mxint_matmul.sv"),
         derive=_matmul_derive,
     )
 )
@@ -146,6 +199,7 @@ def _linear_derive(p):
         "CYCLES_PER_GROUP": p["IN_TILES"] * p["OUT_TILES"],
         "LATENCY": 2 * p["IN_TILES"],
         **_widths(p, "X", "W", "BIAS", "OUT"),
+        **_dot_acc("mase_mxint_linear", p, "X", "W", p["IN_TILES"], p["BLOCK_K"], "BIAS" if p["HAS_BIAS"] else None),
     }
 
 
@@ -155,7 +209,8 @@ register(
         family="mxint",
         doc=(
             "y = x W^T (+ b) on MXInt tiles; weights streamed (w, b streams, order (o, k) per x group) "
-            "or in ROMs from $readmemh files; exact Kulisch accumulation, one rounding per output tile."
+            "or in ROMs from $readmemh files; bounded accumulation (ACC_WIDTH bits per lane, ACC_ROUND; "
+            "ACC_WIDTH=0 exact Kulisch), one rounding per output tile."
         ),
         params=(
             Param("BLOCK_K", 4, "elements along in_features per tile (block of x and W)", 1, 64),
@@ -169,6 +224,7 @@ register(
             Param("WEIGHTS_IN_ROM", 0, "1: weights (and bias) from ROM files instead of streams", 0, 1),
             Param("WEIGHT_FILE", "", "$readmemh image of the weight ROM (mase_hwlib.rom)", kind="str"),
             Param("BIAS_FILE", "", "$readmemh image of the bias ROM (mase_hwlib.rom)", kind="str"),
+            *_ACC,
         ),
         streams=(
             _mx("x", "in", "X_LANES", "X"),
@@ -179,7 +235,7 @@ register(
             _mx("y", "out", "OUT_LANES", "OUT"),
         ),
         golden=mxint.linear_module,
-        sources=(_NORM, "mase_mxint_tile_dot.sv", "mase_mxint_linear.sv"),
+        sources=(*_DOT, "mase_mxint_linear.sv"),
         derive=_linear_derive,
     )
 )

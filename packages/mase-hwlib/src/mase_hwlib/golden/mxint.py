@@ -1,21 +1,24 @@
-"""Exact golden models of the MXInt operators, in integer arithmetic as the RTL computes them.
+"""Bit-exact golden models of the MXInt operators, in integer arithmetic as the RTL computes them.
 
 Notation: an MXInt(B, e, m) block holds signed element integers ``q`` with
 ``|q| <= 2^m - 1`` and a shared exponent ``s`` in ``[-emax, emax]``,
 ``emax = 2^(e-1) - 1``; element value ``q * 2^(s - m + 1)``.
 
-Every operator first forms the *exact* result of a block as integers ``A_j``
-over one common least-significant-bit exponent ``L`` (value ``A_j * 2^L``) —
-no bit is dropped: products are full width, sums are aligned to the smallest
-exponent, dot products accumulate in a Kulisch-style accumulator — and then
+Every operator first forms the result of a block as integers ``A_j`` over one
+common least-significant-bit exponent ``L`` (value ``A_j * 2^L``) — products
+are exact and full width; ``add``, ``matmul`` and ``linear`` sum their terms in
+the bounded accumulator of :mod:`mase_hwlib.golden.accumulate` (aligned to the
+larger exponent in ``ACC_WIDTH`` bits, shifted-out bits rounded by
+``ACC_ROUND``), or exactly when ``ACC_WIDTH = 0`` — and then
 :func:`normalize_block` turns it into the output MXInt block:
 
     s = clamp(floor(log2 max_j |A_j 2^L|), -emax, emax)       (bit_length of OR_j |A_j|)
     q_j = clamp(round_half_even(A_j * 2^(L - s + m - 1)), -(2^m - 1), 2^m - 1)
     all-zero block: s = -emax, q = 0
 
-which is exactly ``mx_formats.quantize(exact, fmt, rounding="nearest_even")``
-whenever the exact values are float64-representable (the software quantizer
+which, for the exact operators (and ``ACC_WIDTH = 0``), is exactly
+``mx_formats.quantize(exact, fmt, rounding="nearest_even")`` whenever the exact
+values are float64-representable (the software quantizer
 takes the exponent from the float bits and rounds ``x * 2^(m-1-s)``, a
 power-of-two scaling, half to even). NaN blocks are not modelled: the RTL has
 no NaN code.
@@ -24,6 +27,8 @@ no NaN code.
 from __future__ import annotations
 
 import numpy as np
+
+from mase_hwlib.golden import accumulate
 
 __all__ = [
     "emax",
@@ -134,13 +139,11 @@ def mul(params, inputs):
 
 
 def add(params, inputs):
-    """Elementwise sum with exact exponent alignment to the smaller LSB exponent."""
+    """Elementwise sum: the two-term bounded sum ``[(qa, La), (qb, Lb)]`` (exact with ACC_WIDTH=0)."""
     mants, exps = [], []
     for qa, sa, qb, sb in _pairs(params, inputs):
-        la, lb = sa - (params["A_MAN"] - 1), sb - (params["B_MAN"] - 1)
-        lsb = min(la, lb)
-        ints = [(x << (la - lsb)) + (y << (lb - lsb)) for x, y in zip(qa, qb)]
-        m, e = normalize_block(ints, lsb, params["OUT_MAN"], params["OUT_EXP"])
+        terms = [(qa, sa - (params["A_MAN"] - 1)), (qb, sb - (params["B_MAN"] - 1))]
+        m, e = _normalize_terms(terms, params)
         mants.append(m)
         exps.append([e])
     return _out(mants, exps, inputs["a"]["mant"].shape[1])
@@ -156,7 +159,8 @@ def matmul(params, inputs):
 
     ``a`` tiles are A_ROWS x BLOCK_K (lane r*BLOCK_K + k), ``b`` tiles are
     B_COLS x BLOCK_K of B transposed (lane n*BLOCK_K + k), the output tile is
-    A_ROWS x B_COLS (lane r*B_COLS + n); exact sum over all K_TILES tiles.
+    A_ROWS x B_COLS (lane r*B_COLS + n); the K_TILES tile products are summed in
+    order by the bounded accumulator (exactly with ACC_WIDTH = 0).
     """
     kt, bk, rows, cols = params["K_TILES"], params["BLOCK_K"], params["A_ROWS"], params["B_COLS"]
     pairs = list(_pairs(params, inputs))
@@ -166,19 +170,24 @@ def matmul(params, inputs):
     mants, exps = [], []
     for g in range(0, len(pairs), kt):
         terms = [(_tile_dot(qa, qb, rows, cols, bk), sa + sb - off) for qa, sa, qb, sb in pairs[g : g + kt]]
-        m, e = _normalize_terms(terms, params["OUT_MAN"], params["OUT_EXP"])
+        m, e = _normalize_terms(terms, params)
         mants.append(m)
         exps.append([e])
     return _out(mants, exps, rows * cols)
 
 
-def _normalize_terms(terms, man, exp):
-    """Exact sum of ``[(ints, lsb), ...]`` (aligned to the smallest lsb), then normalize."""
-    lsb = min(l for _, l in terms)
-    acc = [0] * len(terms[0][0])
-    for ints, l in terms:
-        acc = [a + (v << (l - lsb)) for a, v in zip(acc, ints)]
-    return normalize_block(acc, lsb, man, exp)
+def _normalize_terms(terms, params):
+    """Sum ``[(ints, lsb), ...]`` in order as the RTL does (the bounded accumulator of
+    ACC_WIDTH bits with ACC_ROUND, or exactly when ACC_WIDTH = 0), then normalize."""
+    if "ACC_TERM_WIDTH" not in params:
+        raise ValueError("mase_hwlib.golden.mxint: the parameters of a summing operator need the catalog's "
+                         "derived accumulator values (ACC_TERM_WIDTH); pass catalog.get(module).resolve(params)")
+    if params["ACC_WIDTH"] == 0:
+        acc, lsb = accumulate.exact_sum(terms)
+    else:
+        acc, lsb = accumulate.bounded_sum(terms, params["ACC_WIDTH"], params["ACC_TERM_WIDTH"],
+                                          accumulate.ROUNDINGS[params["ACC_ROUND"]])
+    return normalize_block(acc, lsb, params["OUT_MAN"], params["OUT_EXP"])
 
 
 def linear(params, inputs, weights=None, bias=None):
@@ -191,7 +200,8 @@ def linear(params, inputs, weights=None, bias=None):
     from ``weights`` = ``{"mant": (OUT_TILES*IN_TILES, lanes), "exp": (...,1)}``
     in the same (o, k) order. The bias of output tile o is an MXInt block of
     OUT_TILE lanes, added to every row, from the ``b`` stream (one beat per
-    output tile) or ``bias``.
+    output tile) or ``bias``; it is term 0 of the bounded sum, the IN_TILES tile
+    products follow in order k.
     """
     it, ot, bk = params["IN_TILES"], params["OUT_TILES"], params["BLOCK_K"]
     rows, cols = params["X_ROWS"], params["OUT_TILE"]
@@ -221,16 +231,16 @@ def linear(params, inputs, weights=None, bias=None):
     for g in range(groups):
         for o in range(ot):
             terms = []
-            for k in range(it):
-                wi = (g * ot + o) * it + k
-                xi = g * it + k
-                terms.append((_tile_dot(xm[xi], wm[wi], rows, cols, bk), xe[xi] + we[wi] - off))
-            if has_bias:
+            if has_bias:  # the bias is term 0 of the sum
                 bi = g * ot + o
                 bq = b["mant"][bi].tolist()
                 terms.append(([bq[c] for _ in range(rows) for c in range(cols)],
                               int(b["exp"][bi, 0]) - (params["BIAS_MAN"] - 1)))
-            m, e = _normalize_terms(terms, params["OUT_MAN"], params["OUT_EXP"])
+            for k in range(it):
+                wi = (g * ot + o) * it + k
+                xi = g * it + k
+                terms.append((_tile_dot(xm[xi], wm[wi], rows, cols, bk), xe[xi] + we[wi] - off))
+            m, e = _normalize_terms(terms, params)
             mants.append(m)
             exps.append([e])
     return _out(mants, exps, rows * cols)

@@ -11,8 +11,14 @@
 //     (word o*IN_TILES + k = {exp, mant}) and BIAS_FILE (word o = {exp, mant});
 //     see mase_hwlib.rom for the file format.
 // The bias tile (OUT_TILE lanes) is added to every row. Each output tile
-// (X_ROWS x OUT_TILE, lane r*OUT_TILE + c) is the exact sum rounded once,
-// half to even, into MXInt(OUT_MAN, OUT_EXP) (mase_mxint_tile_dot).
+// (X_ROWS x OUT_TILE, lane r*OUT_TILE + c) is the sum of the bias and the
+// IN_TILES exact tile products in a bounded accumulator of ACC_WIDTH bits per
+// lane (mase_mxint_tile_dot: aligned to the largest exponent so far, shifted-out
+// bits rounded by ACC_ROUND; N = IN_TILES + HAS_BIAS terms, default width
+// TW + clog2(N+1) + clog2(N) + 2 with TW = X_MAN + W_MAN + clog2(BLOCK_K+1) + 2,
+// error below 2^(Lmax-3), Lmax the largest term LSB exponent; 33 bits for
+// BLOCK_K = 16, MAN = 7, 384 inputs; ACC_WIDTH = 0 exact), rounded once, half to
+// even, into MXInt(OUT_MAN, OUT_EXP).
 // Timing: one tile pair per cycle. x groups are double-buffered: the next
 // group loads while the current one is multiplied, so in steady state the
 // module is compute-bound at OUT_TILES*IN_TILES cycles per x group.
@@ -35,7 +41,9 @@ module mase_mxint_linear #(
     parameter int OUT_EXP        = 8,  // output shared-exponent bits
     parameter int WEIGHTS_IN_ROM = 0,  // 1: weights (and bias) from ROM files, no w / b streams
     parameter        WEIGHT_FILE = "", // $readmemh image of the weight ROM (WEIGHTS_IN_ROM = 1)
-    parameter        BIAS_FILE   = ""  // $readmemh image of the bias ROM (WEIGHTS_IN_ROM = 1, HAS_BIAS = 1)
+    parameter        BIAS_FILE   = "", // $readmemh image of the bias ROM (WEIGHTS_IN_ROM = 1, HAS_BIAS = 1)
+    parameter int ACC_WIDTH      = -1, // accumulator bits per lane: -1 derived default, 0 exact (Kulisch)
+    parameter int ACC_ROUND      = 1   // bits shifted out of the accumulator: 0 truncate, 1 nearest-even
 ) (
     input  wire                                    clk,
     input  wire                                    rst,      // synchronous, active high
@@ -162,7 +170,7 @@ module mase_mxint_linear #(
         .BLOCK_K(BLOCK_K), .ROWS(X_ROWS), .COLS(OUT_TILE), .K_TILES(IN_TILES),
         .A_MAN(X_MAN), .A_EXP(X_EXP), .B_MAN(W_MAN), .B_EXP(W_EXP),
         .HAS_BIAS(HAS_BIAS), .BIAS_MAN(BIAS_MAN), .BIAS_EXP(BIAS_EXP),
-        .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
+        .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP), .ACC_WIDTH(ACC_WIDTH), .ACC_ROUND(ACC_ROUND)
     ) u_dot (
         .clk(clk), .rst(rst),
         .p_valid(p_valid), .p_ready(p_ready),

@@ -5,7 +5,10 @@
 // tile pairs (a_i, b_i), consumed together, give one output tile of
 // A_ROWS x B_COLS elements (lane r*B_COLS + n), blocked as
 // MXInt((B_COLS, A_ROWS), OUT_EXP, OUT_MAN) along (-1, -2) of C. The K-sum
-// is exact (mase_mxint_tile_dot) and rounded once, half to even. Which tiles
+// runs in a bounded accumulator of ACC_WIDTH bits per lane (mase_mxint_tile_dot:
+// aligned to the largest tile exponent, shifted-out bits rounded by ACC_ROUND;
+// default width TW + clog2(K_TILES+1) + clog2(K_TILES) + 2, error below
+// 2^(Lmax-3); ACC_WIDTH = 0 exact) and rounded once, half to even. Which tiles
 // are paired is up to the producer (e.g. a mase_transpose re-streams B).
 // Throughput: one tile pair per cycle; latency: one cycle after the last pair.
 `default_nettype none
@@ -20,7 +23,9 @@ module mase_mxint_matmul #(
     parameter int B_MAN   = 7,  // B mantissa bits (magnitude)
     parameter int B_EXP   = 8,  // B shared-exponent bits
     parameter int OUT_MAN = 7,  // output mantissa bits (magnitude)
-    parameter int OUT_EXP = 8   // output shared-exponent bits
+    parameter int OUT_EXP = 8,  // output shared-exponent bits
+    parameter int ACC_WIDTH = -1, // accumulator bits per lane: -1 derived default, 0 exact (Kulisch)
+    parameter int ACC_ROUND = 1   // bits shifted out of the accumulator: 0 truncate, 1 nearest-even
 ) (
     input  wire                                  clk,
     input  wire                                  rst,      // synchronous, active high
@@ -57,7 +62,8 @@ module mase_mxint_matmul #(
     mase_mxint_tile_dot #(
         .BLOCK_K(BLOCK_K), .ROWS(A_ROWS), .COLS(B_COLS), .K_TILES(K_TILES),
         .A_MAN(A_MAN), .A_EXP(A_EXP), .B_MAN(B_MAN), .B_EXP(B_EXP),
-        .HAS_BIAS(0), .BIAS_MAN(1), .BIAS_EXP(1), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
+        .HAS_BIAS(0), .BIAS_MAN(1), .BIAS_EXP(1), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP),
+        .ACC_WIDTH(ACC_WIDTH), .ACC_ROUND(ACC_ROUND)
     ) u_dot (
         .clk(clk), .rst(rst),
         .p_valid(p_valid), .p_ready(p_ready),

@@ -1,4 +1,4 @@
-// mase_mxint_tile_dot: the exact accumulate-and-normalise engine behind
+// mase_mxint_tile_dot: the accumulate-and-normalise engine behind
 // mase_mxint_matmul and mase_mxint_linear.
 //
 // Each beat of the p stream is one pair of MXInt tiles: a (ROWS x BLOCK_K,
@@ -6,20 +6,33 @@
 // p_first / p_last marking the first and last of the K tiles that make one
 // output tile. Per beat the integer tile product
 //     P[r*COLS + c] = sum_k qa[r*BLOCK_K + k] * qb[c*BLOCK_K + k]
-// (exact, A_MAN + B_MAN + clog2(BLOCK_K) + 1 bits) is shifted by its exponent
-// sa + sb - (A_MAN-1) - (B_MAN-1) onto a fixed accumulator LSB and added: a
-// Kulisch accumulator wide enough for every legal exponent, so the whole
-// K-sum is exact. With HAS_BIAS, the bias tile (COLS lanes, broadcast over
-// rows) given with p_first is the accumulator's starting value, also exact.
-// On p_last the sum goes through mase_mxint_normalize into the output
-// register: one output tile per K tiles, one tile pair per cycle.
+// is exact (TW = A_MAN + B_MAN + clog2(BLOCK_K+1) + 2 signed bits), with LSB
+// exponent L = sa + sb - (A_MAN-1) - (B_MAN-1). Across tiles the products go
+// into a bounded (block-floating) accumulator (mase_bounded_accumulator):
+// per lane an ACC_W-bit integer A aligned to the largest L so far, R, keeping
+// F = ACC_W - TW - clog2(N+1) bits below it; the smaller-exponent operand is
+// shifted and its shifted-out bits rounded (ACC_ROUND: 0 floor, 1 half to
+// even). N = K_TILES + HAS_BIAS terms: with HAS_BIAS the bias tile (COLS lanes,
+// broadcast over rows, LSB exponent s_bias - (BIAS_MAN-1)) given with p_first
+// is term 0 (TW then also covers BIAS_MAN + 1). On p_last the sum A * 2^(R-F)
+// goes through mase_mxint_normalize (one half-to-even rounding) into the
+// output register: one output tile per K tiles, one tile pair per cycle.
+//
+// Width and error (Lmax = the largest L of the sum):
+//   ACC_WIDTH = -1 (default): F = clog2(N) + 2, ACC_W = TW + clog2(N+1) + clog2(N) + 2;
+//   ACC_WIDTH >= TW + clog2(N+1): that width (the catalog refuses narrower);
+//   |bounded - exact| <= (N-1) 2^(Lmax-F) (ACC_ROUND=0), (N-1) 2^(Lmax-F-1) (ACC_ROUND=1),
+//   below 2^(Lmax-3) with the default. E.g. BLOCK_K=16, MAN=7, 24 tiles: ACC_W = 33.
+//   ACC_WIDTH = 0: exact (Kulisch), for verification: F = the largest possible
+//   exponent gap, so no shifted-out bit is ever non-zero (~2^(EXP+1) bits per lane).
+// Bit-exact model: mase_hwlib.golden.mxint (via golden.accumulate).
 `default_nettype none
 
 module mase_mxint_tile_dot #(
     parameter int BLOCK_K  = 4,  // elements along the reduction axis per tile
     parameter int ROWS     = 1,  // rows of an a tile (and of the output tile)
     parameter int COLS     = 1,  // rows of a b tile = columns of the output tile
-    parameter int K_TILES  = 1,  // tiles per output (sizes the accumulator's carry bits)
+    parameter int K_TILES  = 1,  // tiles per output (terms of the sum, with the bias)
     parameter int A_MAN    = 7,  // a mantissa bits (magnitude)
     parameter int A_EXP    = 8,  // a shared-exponent bits
     parameter int B_MAN    = 7,  // b mantissa bits (magnitude)
@@ -28,7 +41,9 @@ module mase_mxint_tile_dot #(
     parameter int BIAS_MAN = 7,  // bias mantissa bits (magnitude)
     parameter int BIAS_EXP = 8,  // bias shared-exponent bits
     parameter int OUT_MAN  = 7,  // output mantissa bits (magnitude)
-    parameter int OUT_EXP  = 8   // output shared-exponent bits
+    parameter int OUT_EXP  = 8,  // output shared-exponent bits
+    parameter int ACC_WIDTH = -1, // accumulator bits per lane: -1 derived default, 0 exact (Kulisch)
+    parameter int ACC_ROUND = 1   // bits shifted out of the accumulator: 0 truncate, 1 nearest-even
 ) (
     input  wire                                clk,
     input  wire                                rst,      // synchronous, active high
@@ -54,24 +69,33 @@ module mase_mxint_tile_dot #(
     localparam int EMAX_B  = (1 << (B_EXP - 1)) - 1;
     localparam int EMAX_C  = (1 << (BIAS_EXP - 1)) - 1;
     localparam int PSUM_W  = A_MAN + B_MAN + $clog2(BLOCK_K + 1) + 2;   // signed tile-product lane
+    localparam int TW      = (HAS_BIAS != 0 && BIAS_MAN + 1 > PSUM_W) ? BIAS_MAN + 1 : PSUM_W;
+    localparam int N       = K_TILES + (HAS_BIAS != 0 ? 1 : 0);         // terms per sum
+    localparam int CARRY   = $clog2(N + 1);
+    // range of the LSB exponents (bounds the largest shift, for the exact mode)
     localparam int PROD_LSB_MIN = -EMAX_A - EMAX_B - (A_MAN - 1) - (B_MAN - 1);
     localparam int PROD_LSB_MAX =  EMAX_A + EMAX_B - (A_MAN - 1) - (B_MAN - 1);
     localparam int BIAS_LSB_MIN = -EMAX_C - (BIAS_MAN - 1);
     localparam int BIAS_LSB_MAX =  EMAX_C - (BIAS_MAN - 1);
-    localparam int ACC_LSB = (HAS_BIAS != 0 && BIAS_LSB_MIN < PROD_LSB_MIN) ? BIAS_LSB_MIN : PROD_LSB_MIN;
-    localparam int PROD_TOP = PSUM_W + PROD_LSB_MAX - ACC_LSB;            // bits above ACC_LSB
-    localparam int BIAS_TOP = BIAS_MAN + 2 + BIAS_LSB_MAX - ACC_LSB;
-    localparam int TOP     = (HAS_BIAS != 0 && BIAS_TOP > PROD_TOP) ? BIAS_TOP : PROD_TOP;
-    localparam int ACC_W   = TOP + $clog2(K_TILES + 2) + 1;                // exact Kulisch accumulator
-    localparam int LW      = 12;                                           // holds any LSB exponent here
-    localparam int SHW     = 11;                                           // holds any shift (< 1024)
+    localparam int LSB_MIN = (HAS_BIAS != 0 && BIAS_LSB_MIN < PROD_LSB_MIN) ? BIAS_LSB_MIN : PROD_LSB_MIN;
+    localparam int LSB_MAX = (HAS_BIAS != 0 && BIAS_LSB_MAX > PROD_LSB_MAX) ? BIAS_LSB_MAX : PROD_LSB_MAX;
+    localparam int ACC_W   = ACC_WIDTH > 0 ? ACC_WIDTH
+                           : ACC_WIDTH == 0 ? TW + CARRY + (LSB_MAX - LSB_MIN)   // exact
+                           : TW + CARRY + $clog2(N) + 2;                         // derived default
+    localparam int F       = ACC_W - TW - CARRY;
+    // signed exponent width that holds every L, R - F and their differences
+    localparam int LSB_ABS = (-LSB_MIN > LSB_MAX ? -LSB_MIN : LSB_MAX) + ACC_W;
+    localparam int LW      = $clog2(LSB_ABS + 1) + 1;
 
-    // ---- exact tile product and its alignment -----------------------------------
-    logic [LANES*ACC_W-1:0] acc_reg, acc_next, term, base;
-    wire [SHW-1:0] prod_shift = SHW'(LW'($signed(p_a_exp)) + LW'($signed(p_b_exp))
-                                     - LW'(A_MAN - 1) - LW'(B_MAN - 1) - LW'(ACC_LSB));
-    wire [SHW-1:0] bias_shift = SHW'(LW'($signed(p_bias_exp)) - LW'(BIAS_MAN - 1) - LW'(ACC_LSB));
+    // ---- handshake: only the last tile of a sum needs the output register ---------
+    logic                         out_valid_reg;
+    logic [LANES*(OUT_MAN+1)-1:0] out_mant_reg;
+    logic [OUT_EXP-1:0]           out_exp_reg;
+    wire out_free = !out_valid_reg || y_ready;
+    assign p_ready = !p_last || out_free;
+    wire fire = p_valid && p_ready;
 
+    // ---- exact tile product per lane --------------------------------------------
     // exact dot product of one a row and one b row (BLOCK_K signed elements each)
     function automatic logic signed [PSUM_W-1:0] tile_row_dot(
         input logic [BLOCK_K*(A_MAN+1)-1:0] a, input logic [BLOCK_K*(B_MAN+1)-1:0] b);
@@ -83,27 +107,39 @@ module mase_mxint_tile_dot #(
         tile_row_dot = sum;  // (no 'return': Yosys 0.23)
     endfunction
 
+    logic [LANES*TW-1:0]    term;
+    logic [LANES*ACC_W-1:0] init_acc;
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar c = 0; c < COLS; c++) begin : g_col
+            localparam int L = r * COLS + c;
             wire signed [PSUM_W-1:0] psum = tile_row_dot(p_a_mant[r*BLOCK_K*(A_MAN+1) +: BLOCK_K*(A_MAN+1)],
                                                          p_b_mant[c*BLOCK_K*(B_MAN+1) +: BLOCK_K*(B_MAN+1)]);
-            localparam int L = r * COLS + c;
-            assign term[L*ACC_W +: ACC_W] = ACC_W'(psum) << prod_shift;
-            if (HAS_BIAS != 0) begin : g_bias
-                assign base[L*ACC_W +: ACC_W] = p_first
-                    ? ACC_W'($signed(p_bias_mant[c*(BIAS_MAN+1) +: BIAS_MAN+1])) << bias_shift
-                    : acc_reg[L*ACC_W +: ACC_W];
+            assign term[L*TW +: TW] = TW'(psum);
+            if (HAS_BIAS != 0) begin : g_bias  // the bias tile is term 0 of the sum
+                assign init_acc[L*ACC_W +: ACC_W] = ACC_W'($signed(p_bias_mant[c*(BIAS_MAN+1) +: BIAS_MAN+1])) <<< F;
             end else begin : g_nobias
-                assign base[L*ACC_W +: ACC_W] = p_first ? '0 : acc_reg[L*ACC_W +: ACC_W];
+                assign init_acc[L*ACC_W +: ACC_W] = '0;
             end
-            assign acc_next[L*ACC_W +: ACC_W] = base[L*ACC_W +: ACC_W] + term[L*ACC_W +: ACC_W];
         end
     end
+    wire signed [LW-1:0] prod_lsb = LW'($signed(p_a_exp)) + LW'($signed(p_b_exp)) - LW'(A_MAN - 1) - LW'(B_MAN - 1);
+    wire signed [LW-1:0] bias_lsb = LW'($signed(p_bias_exp)) - LW'(BIAS_MAN - 1);
     if (HAS_BIAS == 0) begin : g_unused_bias
         /* verilator lint_off UNUSEDSIGNAL */
-        wire unused = &{1'b0, p_bias_mant, p_bias_exp, bias_shift};
+        wire unused = &{1'b0, p_bias_mant, p_bias_exp, bias_lsb};
         /* verilator lint_on UNUSEDSIGNAL */
     end
+
+    // ---- bounded accumulation across tiles ----------------------------------------
+    logic [LANES*ACC_W-1:0] sum;
+    wire signed [LW-1:0]    sum_lsb;
+    mase_bounded_accumulator #(
+        .LANES(LANES), .TERM_WIDTH(TW), .ACC_WIDTH(ACC_W), .FRAC_BITS(F), .EXP_WIDTH(LW), .ROUND(ACC_ROUND)
+    ) u_acc (
+        .clk(clk), .en(fire), .first(p_first), .init_acc(init_acc),
+        .init_ref(HAS_BIAS != 0 ? bias_lsb : prod_lsb),
+        .term(term), .term_lsb(prod_lsb), .sum(sum), .sum_lsb(sum_lsb)
+    );
 
     // ---- normalise the finished sum -----------------------------------------------
     logic [LANES*(OUT_MAN+1)-1:0] norm_mant;
@@ -111,22 +147,15 @@ module mase_mxint_tile_dot #(
     mase_mxint_normalize #(
         .LANES(LANES), .IN_WIDTH(ACC_W), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
     ) u_normalize (
-        .in_int(acc_next), .in_lsb(LW'(ACC_LSB)), .out_mant(norm_mant), .out_exp(norm_exp)
+        .in_int(sum), .in_lsb(sum_lsb), .out_mant(norm_mant), .out_exp(norm_exp)
     );
 
-    // ---- handshake: only the last tile of a sum needs the output register ---------
-    logic                         out_valid_reg;
-    logic [LANES*(OUT_MAN+1)-1:0] out_mant_reg;
-    logic [OUT_EXP-1:0]           out_exp_reg;
-    wire out_free = !out_valid_reg || y_ready;
-    assign p_ready = !p_last || out_free;
-    wire fire = p_valid && p_ready;
+    // ---- output register --------------------------------------------------------
     assign y_valid = out_valid_reg;
     assign y_mant  = out_mant_reg;
     assign y_exp   = out_exp_reg;
 
     always_ff @(posedge clk) begin
-        if (fire) acc_reg <= acc_next;
         if (fire && p_last) begin
             out_mant_reg <= norm_mant;
             out_exp_reg  <= norm_exp;
