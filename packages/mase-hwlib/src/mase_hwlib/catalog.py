@@ -46,6 +46,7 @@ FAMILIES: tuple[str, ...] = (
     "mase_hwlib.catalog_dot",
     "mase_hwlib.catalog_nonlinear",
     "mase_hwlib.catalog_stream",
+    "mase_hwlib.catalog_fixed",
 )
 
 

@@ -2,8 +2,9 @@
 cocotb 2, numpy-free Python and Icarus, not mase).
 
 The bench reads ``vectors.json`` (input beats per input port, expected beats per output
-port, from the exact emulation), drives every input with random idle cycles, drops every
-output's ready at random (back-pressure), and compares each output beat with the expected
+port, from the exact emulation; MXInt ports carry ``mant``/``exp``, fixed-point ports
+``data``), drives every input with random idle cycles, drops every output's ready at random
+(back-pressure), and compares each output beat with the expected
 one bit for bit. It writes what it saw to ``sim_out/outputs.json`` so a caller can check it
 independently. Timing discipline: drive just after the falling edge, sample at ``ReadOnly``
 (all combinational ready/valid paths settled).
@@ -47,6 +48,31 @@ def unpack(word, lanes, width):
     return out
 
 
+def beats(s):
+    """Beats of a port: MXInt ports list `exp` (and `mant`), fixed-point ports `data`."""
+    return len(s["data"]) if "data" in s else len(s["exp"])
+
+
+def drive(dut, p, s, i):
+    if "data" in s:
+        getattr(dut, f"{p}_data").value = pack(s["data"][i], s["width"])
+    else:
+        getattr(dut, f"{p}_mant").value = pack(s["mant"][i], s["man_bits"] + 1)
+        getattr(dut, f"{p}_exp").value = pack([s["exp"][i]], s["exp_bits"])
+
+
+def sample(dut, p, s):
+    """The beat on output port p as a dict of fields, or None when a field holds X/Z."""
+    names = ["data"] if "data" in s else ["mant", "exp"]
+    handles = {f: getattr(dut, f"{p}_{f}") for f in names}
+    if not all(h.value.is_resolvable for h in handles.values()):
+        return None
+    if "data" in s:
+        return {"data": unpack(handles["data"].value.to_unsigned(), s["lanes"], s["width"])}
+    return {"mant": unpack(handles["mant"].value.to_unsigned(), s["lanes"], s["man_bits"] + 1),
+            "exp": unpack(handles["exp"].value.to_unsigned(), 1, s["exp_bits"])[0]}
+
+
 def bit(handle, name):
     v = handle.value
     if not v.is_resolvable:
@@ -72,27 +98,26 @@ async def top_matches_exact_emulation(dut):
     dut.rst.value = 0
     pos = {p: 0 for p in ins}
     showing = {p: False for p in ins}
-    got = {p: {"mant": [], "exp": [], "cycle": []} for p in outs}
-    total_in = sum(len(s["exp"]) for s in ins.values())
-    limit = 400 + 40 * (total_in + sum(len(s["exp"]) for s in outs.values())) + vec.get("extra_cycles", 0)
+    got = {p: {**({"data": []} if "data" in s else {"mant": [], "exp": []}), "cycle": []} for p, s in outs.items()}
+    total_in = sum(beats(s) for s in ins.values())
+    limit = 400 + 40 * (total_in + sum(beats(s) for s in outs.values())) + vec.get("extra_cycles", 0)
     cycle = 0
     errors = []
-    while any(len(got[p]["exp"]) < len(outs[p]["exp"]) for p in outs):
+    while any(len(got[p]["cycle"]) < beats(outs[p]) for p in outs):
         if cycle >= limit:
             errors.append(f"timeout after {cycle} cycles: inputs accepted "
-                          f"{ {p: pos[p] for p in ins} }, outputs taken { {p: len(got[p]['exp']) for p in outs} }")
+                          f"{ {p: pos[p] for p in ins} }, outputs taken { {p: len(got[p]['cycle']) for p in outs} }")
             break
         for p, s in ins.items():
             if not showing[p]:
-                if pos[p] < len(s["exp"]) and rng.random() >= idle:
-                    getattr(dut, f"{p}_mant").value = pack(s["mant"][pos[p]], s["man_bits"] + 1)
-                    getattr(dut, f"{p}_exp").value = pack([s["exp"][pos[p]]], s["exp_bits"])
+                if pos[p] < beats(s) and rng.random() >= idle:
+                    drive(dut, p, s, pos[p])
                     getattr(dut, f"{p}_valid").value = 1
                     showing[p] = True
                 else:
                     getattr(dut, f"{p}_valid").value = 0
         for p, s in outs.items():
-            take = len(got[p]["exp"]) < len(s["exp"]) and rng.random() >= bp
+            take = len(got[p]["cycle"]) < beats(s) and rng.random() >= bp
             getattr(dut, f"{p}_ready").value = int(take)
         await ReadOnly()
         for p in ins:
@@ -101,18 +126,16 @@ async def top_matches_exact_emulation(dut):
                 showing[p] = False
         for p, s in outs.items():
             if bit(getattr(dut, f"{p}_ready"), f"{p}_ready") and bit(getattr(dut, f"{p}_valid"), f"{p}_valid"):
-                mant_h, exp_h = getattr(dut, f"{p}_mant"), getattr(dut, f"{p}_exp")
-                if not (mant_h.value.is_resolvable and exp_h.value.is_resolvable):
-                    errors.append(f"{p}: X/Z at beat {len(got[p]['exp'])}")
+                beat = sample(dut, p, s)
+                i = len(got[p]["cycle"])
+                if beat is None:
+                    errors.append(f"{p}: X/Z at beat {i}")
                     break
-                mant = unpack(mant_h.value.to_unsigned(), s["lanes"], s["man_bits"] + 1)
-                exp = unpack(exp_h.value.to_unsigned(), 1, s["exp_bits"])[0]
-                i = len(got[p]["exp"])
-                if mant != s["mant"][i] or exp != s["exp"][i]:
-                    errors.append(f"{p} beat {i} (cycle {cycle}): got exp {exp} mant {mant}, "
-                                  f"expected exp {s['exp'][i]} mant {s['mant'][i]}")
-                got[p]["mant"].append(mant)
-                got[p]["exp"].append(exp)
+                want = {f: s[f][i] for f in beat}
+                if beat != want:
+                    errors.append(f"{p} beat {i} (cycle {cycle}): got {beat}, expected {want}")
+                for f, v in beat.items():
+                    got[p][f].append(v)
                 got[p]["cycle"].append(cycle)
         if errors and "timeout" in errors[-1]:
             break

@@ -44,7 +44,8 @@ class StreamValue:
     shape: tuple[int, int]
     fmt: mxf.MXInt | None
     graph_shape: tuple[int, ...]
-    fixed: tuple[int, int, int] | None = None  # (lanes, width, frac) of a fixed-point stream
+    fixed: tuple[int, int, int] | None = None  # (features per beat, width, frac) of a fixed-point stream
+    fixed_rows: int = 1                        # rows per beat of a fixed-point stream (a 2-D tile)
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -54,7 +55,7 @@ class StreamValue:
     def tile(self) -> tuple[int, int]:
         """(features per beat, rows per beat)."""
         if self.fixed is not None:
-            return (self.fixed[0], 1)
+            return (self.fixed[0], self.fixed_rows)
         b = tuple(self.fmt.block)
         return (b[0], b[1] if len(b) == 2 else 1)
 
@@ -62,12 +63,22 @@ class StreamValue:
     def fields(self) -> list[tuple[str, int]]:
         """The stream's data ports (suffix, bits): MXInt ``mant``/``exp``, fixed point ``data``."""
         if self.fixed is not None:
-            return [("data", self.fixed[0] * self.fixed[1])]
+            return [("data", self.lanes * self.fixed[1])]
         return [("mant", self.lanes * (self.fmt.man_bits + 1)), ("exp", self.fmt.exp_bits)]
+
+    @property
+    def fixed_format(self) -> mxf.Fixed | None:
+        """The value's ``mx_formats.Fixed`` (None for MXInt, or a grid mx_formats cannot hold)."""
+        if self.fixed is None:
+            return None
+        try:
+            return mxf.Fixed(self.fixed[1], self.fixed[2])
+        except ValueError:
+            return None
 
     def describe(self) -> str:
         f, r = self.tile
-        kind = (f"fixed point, {self.fixed[1]}-bit lanes, {self.fixed[2]} fraction bits" if self.fixed
+        kind = (f"Fixed({self.fixed[1]},{self.fixed[2]}) lanes" if self.fixed
                 else str(self.fmt))
         return (f"{kind} {list(self.graph_shape)} as {self.shape[0]}x{self.shape[1]}, "
                 f"{self.beats} beats of {r}x{f}")
@@ -110,6 +121,7 @@ class HwDesign:
     outputs: list[StreamValue]
     values: dict[str, StreamValue]
     aliases: dict[str, str] = field(default_factory=dict)  # streaming no-op node -> value it carries
+    warnings: list[str] = field(default_factory=list)     # e.g. Fixed formats that saturate the profiled range
 
     def stage(self, name: str) -> Stage:
         for s in self.stages:
@@ -121,7 +133,7 @@ class HwDesign:
 def _mxint(graph_node: str, what: str, fmt) -> mxf.MXInt:
     if not isinstance(fmt, mxf.MXInt):
         raise MappingError(graph_node, f"{what} has format {fmt}; mase_hwlib has MXInt stream operators only "
-                                       "(no operator for this format)")
+                                       "(and fixed-point ones for Fixed formats; no operator for this format)")
     return fmt
 
 
@@ -140,6 +152,19 @@ def _check_rows(node: str, shape: tuple[int, ...], rows_per_tile: int) -> None:
     if inner % rows_per_tile:
         raise MappingError(node, f"shape {list(shape)}: axis -2 ({inner}) is not a multiple of the block's "
                                  f"{rows_per_tile} rows, so its blocks are not tiles of the flattened stream")
+
+
+def _fixed_stream_value(node: str, name: str, shape, fmt: mxf.Fixed, tile: tuple[int, int]) -> StreamValue:
+    """A Fixed-format value as a stream of ``tile`` = (features, rows) tiles (lane r*features + c):
+    fixed point has no block, so the tile is a hardware choice (hardware/fixed_map.py)."""
+    rows, feats = _rows_features(node, tuple(shape))
+    f, r = tile
+    v = StreamValue(name, (rows, feats), None, tuple(shape), (f, fmt.width, fmt.frac), r)
+    _check_rows(node, tuple(shape), r)
+    if feats % f or rows % r:
+        raise MappingError(node, f"value %{name} {list(shape)} is not a whole number of {r}x{f} tiles "
+                                 f"(fixed-point tile {tile})")
+    return v
 
 
 def _stream_value(node: str, name: str, shape, fmt) -> StreamValue:

@@ -23,13 +23,15 @@ import torch
 from mase_hwlib import catalog, ops, streams
 from mase_ir.graph import bind_roles
 
+from mase_passes.hardware import fixed_map
 from mase_passes.hardware.mapping import HwDesign
 
 __all__ = ["hardware_inputs", "exact", "fast", "Gap", "compare"]
 
 
-def hardware_inputs(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
-    """The MXArrays the hardware input ports receive for graph ``inputs`` (torch tensors)."""
+def hardware_inputs(design: HwDesign, inputs: dict) -> dict:
+    """What the hardware input ports receive for graph ``inputs`` (torch tensors): an MXArray per
+    MXInt port, the ``[rows, features]`` integers of ``mx_formats.quantize`` per Fixed port."""
     g = design.graph
     env = {i.name: inputs[i.name] for i in g.inputs}
     for name in design.host_nodes:
@@ -38,7 +40,10 @@ def hardware_inputs(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
     out = {}
     for v in design.inputs:
         t = env[v.name].detach().double().cpu().numpy().reshape(v.shape)
-        out[v.name] = mxf.quantize(t, v.fmt, axes=v.axes)
+        if v.fixed is not None:
+            out[v.name] = mxf.quantize(t, v.fixed_format).mantissas().astype(np.int64)
+        else:
+            out[v.name] = mxf.quantize(t, v.fmt, axes=v.axes)
     return out
 
 
@@ -60,6 +65,11 @@ def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
             done_groups.add(pat.out)
             continue
         fmt = design.values[s.output].fmt  # None for a fixed-point stream (then env holds integer codes)
+        # fixed-point stages and their casts (gelu / layer_norm's fixed_to_mxint is handled below)
+        if s.module in fixed_map.FIXED_MODULES or (s.module == "mase_fixed_to_mxint"
+                                                   and s.op not in ("gelu", "layer_norm")):
+            env[s.output] = fixed_map.exact_stage(design, s, env)
+            continue
         if s.module == "mase_mxint_linear":
             y = ops.linear(env[s.inputs["x"]], s.constants["weight"], s.constants.get("bias"), fmt)
         elif s.module == "mase_mxint_relu":
@@ -122,10 +132,10 @@ def compare(design: HwDesign, inputs: dict) -> list[Gap]:
     gaps = []
     for v in design.outputs:
         q = ex[v.name]
-        e = mxf.dequantize(q)
+        e = fixed_map.values_of(q, v)
         f = fa[v.name]
         d = np.abs(e - f)
-        lsb = _lsb(q)
+        lsb = 2.0 ** -v.fixed[2] if v.fixed is not None else _lsb(q)
         gaps.append(Gap(v.name, int(e.size), int((d > 0).sum()), float(d.max(initial=0.0)),
                         float((d / lsb).max(initial=0.0))))
     return gaps

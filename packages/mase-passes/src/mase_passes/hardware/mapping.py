@@ -25,8 +25,14 @@ beat). The rules (docs/hardware.md has the tables):
   stream (last axis unchanged, block rows not split), and become a ``mase_mxint_cast`` when
   the result's format has other mantissa/exponent widths than the operand's.
 
+* Fixed-point values (``mx_formats.Fixed``: the int8 baseline, mixed-precision fixed point) and
+  the casts between them and MXInt: hardware/fixed_map.py (``mase_fixed_linear`` / relu / add /
+  cast, ``mase_fixed_to_mxint``, ``mase_mxint_block_to_fixed``); a Fixed format whose integer
+  part cannot hold the profiled range is reported in ``HwDesign.warnings``.
+
 A value read by several stages is forked in the top level (hardware/topgen.py). Everything
-else — an op without operator, a non-MXInt format, a shape the module cannot tile — raises
+else — an op without operator, a format that is neither MXInt nor Fixed, a shape the module
+cannot tile — raises
 :class:`MappingError` naming the node and what is missing, before any file is written.
 """
 
@@ -39,8 +45,9 @@ import numpy as np
 from mase_ir import MaseGraph
 from mase_ir.graph import bind_roles
 
-from mase_passes.hardware.design import (HwDesign, MappingError, Stage, StreamValue, _mxint, _stream_value,
-                                         _weight, rom_path, sv_name)
+from mase_passes.hardware import fixed_map
+from mase_passes.hardware.design import (HwDesign, MappingError, Stage, StreamValue, _fixed_stream_value, _mxint,
+                                         _stream_value, _weight, rom_path, sv_name)
 from mase_passes.hardware.nonlinear_map import (GELU_X_FRAC, GELU_X_WIDTH, LN_OUT_FRAC, LN_OUT_WIDTH, LN_X_FRAC,
                                                 LN_X_WIDTH, map_gelu, map_layer_norm)
 
@@ -104,7 +111,15 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             is_host = a.name in host or a.name in {i.name for i in graph.inputs}
             if is_host and a.name not in values:
                 t = graph.value_type(a.name)
-                values[a.name] = _stream_value(n.name, a.name, t.shape, t.element)
+                if fixed_map.is_fixed(t.element):
+                    values[a.name] = _fixed_stream_value(n.name, a.name, t.shape, t.element,
+                                                         fixed_map.input_tile(graph, a.name, t.shape))
+                elif isinstance(t.element, mxf.Float32):
+                    raise MappingError(n.name, f"its operand %{a.name} is a hardware input of format {t.element}: a "
+                                               "hardware input needs an MXInt or Fixed format (set data_in on its "
+                                               "consumer, e.g. data_in = \"Fixed(8,f)\" for the int8 baseline)")
+                else:
+                    values[a.name] = _stream_value(n.name, a.name, t.shape, t.element)
                 hw_inputs.append(values[a.name])
 
     for n in graph.nodes:
@@ -118,11 +133,21 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             raise MappingError(n.name, f"its result is a graph output and also read by {fanout}: an output "
                                        "with other consumers is not built (fork it in the model)")
         if n.op in STREAMING_OPS:
-            stages_or_alias = _map_streaming(n, src(n.name, n.args[0].name), values)
+            x = src(n.name, n.args[0].name)
+            if x.fixed is not None or fixed_map.is_fixed(n.result.element):
+                stages_or_alias = fixed_map.map_fixed_streaming(n, x, values, _mx_value)
+            else:
+                stages_or_alias = _map_streaming(n, x, values)
             if isinstance(stages_or_alias, Stage):
                 stages.append(stages_or_alias)
             else:
                 alias[n.name] = stages_or_alias
+            continue
+        operands = [src(n.name, a.name) for a in n.args if a.name in values or a.name in alias]
+        if fixed_map.involves_fixed(n, operands):
+            out, new_stages = fixed_map.map_fixed_node(graph, n, operands, values, _mx_value)
+            values[n.name] = out
+            stages.extend(new_stages)
             continue
         if n.op not in COMPUTE_OPS:
             raise MappingError(n.name, f"op {n.op!r} (module {n.module!r}) has no mase_hwlib operator mapped by emit; "
@@ -146,7 +171,11 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             raise MappingError(o, "graph output is not produced by a hardware stage")
         outputs.append(values[name])
     return HwDesign(graph, [n.name for n in graph.nodes if n.name in host], hw_inputs, stages, outputs, values,
-                    dict(alias))
+                    dict(alias), fixed_map.range_warnings(graph))
+
+
+def _mx_value(name: str, shape, fmt) -> StreamValue:
+    return _stream_value(name, name, shape, fmt)
 
 
 def _map_streaming(n, x: StreamValue, values: dict):

@@ -37,9 +37,10 @@ from pathlib import Path
 
 from mase_hwlib import streams
 from mase_hwlib.rom import write_mx_rom
+from mase_hwlib.rom_fixed import write_fixed_rom
 from mase_ir import MaseGraph
 
-from mase_passes.hardware import bench, emulate, topgen, yosys
+from mase_passes.hardware import bench, emulate, fixed_map, topgen, yosys
 from mase_passes.hardware.estimate import DesignEstimate, estimate
 from mase_passes.hardware.mapping import HwDesign, map_graph
 
@@ -90,7 +91,16 @@ class _Writer:
         shutil.copyfile(src, self.path(rel))
 
 
+def _fmt(v) -> str:
+    """A stream value's format as text: the MXInt format, or Fixed(width,frac) of a fixed-point stream."""
+    return str(v.fmt) if v.fixed is None else f"Fixed({v.fixed[1]},{v.fixed[2]})"
+
+
 def _port_beats(q, v) -> dict:
+    if v.fixed is not None:  # fixed-point port: lanes of `width`-bit signed integers in `data`
+        return {"value": v.name, "format": _fmt(v), "shape": list(v.graph_shape), "lanes": v.lanes,
+                "tile": list(v.tile), "width": v.fixed[1], "frac": v.fixed[2],
+                "data": fixed_map.to_beats(q, v)["data"].astype(int).tolist()}
     b = streams.mx_to_beats(q)
     return {"value": v.name, "format": str(v.fmt), "shape": list(v.graph_shape), "lanes": v.lanes,
             "man_bits": v.fmt.man_bits, "exp_bits": v.fmt.exp_bits,
@@ -153,7 +163,9 @@ class Emit:
         for s in design.stages:
             for key, (q, _stem) in s.roms.items():
                 rel = s.params[key]
-                if isinstance(q, dict):  # beats already (a constant of an attention stage)
+                if isinstance(q, dict) and "data" in q:  # fixed-point tiles (mase_fixed_linear)
+                    write_fixed_rom(w.path(rel), q["data"], q["width"])
+                elif isinstance(q, dict):  # beats already (a constant of an attention stage)
                     write_mx_rom(w.path(rel), q, s.params["MAN"], s.params["EXP"])
                 else:
                     write_mx_rom(w.path(rel), streams.mx_to_beats(q), q.fmt.man_bits, q.fmt.exp_bits)
@@ -184,9 +196,9 @@ class Emit:
         by = {e.stage: e for e in est.stages}
         return {
             "top": self.top,
-            "inputs": [{"port": ports[v.name], "value": v.name, "format": str(v.fmt), "shape": list(v.graph_shape),
+            "inputs": [{"port": ports[v.name], "value": v.name, "format": _fmt(v), "shape": list(v.graph_shape),
                         "beats": v.beats} for v in design.inputs],
-            "outputs": [{"port": ports[v.name], "value": v.name, "format": str(v.fmt),
+            "outputs": [{"port": ports[v.name], "value": v.name, "format": _fmt(v),
                          "shape": list(v.graph_shape), "beats": v.beats} for v in design.outputs],
             "host_nodes": design.host_nodes,
             "stages": [{"name": s.name, "node": s.node, "module": s.module, "params": s.params,
@@ -197,6 +209,7 @@ class Emit:
             "cycles_per_input": est.cycles_per_input,
             "clock_mhz": est.clock_mhz,
             "emulation_gap": [g.__dict__ for g in gaps],
+            "warnings": list(design.warnings),
         }
 
     def _readme(self, design, est, has_vectors, gaps) -> str:
@@ -205,12 +218,15 @@ class Emit:
                  "A dataflow accelerator of a quantized mase_ir graph built from mase_hwlib modules. Every "
                  "stream is valid/ready; an MXInt beat is one block: `<port>_mant` holds the block's signed "
                  "mantissas (lane `r*B0 + c`, `MAN+1` bits each, two's complement), `<port>_exp` its shared "
-                 "exponent. Blocks stream in row-major order over the block grid of the `[rows, features]` view.",
+                 "exponent. A fixed-point beat is one tile: `<port>_data` holds its lanes (`Fixed(W,F)`: W-bit two's "
+                 "complement v, value v * 2^-F). Blocks (tiles) stream in row-major order over the block grid "
+                 "of the `[rows, features]` view.",
                  "", "## Ports", "", "| port | value | format | tensor | beats |", "|---|---|---|---|---|",
                  "| `clk`, `rst` | | | | synchronous active-high reset |"]
         for v in design.inputs + design.outputs:
             kind = "in" if v in design.inputs else "out"
-            lines.append(f"| `{ports[v.name]}_*` ({kind}) | %{v.name} | `{v.fmt}` | {list(v.graph_shape)} | {v.beats} |")
+            lines.append(f"| `{ports[v.name]}_*` ({kind}) | %{v.name} | `{_fmt(v)}` | {list(v.graph_shape)} "
+                         f"| {v.beats} |")
         if design.host_nodes:
             lines += ["", f"Host side (not in hardware): {', '.join('%' + n for n in design.host_nodes)} — "
                           "streaming-order nodes on the graph inputs; the input port carries their result."]
@@ -222,6 +238,8 @@ class Emit:
                   "```", est.table(), "```", "", "| stage | module | parameters |", "|---|---|---|"]
         for s in design.stages:
             lines.append(f"| {s.name} | `{s.module}` | " + ", ".join(f"{k}={v}" for k, v in s.params.items()) + " |")
+        if design.warnings:
+            lines += ["", "## Warnings (formats and ranges)", ""] + [f"- {w}" for w in design.warnings]
         if gaps:
             lines += ["", "## Exact vs fast emulation (measured on the sample inputs)", ""]
             lines += [f"- {g}" for g in gaps]

@@ -42,6 +42,7 @@ from mase_ir.metadata import HardwareMeta
 from mase_passes.graphs import clone
 from mase_passes.hardware.budgets import Budget, budget as make_budget
 from mase_passes.hardware.estimate import DesignEstimate, estimate
+from mase_passes.hardware import fixed_map
 from mase_passes.hardware.mapping import HwDesign, MappingError, map_graph
 
 
@@ -56,10 +57,13 @@ class ParallelizeReport:
     design: HwDesign
     steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: range problems of the mapped design (a Fixed format that saturates its profiled range, ...)
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"parallelize under budget {self.budget.name} (LUT {self.budget.lut:g}, FF {self.budget.ff:g}, "
                  f"DSP {self.budget.dsp:g}, BRAM18 {self.budget.bram:g})", self.estimate.table()]
+        lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"step: {s}" for s in self.steps] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -108,6 +112,11 @@ def _classes(design: HwDesign) -> _Classes:
             c.add(("LN", f"{s.node}/{role}"), g.node(s.node).params[role].type.shape[-1])
             c.union(("LN", f"{s.node}/{role}"), ("F", s.output))
             continue
+        if s.module == "mase_fixed_linear":
+            # fixed point has no block: BLOCK_K is the input's feature tile, OUT_TILE the output's;
+            # both are free hardware choices (fixed_map hints), only the rows flow through
+            c.union(("R", ins[0]), ("R", s.output))
+            continue
         if s.module == "mase_mxint_linear":
             n = g.node(s.node)
             fout, fin = n.params["weight"].type.shape
@@ -143,6 +152,10 @@ def _reblock(graph: MaseGraph, design: HwDesign, members, new: int) -> MaseGraph
     for kind, name in members:
         if kind in ("F", "R") and name not in graph_values:
             continue  # a stream inside one node's stage chain (e.g. gelu's fixed-point lanes): follows the node
+        if kind in ("F", "R") and fixed_map.is_fixed(g.value_type(name).element):
+            # a Fixed value's tile is a hardware choice recorded where the mapping reads it
+            fixed_map.set_tile_hint(g, name, **({"features": new} if kind == "F" else {"rows": new}))
+            continue
         if kind == "LN":
             node, role = name.split("/")
             fmt = g.node(node).params[role].type.element
@@ -169,7 +182,8 @@ def _reblock(graph: MaseGraph, design: HwDesign, members, new: int) -> MaseGraph
     # streaming no-op nodes carry their operand's stream: give them its new block
     for a, v in design.aliases.items():
         src, fmt = g.value_type(v).element, g.value_type(a).element
-        g.set_format(a, mxf.MXInt(src.block, fmt.exp_bits, fmt.man_bits))
+        if isinstance(src, mxf.MXInt) and isinstance(fmt, mxf.MXInt):
+            g.set_format(a, mxf.MXInt(src.block, fmt.exp_bits, fmt.man_bits))
     return g
 
 
@@ -177,7 +191,7 @@ def _stage_keys(design: HwDesign, stage) -> list:
     """Block extents whose doubling shortens ``stage``: its rows and feature tiles."""
     out = design.values[stage.output]
     keys = [("R", out.name), ("F", out.name)]
-    if stage.module == "mase_mxint_linear":
+    if stage.module in ("mase_mxint_linear", "mase_fixed_linear"):
         keys.append(("F", stage.inputs["x"]))
     return keys
 
@@ -280,7 +294,7 @@ class Parallelize:
             _, g, design, est, what = best
             steps.append(f"{what}: bottleneck now {est.bottleneck.stage} at {est.cycles_per_input:.0f} cycles/input")
         record(design, est)
-        return g, ParallelizeReport(bud, est, design, steps, notes)
+        return g, ParallelizeReport(bud, est, design, steps, notes, list(design.warnings))
 
 
 def record(design: HwDesign, est: DesignEstimate) -> None:
@@ -292,13 +306,16 @@ def record(design: HwDesign, est: DesignEstimate) -> None:
         e = by_stage[s.name]
         out = design.values[s.output]
         f, r = out.tile
-        if s.module == "mase_mxint_linear":
-            par = (s.params["X_ROWS"], s.params["OUT_TILE"], s.params["BLOCK_K"])
+        lin = [t for t in design.stages if t.node == s.node and (t is s and s.module == "mase_mxint_linear"
+                                                                 or t.module == "mase_fixed_linear")]
+        if lin:  # (a fixed linear followed by its cast into MXInt records the linear's tile-pair shape too)
+            par = (lin[0].params["X_ROWS"], lin[0].params["OUT_TILE"], lin[0].params["BLOCK_K"])
         else:
             par = (r, f)
         elements = out.shape[0] * out.shape[1]
+        tile = tuple(out.fmt.block) if out.fmt is not None else ((f, r) if r > 1 else (f,))
         design.graph.node(s.node).hw = HardwareMeta(
-            ip=s.module, tile=tuple(out.fmt.block), streaming_order=tuple(range(len(out.graph_shape))),
+            ip=s.module, tile=tile, streaming_order=tuple(range(len(out.graph_shape))),
             interface="valid_ready", parallelism=par,
             area=e.area["lut"] if e.area is not None else None,
             throughput=elements / e.cycles_per_input)
