@@ -4,7 +4,8 @@
 (``x`` of shape ``(M, K)``, ``w`` of shape ``(N, K)``, both blocked along K,
 the reduction axis) into the parameters and input beats of ``mase_bmf_dot``,
 ``mase_bl_dot``, ``mase_minifloat_dot`` or ``mase_fixed_dot``; ``linear_result``
-turns the output beats back into the ``(M, N)`` matrix of exact accumulators.
+turns the output beats back into the ``(M, N)`` matrices of accumulators and their
+LSB exponents (the value of output ``(i, j)`` is ``acc[i, j] * 2**exp[i, j]``).
 
 Stream order: output tiles row-major over ``(M / X_ROWS, N / W_ROWS)``; for each
 tile the ``NUM_BLOCKS = K / BLOCK_K`` blocks along K in order. A 2-D block
@@ -15,8 +16,13 @@ variant of a linear layer).
 
     params, inputs = linear_beats(mxf.quantize(x, fmt), mxf.quantize(w, fmt))
     r = mase_hwlib.simulate(module_for(fmt), params, inputs)
-    acc = linear_result(r.outputs, module_for(fmt), params, M, N)
-    # y = acc * 2**out_lsb_exp(fmt, fmt), exactly
+    acc, exp = linear_result(r.outputs, module_for(fmt), params, M, N, lsb_exp=out_lsb_exp(fmt, fmt))
+    # y = acc * 2**exp: exact for the scalar formats and for BMF / BL with ACC_WIDTH = 0,
+    # within golden.accumulate.error_bound of it with a bounded accumulator
+
+The block formats carry their LSB exponent per output tile (``y_exp``), so
+``lsb_exp`` only matters for minifloat and fixed point (``out_lsb_exp`` is 0 for BMF
+and BL).
 """
 
 from __future__ import annotations
@@ -43,11 +49,10 @@ def module_for(fmt) -> str:
 
 
 def out_lsb_exp(fmt_x, fmt_w) -> int:
-    """Exponent of the accumulator LSB: the real result is ``acc * 2**out_lsb_exp``."""
-    if isinstance(fmt_x, mxf.BMF):
-        return dot.bmf_out_lsb_exp(fmt_x.man_bits, fmt_x.bias_bits)
-    if isinstance(fmt_x, mxf.BL):
-        return dot.bl_out_lsb_exp(fmt_x.bias_bits)
+    """Exponent of the accumulator LSB of the scalar formats (the real result is
+    ``acc * 2**out_lsb_exp``); 0 for BMF and BL, whose LSB exponent is the ``y_exp`` field."""
+    if isinstance(fmt_x, (mxf.BMF, mxf.BL)):
+        return 0
     if isinstance(fmt_x, mxf.MiniFloat):
         if fmt_x.bias != fmt_w.bias:
             raise ValueError(f"x and w minifloats need one bias, got {fmt_x} and {fmt_w}")
@@ -79,9 +84,10 @@ def _rows_of(q) -> int:
     return fmt.block[1] if len(fmt.block) > 1 else 1
 
 
-def linear_beats(qx, qw, block_k: int = 16) -> tuple[dict, dict]:
+def linear_beats(qx, qw, block_k: int = 16, **acc) -> tuple[dict, dict]:
     """Parameters and input beats for ``x @ w.T`` (``block_k`` is used for the
-    scalar formats only; block formats take it from the block)."""
+    scalar formats only; block formats take it from the block). ``acc``: accumulator
+    parameters passed through (``ACC_WIDTH=...``, ``ACC_ROUND=...``)."""
     fx, fw = qx.fmt, qw.fmt
     if len(qx.shape) != 2 or len(qw.shape) != 2 or qx.shape[1] != qw.shape[1]:
         raise ValueError(f"linear_beats: need x (M, K) and w (N, K), got {qx.shape} and {qw.shape}")
@@ -111,17 +117,28 @@ def linear_beats(qx, qw, block_k: int = 16) -> tuple[dict, dict]:
         ws = np.asarray(qw.scales, dtype=np.int64).reshape(nt, nb)
         inputs["x"]["bias"] = np.repeat(xs[:, None], nt, axis=1).reshape(-1, 1)
         inputs["w"]["bias"] = np.repeat(ws[None], mt, axis=0).reshape(-1, 1)
-    params = {"BLOCK_K": block_k, "X_ROWS": xr, "W_ROWS": wr, "NUM_BLOCKS": nb, **_format_params(fx, fw)}
+    params = {"BLOCK_K": block_k, "X_ROWS": xr, "W_ROWS": wr, "NUM_BLOCKS": nb, **_format_params(fx, fw), **acc}
     return params, inputs
 
 
-def linear_result(outputs: dict, module: str, params: dict, m: int, n: int) -> np.ndarray:
-    """The ``(M, N)`` matrix of exact accumulators (Python ints) from the output beats."""
+def linear_result(outputs: dict, module: str, params: dict, m: int, n: int,
+                  lsb_exp: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(acc, exp)``: the ``(M, N)`` accumulators (Python ints) from the output beats and
+    their LSB exponents, output ``(i, j)`` being ``acc[i, j] * 2**exp[i, j]``: the tile's
+    ``y_exp`` for BMF / BL, ``lsb_exp`` (:func:`out_lsb_exp`) for the scalar formats."""
     from mase_hwlib import catalog
 
     full = catalog.get(module).resolve(params)
     acc = dot.from_chunks(outputs["y"]["data"], full["ACC_CHUNKS"])  # (MT*NT, XR*WR)
     xr, wr = params["X_ROWS"], params["W_ROWS"]
-    tiles = acc.reshape(m // xr, n // wr, xr, wr)
-    return tiles.transpose(0, 2, 1, 3).reshape(m, n)
+    if "exp" in outputs["y"]:
+        tile_exp = np.asarray(outputs["y"]["exp"], dtype=np.int64).reshape(-1, 1) + lsb_exp
+    else:
+        tile_exp = np.full((acc.shape[0], 1), lsb_exp, dtype=np.int64)
+    exp = np.broadcast_to(tile_exp, acc.shape)
+
+    def matrix(a):
+        return a.reshape(m // xr, n // wr, xr, wr).transpose(0, 2, 1, 3).reshape(m, n)
+
+    return matrix(acc), matrix(np.array(exp))
 

@@ -1,22 +1,34 @@
-// mase_bmf_dot: block-minifloat (BMF) tiled dot product with exact accumulation.
+// mase_bmf_dot: block-minifloat (BMF) tiled dot product with a bounded
+// (block-floating) accumulator.
 //
 // Each beat carries one BMF block of x (X_ROWS rows x BLOCK_K elements along the
 // reduction axis, one shared bias beta_x) and one block of w (W_ROWS x BLOCK_K,
-// beta_w). Beat b contributes, for every output (i, j),
-//   P_b(i,j) = sum_k x[i,k] * w[j,k]
-//            = S_b(i,j) * 2^(2 - beta_x - beta_w - 2M),
+// beta_w). Beat b contributes, for every output (i, j), the exact term
+//   P_b(i,j) = sum_k x[i,k] * w[j,k] = S_b(i,j) * 2^(L_b),   L_b = 2 - beta_x - beta_w - 2M,
 //   S_b(i,j) = sum_k (-1)^(sx^sw) * mag_x*mag_w * 2^(off_x + off_w)   (an integer)
-// (see mase_minifloat_unpack). Blocks with different biases are aligned
-// exactly onto one fixed least significant bit by shifting S_b left by
-//   shift_b = 2*BIAS_HI - beta_x - beta_w   in [0, 4*BIAS_HI + 2]
-// (BIAS_HI = 2^(BIAS_BITS-1) - 1; every two's-complement bias code is accepted).
-// After NUM_BLOCKS beats the output is the exact sum
-//   y(i,j) = acc(i,j) * 2^(2 - 2*BIAS_HI - 2*MAN_BITS)          (= 2^OUT_LSB_EXP)
-// held in ACC_BITS-bit two's-complement accumulators and sent
-// sign-extended to ACC_WIDTH bits (whole 32-bit chunks), output (i, j) at lane i*W_ROWS + j.
-// The accumulator spans the whole bias range, so it is wide (ACC_BITS = 553,
-// ACC_WIDTH = 576 for BLOCK_K = 16, E = 4, M = 3, BIAS_BITS = 8, NUM_BLOCKS = 4);
-// each bias bit less halves the 4*BIAS_HI + 2 bits of alignment range.
+// (see mase_minifloat_unpack): |mag_x*mag_w| < 2^(2M+2), shifted by at most
+// 2(2^E - 2), so |S_b| < 2^(TW-1), TW = 2(M+1) + 2(2^E-2) + clog2(BLOCK_K) + 1.
+// Every two's-complement bias code is accepted, so L_b spans
+// [2 - 2*BIAS_HI - 2M, 2 + 2^BIAS_BITS - 2M], a gap of up to G = 4*BIAS_HI + 2
+// (BIAS_HI = 2^(BIAS_BITS-1) - 1).
+//
+// Across the N = NUM_BLOCKS beats the terms go into a bounded accumulator
+// (mase_dot_accumulator ALIGN=1 -> mase_bounded_accumulator): per lane an ACC_W-bit
+// integer A aligned to the largest L_b so far, F = ACC_W - TW - clog2(N+1) bits
+// below it, the shifted-out bits of the smaller operand rounded by ACC_ROUND.
+// Output tile: y(i,j) = y_data(i,j) * 2^(y_exp), y_exp = max_b L_b - F.
+//
+// Width and worst-case error (Lmax = max_b L_b of the dot product):
+//   ACC_WIDTH = -1 (default): F = clog2(N) + 2, ACC_W = TW + clog2(N+1) + clog2(N) + 2;
+//   ACC_WIDTH >= TW + clog2(N+1): that width (the catalog refuses narrower, naming the minimum);
+//   |y - exact| <= (N-1) 2^(Lmax-F) (ACC_ROUND = 0), (N-1) 2^(Lmax-F-1) (ACC_ROUND = 1),
+//   below 2^(Lmax-3) (an eighth of the largest term's LSB) with the default.
+//   E.g. BLOCK_K = 16, E = 4, M = 3, 4 blocks: TW = 41, ACC_W = 48 (exact: 554).
+//   ACC_WIDTH = 0: exact, for verification: the same accumulator with F = G, so no
+//   shifted-out bit is ever non-zero (ACC_W = TW + clog2(N+1) + G); the output is
+//   still y_data * 2^(y_exp), now equal to the exact sum.
+// Each lane leaves sign-extended to OUT_WIDTH bits (whole 32-bit chunks), output
+// (i, j) at lane i*W_ROWS + j. Bit-exact model: mase_hwlib.golden.dot.bmf_dot.
 `default_nettype none
 
 module mase_bmf_dot #(
@@ -27,15 +39,26 @@ module mase_bmf_dot #(
     parameter int MAN_BITS = 3,    // element fraction bits M (>= 1; M = 0 is mase_bl_dot)
     parameter int BIAS_BITS = 8,   // shared bias bits (two's complement)
     parameter int NUM_BLOCKS = 4,  // blocks per dot product (reduction length / BLOCK_K)
+    parameter int ACC_WIDTH = -1,  // accumulator bits per lane: -1 derived default, 0 exact
+    parameter int ACC_ROUND = 1,   // bits shifted out of the accumulator: 0 truncate, 1 nearest-even
     localparam int EL_WIDTH = 1 + EXP_BITS + MAN_BITS,
     localparam int BIAS_HI = (1 << (BIAS_BITS - 1)) - 1,
-    localparam int SHIFT_MAX = 4 * BIAS_HI + 2,
+    localparam int GAP_MAX = 4 * BIAS_HI + 2,  // largest L_b difference
     // |mag_x*mag_w| < 2^(2M+2), shifted by at most 2*(2^E - 2)
-    localparam int TERM_WIDTH = 2 * (MAN_BITS + 1) + 2 * ((1 << EXP_BITS) - 2),
-    localparam int BLOCK_SUM_WIDTH = TERM_WIDTH + $clog2(BLOCK_K) + 1,
-    localparam int ACC_BITS = BLOCK_SUM_WIDTH + SHIFT_MAX + $clog2(NUM_BLOCKS),
+    localparam int PROD_WIDTH = 2 * (MAN_BITS + 1) + 2 * ((1 << EXP_BITS) - 2),
+    localparam int TW = PROD_WIDTH + $clog2(BLOCK_K) + 1,  // signed block sum S_b
+    localparam int CARRY = $clog2(NUM_BLOCKS + 1),
+    localparam int ACC_W = ACC_WIDTH > 0 ? ACC_WIDTH
+                         : ACC_WIDTH == 0 ? TW + CARRY + GAP_MAX            // exact
+                         : TW + CARRY + $clog2(NUM_BLOCKS) + 2,             // derived default
+    localparam int FRAC = ACC_W - TW - CARRY,
+    localparam int LSB_MIN = 2 - 2 * BIAS_HI - 2 * MAN_BITS,
+    localparam int LSB_MAX = 2 + 2 * (BIAS_HI + 1) - 2 * MAN_BITS,
+    // signed exponent width that holds every L_b, R - F and their differences
+    localparam int LSB_ABS = (-LSB_MIN > LSB_MAX ? -LSB_MIN : LSB_MAX) + ACC_W,
+    localparam int LW = $clog2(LSB_ABS + 1) + 1,
     // rounded up to whole 32-bit chunks, so software reads lanes as 32-bit words
-    localparam int ACC_WIDTH = 32 * ((ACC_BITS + 31) / 32),
+    localparam int OUT_WIDTH = 32 * ((ACC_W + 31) / 32),
     localparam int LANES = X_ROWS * W_ROWS
 ) (
     input  wire                              clk,
@@ -50,8 +73,9 @@ module mase_bmf_dot #(
     input  wire [BIAS_BITS-1:0]              w_bias,
     input  wire                              w_valid,
     output wire                              w_ready,
-    // exact sums, output (i, j) at [(i*W_ROWS + j)*ACC_WIDTH +: ACC_WIDTH]
-    output wire [LANES*ACC_WIDTH-1:0]        y_data,
+    // sums, output (i, j) at [(i*W_ROWS + j)*OUT_WIDTH +: OUT_WIDTH], value y_data * 2^(y_exp)
+    output wire [LANES*OUT_WIDTH-1:0]        y_data,
+    output wire [LW-1:0]                     y_exp,
     output wire                              y_valid,
     input  wire                              y_ready
 );
@@ -77,53 +101,55 @@ module mase_bmf_dot #(
         end
     endgenerate
 
-    // ---- block alignment shift, shared by every lane of the beat ----
-    wire signed [BIAS_BITS+2:0] shift_signed =
-        (BIAS_BITS + 3)'(2 * BIAS_HI) - (BIAS_BITS + 3)'($signed(x_bias)) - (BIAS_BITS + 3)'($signed(w_bias));
-    wire [BIAS_BITS+2:0] shift = shift_signed;
+    // ---- the beat's LSB exponent, shared by every lane ----
+    wire signed [LW-1:0] term_lsb =
+        LW'(2 - 2 * MAN_BITS) - LW'($signed(x_bias)) - LW'($signed(w_bias));
 
-    // ---- per-lane block sums, aligned onto the accumulator LSB ----
-    wire [LANES*ACC_BITS-1:0] term_data;
+    // ---- per-lane exact block sums S_b ----
+    wire [LANES*TW-1:0] term_data;
     generate
         for (i = 0; i < X_ROWS; i = i + 1) begin : g_i
             for (j = 0; j < W_ROWS; j = j + 1) begin : g_j
-                wire signed [BLOCK_SUM_WIDTH-1:0] signed_term [BLOCK_K];
+                wire signed [TW-1:0] signed_term [BLOCK_K];
                 for (k = 0; k < BLOCK_K; k = k + 1) begin : g_k
                     wire [2*MAN_BITS+1:0] mag_prod =
                         (2*MAN_BITS + 2)'(x_mag[i*BLOCK_K+k]) * (2*MAN_BITS + 2)'(w_mag[j*BLOCK_K+k]);
                     wire [EXP_BITS:0] off_sum =
                         (EXP_BITS + 1)'(x_off[i*BLOCK_K+k]) + (EXP_BITS + 1)'(w_off[j*BLOCK_K+k]);
-                    wire signed [BLOCK_SUM_WIDTH-1:0] term =
-                        $signed(BLOCK_SUM_WIDTH'(mag_prod) << off_sum);
+                    wire signed [TW-1:0] term = $signed(TW'(mag_prod) << off_sum);
                     assign signed_term[k] = (x_sign[i*BLOCK_K+k] ^ w_sign[j*BLOCK_K+k]) ? -term : term;
                 end
-                reg signed [BLOCK_SUM_WIDTH-1:0] block_sum;
+                reg signed [TW-1:0] block_sum;
                 always_comb begin
                     block_sum = '0;
                     for (int kk = 0; kk < BLOCK_K; kk = kk + 1) block_sum = block_sum + signed_term[kk];
                 end
-                wire signed [ACC_BITS-1:0] widened = ACC_BITS'(block_sum);
-                assign term_data[(i*W_ROWS+j)*ACC_BITS +: ACC_BITS] = widened <<< shift;
+                assign term_data[(i*W_ROWS+j)*TW +: TW] = block_sum;
             end
         end
     endgenerate
 
     // ---- join the two input streams and accumulate ----
     wire term_ready;
-    wire [LANES*ACC_BITS-1:0] acc_data;
+    wire [LANES*ACC_W-1:0] acc_data;
+    wire signed [LW-1:0] acc_lsb;
     assign x_ready = term_ready && w_valid;
     assign w_ready = term_ready && x_valid;
 
-    mase_dot_accumulator #(.LANES(LANES), .ACC_WIDTH(ACC_BITS), .NUM_BLOCKS(NUM_BLOCKS)) u_acc (
+    mase_dot_accumulator #(
+        .LANES(LANES), .TERM_WIDTH(TW), .ACC_WIDTH(ACC_W), .NUM_BLOCKS(NUM_BLOCKS),
+        .ALIGN(1), .FRAC_BITS(FRAC), .EXP_WIDTH(LW), .ROUND(ACC_ROUND)
+    ) u_acc (
         .clk(clk), .rst(rst),
-        .term_data(term_data), .term_valid(x_valid && w_valid), .term_ready(term_ready),
-        .y_data(acc_data), .y_valid(y_valid), .y_ready(y_ready));
+        .term_data(term_data), .term_lsb(term_lsb), .term_valid(x_valid && w_valid), .term_ready(term_ready),
+        .y_data(acc_data), .y_lsb(acc_lsb), .y_valid(y_valid), .y_ready(y_ready));
 
-    // the accumulators are ACC_BITS wide; the port sign-extends each to whole 32-bit chunks
+    // the accumulators are ACC_W wide; the port sign-extends each to whole 32-bit chunks
+    assign y_exp = acc_lsb;
     genvar lane;
     generate
         for (lane = 0; lane < LANES; lane = lane + 1) begin : g_extend
-            assign y_data[lane*ACC_WIDTH +: ACC_WIDTH] = ACC_WIDTH'($signed(acc_data[lane*ACC_BITS +: ACC_BITS]));
+            assign y_data[lane*OUT_WIDTH +: OUT_WIDTH] = OUT_WIDTH'($signed(acc_data[lane*ACC_W +: ACC_W]));
         end
     endgenerate
 endmodule

@@ -1,10 +1,16 @@
-// mase_dot_accumulator: sums NUM_BLOCKS consecutive beats of LANES aligned terms
-// into exact accumulators and emits one output beat per NUM_BLOCKS input beats.
+// mase_dot_accumulator: sums NUM_BLOCKS consecutive beats of LANES terms and
+// emits one output beat per NUM_BLOCKS input beats: the sequencing, handshake
+// and output register shared by the BMF, BL, fixed-point and minifloat dot
+// products, which compute each beat's term (an exact block sum) combinationally.
 //
-// The dot-product operators (BMF, BL, fixed point, minifloat) compute each
-// beat's contribution combinationally, already aligned to the accumulator's
-// least significant bit, and hand it here. ACC_WIDTH must hold the full sum:
-// the caller derives it so no accumulation can overflow (exact accumulation).
+// ALIGN = 0 (fixed point, scalar minifloat): every term has the same LSB, so
+// the sum is a plain two's-complement integer sum, exact as long as ACC_WIDTH
+// holds it (the caller derives ACC_WIDTH from the term bound); term_lsb is
+// ignored and y_lsb is 0.
+// ALIGN = 1 (BMF, BL): beat i carries its own LSB exponent L_i (term value
+// P_i * 2^(L_i)); the terms go into mase_bounded_accumulator (ACC_WIDTH bits
+// per lane, FRAC_BITS = F, ROUND), and the output is A * 2^(y_lsb),
+// y_lsb = max L_i - F (value and error bound: mase_hwlib.golden.accumulate).
 //
 // Throughput: one beat per cycle. The last beat of a dot product is written
 // straight into the output register together with the sum, so the output
@@ -12,18 +18,27 @@
 `default_nettype none
 
 module mase_dot_accumulator #(
-    parameter int LANES = 1,       // independent accumulators (output elements per beat)
-    parameter int ACC_WIDTH = 32,  // bits of each two's-complement accumulator
-    parameter int NUM_BLOCKS = 4   // input beats summed into one output beat (>= 1)
+    parameter int LANES = 1,       // independent sums (output elements per beat)
+    parameter int TERM_WIDTH = 32, // bits of each signed term lane (<= ACC_WIDTH)
+    parameter int ACC_WIDTH = 32,  // bits of each two's-complement sum lane
+    parameter int NUM_BLOCKS = 4,  // input beats summed into one output beat (>= 1)
+    parameter int ALIGN = 0,       // 0: one common LSB (exact integer sum); 1: per-beat LSB, bounded accumulator
+    /* verilator lint_off UNUSEDPARAM */  // FRAC_BITS and ROUND only matter with ALIGN = 1
+    parameter int FRAC_BITS = 0,   // ALIGN = 1: F, sum bits kept below the largest term's LSB
+    parameter int EXP_WIDTH = 2,   // bits of the signed exponents term_lsb / y_lsb
+    parameter int ROUND = 1        // ALIGN = 1: shifted-out bits 0 truncate (floor), 1 nearest-even
+    /* verilator lint_on UNUSEDPARAM */
 ) (
     input  wire                        clk,
     input  wire                        rst,
-    // one beat of aligned terms, lane l at [l*ACC_WIDTH +: ACC_WIDTH]
-    input  wire [LANES*ACC_WIDTH-1:0]  term_data,
+    // one beat of terms, lane l at [l*TERM_WIDTH +: TERM_WIDTH], LSB exponent term_lsb
+    input  wire [LANES*TERM_WIDTH-1:0] term_data,
+    input  wire signed [EXP_WIDTH-1:0] term_lsb,
     input  wire                        term_valid,
     output wire                        term_ready,
-    // the finished sums
+    // the finished sums, lane l at [l*ACC_WIDTH +: ACC_WIDTH], value y * 2^(y_lsb)
     output wire [LANES*ACC_WIDTH-1:0]  y_data,
+    output wire signed [EXP_WIDTH-1:0] y_lsb,
     output reg                         y_valid,
     input  wire                        y_ready
 );
@@ -33,30 +48,56 @@ module mase_dot_accumulator #(
 
     reg [COUNT_WIDTH-1:0] count_reg;
 
-    wire last = (count_reg == LAST_COUNT);
+    wire first = (count_reg == '0);
+    wire last  = (count_reg == LAST_COUNT);
     assign term_ready = !last || !y_valid || y_ready;
     wire take = term_valid && term_ready;
 
-    // one accumulator and one output register per lane (per-lane registers keep
-    // every vector below Verilator's 8k-bit replication limit for wide tiles)
+    // ---- the running sum after this beat --------------------------------------
+    wire [LANES*ACC_WIDTH-1:0]  sum;
+    wire signed [EXP_WIDTH-1:0] sum_lsb;
+    if (ALIGN != 0) begin : g_bounded
+        wire [LANES*ACC_WIDTH-1:0] zero = '0;  // a sum starts from 0 with R = L_0
+        mase_bounded_accumulator #(
+            .LANES(LANES), .TERM_WIDTH(TERM_WIDTH), .ACC_WIDTH(ACC_WIDTH), .FRAC_BITS(FRAC_BITS),
+            .EXP_WIDTH(EXP_WIDTH), .ROUND(ROUND)
+        ) u_acc (
+            .clk(clk), .en(take), .first(first), .init_acc(zero), .init_ref(term_lsb),
+            .term(term_data), .term_lsb(term_lsb), .sum(sum), .sum_lsb(sum_lsb)
+        );
+    end else begin : g_exact
+        // one accumulator per lane (per-lane registers keep every vector below
+        // the 8k-bit replication limit of the lint tool for wide tiles)
+        for (genvar lane = 0; lane < LANES; lane++) begin : g_lane
+            reg  [ACC_WIDTH-1:0] acc_reg;
+            wire [ACC_WIDTH-1:0] term = ACC_WIDTH'($signed(term_data[lane*TERM_WIDTH +: TERM_WIDTH]));
+            assign sum[lane*ACC_WIDTH +: ACC_WIDTH] = (first ? '0 : acc_reg) + term;
+            always_ff @(posedge clk) begin
+                if (take) acc_reg <= sum[lane*ACC_WIDTH +: ACC_WIDTH];
+            end
+        end
+        assign sum_lsb = '0;
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused = &{1'b0, term_lsb};
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
+
+    // ---- output register ------------------------------------------------------
     genvar lane;
     generate
-        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_lane
-            reg  [ACC_WIDTH-1:0] acc_reg;
-            reg  [ACC_WIDTH-1:0] sum_reg;
-            wire [ACC_WIDTH-1:0] acc_next = acc_reg + term_data[lane*ACC_WIDTH +: ACC_WIDTH];
+        for (lane = 0; lane < LANES; lane = lane + 1) begin : g_out
+            reg [ACC_WIDTH-1:0] sum_reg;
             always_ff @(posedge clk) begin
-                if (rst) begin
-                    acc_reg <= '0;
-                    sum_reg <= '0;
-                end else if (take) begin
-                    acc_reg <= last ? '0 : acc_next;
-                    if (last) sum_reg <= acc_next;
-                end
+                if (take && last) sum_reg <= sum[lane*ACC_WIDTH +: ACC_WIDTH];
             end
             assign y_data[lane*ACC_WIDTH +: ACC_WIDTH] = sum_reg;
         end
     endgenerate
+    reg signed [EXP_WIDTH-1:0] lsb_reg;
+    always_ff @(posedge clk) begin
+        if (take && last) lsb_reg <= sum_lsb;
+    end
+    assign y_lsb = lsb_reg;
 
     always_ff @(posedge clk) begin
         if (rst) begin
