@@ -2,8 +2,11 @@
 smallest budget, run as a user runs it (the console script in a subprocess), and the report.
 
 Oracles: the FP32 accuracy in the report equals the eager PyTorch model's accuracy on the same
-test glosses; the uniform rows' average bits are the formats' eq. 1 values by hand
-(MXInt(B, 8, m): 8/32 + m + 1); report.md and report.html carry the same table cells."""
+test glosses; the comparison rows are FP32 and the example config's [report] compare, in order;
+the uniform rows' average bits are the formats' eq. 1 values by hand (MXInt(B, 8, m): 8/32 + m +
+1; BMF(B, E, M, 8): 1 + E + M + 8/32; BL(B, E, 8): 1 + E + 8/32); the area efficiency printed per
+row is (throughput / LUT) / (throughput / LUT of the reference row) from results.json; report.md
+and report.html carry the same table cells."""
 
 import html
 import json
@@ -13,10 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tomllib
+
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = tomllib.loads((ROOT / "examples" / "minilm_wordnet.toml").read_text())
 EVAL = 50  # one batch of 50 glosses
 
 
@@ -70,11 +76,13 @@ def test_report_numbers(run):
     rep = out / "report"
     res = json.loads((rep / "results.json").read_text())
     rows = {r["name"]: r for r in res["comparison"]}
-    assert list(rows) == ["FP32", "MXInt8", "MXInt6", "MXInt4", "int8"]
+    assert list(rows) == ["FP32"] + EXAMPLE["report"]["compare"]
     assert rows["FP32"]["metric"] == pytest.approx(eager_accuracy(EVAL))
     for name, m in (("MXInt8", 7), ("MXInt6", 5), ("MXInt4", 3)):
         assert rows[name]["average_bits"] == pytest.approx(8 / 32 + m + 1)
     assert rows["int8"]["average_bits"] == pytest.approx(8.0)
+    assert rows["BMF8"]["average_bits"] == pytest.approx(1 + 4 + 3 + 8 / 32)
+    assert rows["BL8"]["average_bits"] == pytest.approx(1 + 7 + 8 / 32)
     assert res["search"]["trials"] == 2 and res["workload"]["eval_samples"] == EVAL
     assert res["search"]["search_source"].startswith("holdout glosses")  # never the evaluated glosses
     ch = res["chosen"]
@@ -113,5 +121,48 @@ def test_hardware_half(run):
     assert design == (out / "design").resolve() and (design / "top.sv").is_file()
     assert f"`{design}`" in (out / "report" / "report.md").read_text()
     assert hw["estimate"]["cycles_per_input"] > 0 and hw["estimate"]["inputs_per_s"] > 0
-    # the uniform MXInt rows map; the int8 (fixed-point) row is named as unmappable
-    assert "error" not in hw["estimates"]["MXInt8"] and "error" in hw["estimates"]["int8"]
+    # the uniform MXInt rows map; a row that does not (int8 before fixed-point operators, BMF, BL)
+    # shows the mapping's reason in the comparison table
+    md = (out / "report" / "report.md").read_text()
+    assert "error" not in hw["estimates"]["MXInt8"]
+    for name, e in hw["estimates"].items():
+        line = next(r for r in md.splitlines() if r.startswith(f"| {name} |"))
+        if "error" in e:
+            assert e["error"].replace("|", "\\|") in line, name
+        elif not e.get("lut"):  # mapped, but an operator without a cost model: named, not 0
+            assert "no area estimate: no cost model for " + ", ".join(e["unmodelled"]) in line, name
+        else:
+            assert f"{e['lut'] / 1000:.1f}k ± " in line and f"{e['throughput']:.4g} at " in line, name
+            assert ("extrapolated" in line) == e["extrapolated"], name
+
+
+def test_area_efficiency_and_the_figure(run):
+    out, _ = run
+    rep = out / "report"
+    res = json.loads((rep / "results.json").read_text())
+    est = res["hardware"]["estimates"]
+    ref = "int8" if est["int8"].get("lut") else "MXInt8"  # the report's fallback when int8 has no estimate
+    md = (rep / "report.md").read_text()
+    assert f"area efficiency vs {ref} (estimated)" in md
+    r = est[ref]
+    for name, e in est.items():
+        if e.get("lut"):
+            line = next(x for x in md.splitlines() if x.startswith(f"| {name} |"))
+            eff = (e["throughput"] / e["lut"]) / (r["throughput"] / r["lut"])
+            assert line.rstrip(" |").endswith(f"{eff:.3f}x"), (name, line)
+    assert (rep / "comparison.png").stat().st_size > 1000 and "(comparison.png)" in md
+
+
+def test_hardware_terms_reach_the_search(run):
+    out, _ = run
+    res = json.loads((out / "report" / "results.json").read_text())
+    s, s0 = res["search"], res["search_no_hw_terms"]
+    assert s["k_area"] == EXAMPLE["search"]["k_area"] > 0 and s0.get("k_area") == 0
+    assert s0["study_name"] == EXAMPLE["search"]["study_name"] + "_no_hw_terms" and s0["trials"] == s["trials"]
+    for table in (s["trials_table"], s0["trials_table"]):
+        assert len(table) == s["trials"] and all(t["area"] > 0 and t["throughput"] > 0 for t in table)
+    # the same proposals in both (same seed, uniform starts): the same areas, estimated once
+    assert [t["area"] for t in s["trials_table"]] == [t["area"] for t in s0["trials_table"]]
+    h = s["hardware_terms"]
+    assert h["estimates"] < h["lookups"] == 2 + 2 * s["trials"]
+    assert res["plain"]["name"] in res["hardware"]["estimates"]

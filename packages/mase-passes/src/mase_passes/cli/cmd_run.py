@@ -6,13 +6,18 @@ Stages, each ending with a one-line summary:
   trace       the model into a mase_ir graph; checked against the eager model on one batch
   profile     activation statistics on the calibration samples -> variance plot (paper Fig. 1a)
   compare     FP32 and the uniform configurations of [report] compare on the evaluation samples
-  search      Optuna over per-tensor mantissa widths ([search]); resumes a stored study
+  search      Optuna over per-tensor mantissa widths ([search]); resumes a stored study; with
+              k_area / k_throughput each trial's [hardware] scope is estimated (cli/hwsearch.py)
+  search without hardware terms
+              only with k_area / k_throughput: the same search with both set to 0 (study
+              <study_name>_no_hw_terms), so the report can show what the hardware terms bought
   choose      the search's best (or [quantize] config) quantized and scored -> bitwidths (Fig. 1b)
   hardware    parallelize (estimated area / throughput), emit, simulate, synthesize ([hardware])
   report      OUT/report/report.md + report.html + PNGs, written atomically
 
 Outputs under [output] dir (or --out): artifacts/ (results.json and the files of the report),
-search/ (the Optuna storage and search outputs; keep it to resume), design/ (the emitted
+search/ (the Optuna storage and search outputs; keep it to resume; search_no_hw_terms/ for the
+search without hardware terms), design/ (the emitted
 design), report/. A second run with the same config resumes the search from its storage.
 """
 
@@ -34,6 +39,7 @@ from mase_passes.passes.evaluate import reference_logits
 
 HELP = "the whole flow: trace, profile, compare, search, choose, hardware, report"
 log = logging.getLogger("mase")
+PLAIN = st.PLAIN
 
 
 def add_arguments(p) -> None:
@@ -45,6 +51,11 @@ def main(args, stages: Stages) -> int:
     from mase_passes.cli.prepare import check
     cfg, _ = check(args)  # before anything is loaded
     hardware.warn_unavailable(cfg.hardware)
+    if cfg.search["trials"] == 0:
+        for key in ("k_area", "k_throughput"):
+            if cfg.search[key]:
+                log.warning("warning: [search] %s = %g has no effect: [search] trials = 0 (no search)", key,
+                            cfg.search[key])
     p = prepare(args, stages)
     results = software(p, stages, verbose=args.verbose)
     failure = None
@@ -72,18 +83,39 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
         results["comparison"] = [r.row() for r in rows]
         s.summary = ", ".join(f"{r.name} {_m(wl.metric, r.metric)}" for r in rows)
     p.rows = rows
+    plain = None
     if cfg.search["trials"] > 0:
         with stages.stage("search") as s:
             search_reference = reference_logits(graph, wl.search)
-            res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", search_reference, stages, verbose)
+            terms, scored = None, {}  # scored: evaluations shared with the search without hardware terms
+            if cfg.search["k_area"] or cfg.search["k_throughput"]:
+                terms = st.hardware_terms(graph, wl, cfg.search, cfg.out_dir / "search", cfg.hardware)
+            res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", search_reference, stages, verbose,
+                                  hw=cfg.hardware, terms=terms, evaluations=scored if terms is not None else None)
             for name in ("history", "pareto"):
                 shutil.copy2(cfg.out_dir / "search" / f"{name}.png", art / f"search_{name}.png")
             info.update(history_png="search_history.png", pareto_png="search_pareto.png")
             results["search"] = info
             s.summary = (f"{info['trials']} trials, best trial {info['best_trial']}: {wl.metric} "
-                         f"{_m(wl.metric, info['best_search_metric'])} at {info['best_search_bits']:.2f} bits "
-                         f"(storage {info['storage']})")
+                         f"{_m(wl.metric, info['best_search_metric'])} at {info['best_search_bits']:.2f} bits"
+                         + _hw_summary(info) + f" (storage {info['storage']})")
         conf, source = res.best_config, f"search best trial {info['best_trial']}"
+        if terms is not None:
+            with stages.stage("search without hardware terms") as s:
+                scfg = dict(cfg.search, k_area=0.0, k_throughput=0.0,
+                            study_name=cfg.search["study_name"] + "_no_hw_terms")
+                fresh = len(scored)
+                res0, info0 = st.search(graph, wl, scfg, cfg.out_dir / "search_no_hw_terms", search_reference,
+                                        stages, verbose, terms=terms, evaluations=scored)
+                info0["evaluated"] = len(scored) - fresh  # the others were scored by the first search
+                results["search_no_hw_terms"] = info0
+                info["hardware_terms"] = terms.info()  # the cache counts now cover both searches
+                s.summary = (f"{info0['trials']} trials, best trial {info0['best_trial']}: {wl.metric} "
+                             f"{_m(wl.metric, info0['best_search_metric'])} at {info0['best_search_bits']:.2f} bits"
+                             + _hw_summary(info0) + f"; {info0['evaluated']} new evaluations, "
+                             f"{terms.trial.estimates} hardware estimates for "
+                             f"{terms.trial.lookups} lookups in both searches")
+            plain = (res0.best_config, f"search without hardware terms, best trial {info0['best_trial']}")
     else:
         results["search"] = {"skipped": "[search] trials = 0; the configuration comes from [quantize] config"}
         conf = cfg.quantize["config"]
@@ -102,8 +134,21 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
                              "layers": dist["layers"], "bitwidth_png": "bitwidths.png"}
         s.summary = (f"{source}: {wl.metric} {_m(wl.metric, r.value)}, {r.average_bits:.2f} bits, "
                      f"mean mantissa {dist['mean_mantissa'] or float('nan'):.2f}")
+        if plain is not None:  # the same treatment (PTQ or QAT, evaluation samples) for the comparison row
+            q0 = st.quantize_chosen(graph, wl, plain[0], cfg.quantize, stages)
+            r0 = st.evaluate(q0, wl, reference)
+            results["plain"] = {"name": PLAIN, "format": plain[1], "metric": r0.value, "agreement": r0.agreement,
+                                "average_bits": r0.average_bits}
+            p.plain = q0
+            s.summary += f"; {PLAIN}: {wl.metric} {_m(wl.metric, r0.value)}, {r0.average_bits:.2f} bits"
     p.chosen = q
     return results
+
+
+def _hw_summary(info: dict) -> str:
+    if info.get("best_area") is None:
+        return ""
+    return f", {info['best_area']:,.0f} LUT, {info['best_throughput']:,.4g} inputs/s (estimated)"
 
 
 def finish(p: Prepared, results: dict, stages: Stages, args) -> object:
@@ -122,6 +167,11 @@ def finish(p: Prepared, results: dict, stages: Stages, args) -> object:
         files = ["variance.png", "bitwidths.png", "chosen_config.toml"]
         if results.get("search", {}).get("history_png"):
             files += ["search_history.png", "search_pareto.png"]
+        from mase_passes.report.content import comparison_rows
+        from mase_passes.report.figures import plot_comparison
+        rows, ref, _ = comparison_rows(results)
+        plot_comparison(rows, ref, results["workload"]["metric"], p.artifacts / "comparison.png")
+        files.append("comparison.png")
         results["files"] = files
         write_atomic(p.artifacts / "results.json", json.dumps(results, indent=1, default=str))
         report_dir = write_report(p.artifacts, p.cfg.out_dir / "report")

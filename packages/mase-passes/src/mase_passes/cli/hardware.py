@@ -100,7 +100,10 @@ def _formats(graph) -> dict:
 
 
 def estimate_row(graph, hw: dict, cost_model) -> dict:
-    """Estimated area and throughput of one configuration (scope, hardware blocking, no widening)."""
+    """Estimated area and throughput of one configuration: the [hardware] scope mapped and
+    parallelized under the [hardware] budget with the formats' own blocks (reblock_weights as
+    configured, never widened), so every row of the comparison and every search trial is
+    estimated under the same settings. {"error": reason} when it does not map or fit."""
     from mase_passes.hardware.mapping import MappingError
     try:
         g = reblock(graph, hw["scope"]) if hw["reblock_weights"] else graph
@@ -108,8 +111,84 @@ def estimate_row(graph, hw: dict, cost_model) -> dict:
             extract(g, hw["scope"]), cost_model=cost_model)
     except (MappingError, ValueError) as exc:
         return {"error": str(exc).splitlines()[0]}
-    e = rep.estimate
-    return {**_area(e), "throughput": e.inputs_per_s, "cycles_per_input": e.cycles_per_input}
+    return describe(rep.estimate, hw, cost_model)
+
+
+def describe(e, hw: dict, cost_model) -> dict:
+    """The numbers of one design estimate the report shows: area totals, the cost model's error
+    band per resource (:func:`error_band`), whether any stage extrapolates, and the throughput at
+    the design's clock (:func:`design_clock`) with the clock's source."""
+    clock, source = design_clock(e, hw["clock_mhz"], cost_model)
+    extrapolated = sorted({s.module for s in e.stages if s.area is not None and "extrapolated" in s.area_label})
+    return {**_area(e), "band_pct": {r: error_band(e, cost_model, r) for r in RESOURCES},
+            "extrapolated": bool(extrapolated), "extrapolated_modules": extrapolated,
+            "throughput": clock * 1e6 / e.cycles_per_input, "cycles_per_input": e.cycles_per_input,
+            "clock_mhz": clock, "clock_source": source}
+
+
+RESOURCES = ("lut", "ff", "dsp", "bram")
+
+
+def error_band(e, cost_model, resource: str) -> float | None:
+    """The cost model's relative error for a design total, in percent: the area-weighted mean of
+    each modelled stage's held-out MAPE (``CostModel.errors[(module, resource)]``: ``interp_mape``,
+    or ``extrap_mape`` for a stage whose parameters lie outside the fitted range),
+
+        band = sum_s MAPE_s * A_s / sum_s A_s,
+
+    which is the MAPE of the total when the stages' errors have one sign (the worst case).
+    0 when the total is 0 (e.g. no DSP); None when no stage of the total has a measured error."""
+    errors = getattr(cost_model, "errors", None) or {}
+    num = den = 0.0
+    total = 0.0
+    for s in e.stages:
+        if s.area is None:
+            continue
+        a = float(s.area.get(resource, 0.0))
+        total += a
+        rec = errors.get((s.module, resource)) or {}
+        err = rec.get("extrap_mape" if "extrapolated" in s.area_label else "interp_mape")
+        if err is None or err != err:  # NaN: a constant target (every synthesized point equal)
+            if rec.get("family") == "constant":
+                err = 0.0
+            else:
+                continue
+        num += float(err) * a
+        den += a
+    if total == 0.0:
+        return 0.0
+    return num / den if den > 0 else None
+
+
+def design_clock(e, configured_mhz: float, cost_model) -> tuple[float, str]:
+    """(clock in MHz, where it comes from). A cost model with ``clock_mhz(module, params) ->
+    (MHz, source)`` (mase_cost: the Fmax of timing-driven place and route, or its fallback
+    labelled as assumed; ``[hardware] clock_mhz`` is passed as that fallback) gives each stage's
+    clock and the design runs at the slowest of them; stages it cannot answer for are named.
+    Without one (or when it answers for no stage) the design runs at ``[hardware] clock_mhz``:
+    "assumed clock"."""
+    fn = getattr(cost_model, "clock_mhz", None)
+    known, unknown = [], []
+    if callable(fn):
+        for s in e.stages:
+            try:
+                try:
+                    got = fn(s.module, s.params, fallback_mhz=configured_mhz)
+                except TypeError:  # a clock model without a fallback option
+                    got = fn(s.module, s.params)
+            except (KeyError, ValueError, NotImplementedError):
+                got = None
+            if got is None or got[0] is None:
+                unknown.append(s.module)
+            else:
+                known.append((float(got[0]), str(got[1]), s.module))
+    if not known:
+        return float(configured_mhz), f"assumed clock ([hardware] clock_mhz = {configured_mhz:g})"
+    mhz, source, module = min(known)
+    label = f"{module}: {source}"
+    if unknown:
+        label += f"; no clock estimate for {', '.join(sorted(set(unknown)))}"
+    return mhz, label
 
 
 def _area(e) -> dict:
@@ -147,18 +226,22 @@ def run(p, results: dict, stages) -> dict:
         e = rep.estimate
         info["parallelize_s"] = time.perf_counter() - t
         info["budget"] = rep.budget.name
-        info["estimate"] = {**_area(e), "cycles_per_input": e.cycles_per_input,
-                            "inputs_per_s": e.inputs_per_s, "bottleneck": e.bottleneck.stage}
+        d = describe(e, hw, cost_model)
+        info["estimate"] = {**d, "inputs_per_s": d["throughput"], "bottleneck": e.bottleneck.stage}
         a = info["estimate"]
+        band = a["band_pct"]["lut"]
         area = ("no area estimate: no cost model for " + ", ".join(a["unmodelled"]) if a["lut"] is None else
-                f"{a['lut']:,.0f} LUT, {a['dsp']:,.0f} DSP, {a['bram']:,.0f} BRAM18 (estimated, cost model"
+                f"{a['lut']:,.0f} LUT" + (f" ± {band:.1f}%" if band is not None else "")
+                + f", {a['dsp']:,.0f} DSP, {a['bram']:,.0f} BRAM18 (estimated, cost model"
+                + (f", extrapolated for {', '.join(a['extrapolated_modules'])}" if a["extrapolated"] else "")
                 + (f"; no cost model for {', '.join(a['unmodelled'])}, not counted" if a["unmodelled"] else "") + ")")
         info["operators"] = [{"node": s.stage, "module": s.module, "parallelism": _par(s.params),
                               "lut": (s.area or {}).get("lut"), "cycles": s.cycles_per_input,
                               "area_label": s.area_label} for s in e.stages]
         info["lines"].append(
-            f"Parallelize under budget {rep.budget.name} at {hw['clock_mhz']:g} MHz: {area}; bottleneck {e.bottleneck.stage} "
-            f"at {e.cycles_per_input:,.0f} cycles per input = {e.inputs_per_s:,.3g} inputs/s (estimated).")
+            f"Parallelize under budget {rep.budget.name}: {area}; bottleneck {e.bottleneck.stage} "
+            f"at {e.cycles_per_input:,.0f} cycles per input = {a['throughput']:,.3g} inputs/s (estimated) at "
+            f"{a['clock_mhz']:g} MHz ({a['clock_source']}).")
         info["lines"] += [f"parallelize: {s}" for s in rep.steps + rep.notes]
     # the hardware formats on the whole model, scored again when they differ from the chosen ones
     hfull = transplant(hq, sub)
@@ -176,6 +259,8 @@ def run(p, results: dict, stages) -> dict:
             if row.name != "FP32":
                 info["estimates"][row.name] = estimate_row(row.graph, hw, cost_model)
         info["estimates"]["chosen (mixed)"] = estimate_row(q, hw, cost_model)
+        if getattr(p, "plain", None) is not None:
+            info["estimates"][st.PLAIN] = estimate_row(p.plain, hw, cost_model)
         bad = {k: v["error"] for k, v in info["estimates"].items() if "error" in v}
         for k, msg in bad.items():
             info["lines"].append(f"No estimate for {k}: {msg}")

@@ -24,6 +24,7 @@ class Prepared:
     results: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)   # compare: FP32 and the uniform configurations
     chosen: object = None                      # the chosen quantized graph
+    plain: object = None                       # the chosen graph of the search without hardware terms
 
 
 def check(args) -> tuple[RunConfig, str]:

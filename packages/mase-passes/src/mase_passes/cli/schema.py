@@ -152,8 +152,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quality": Key("str", "metric", "eq. 4 quality term of a trial: \"metric\" (accuracy or -log perplexity), "
                        "\"agreement\" or \"kl\" (-KL) with the FP32 outputs", _choice(("metric", "agreement", "kl"))),
         "k": Key("float", 0.5, "eq. 4 weight of 1/bits"),
-        "k_throughput": Key("float", 0.0, "eq. 4 weight of the estimated throughput"),
-        "k_area": Key("float", 0.0, "eq. 4 weight of 1/estimated area"),
+        "k_throughput": Key("float", 0.0, "eq. 4 weight of the estimated throughput of [hardware] scope, relative "
+                            "to the uniform design at the top mantissa (theta / theta_ref; needs [hardware] "
+                            "parallelize; mase run then also searches without the hardware terms, for the report)"),
+        "k_area": Key("float", 0.0, "eq. 4 weight of 1 / estimated LUTs of [hardware] scope, relative to the "
+                      "uniform design at the top mantissa (A_ref / A; needs [hardware] parallelize; mase run then "
+                      "also searches without the hardware terms, for the report)"),
         "storage": Key("str", None, "Optuna storage URL (default: SQLite file in <output>/search)",
                        optional=True),
         "study_name": Key("str", "mase", "Optuna study name (a second run with the same name resumes)"),
@@ -182,7 +186,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "report": {
         "title": Key("str", None, "report title (default: model and task)", optional=True),
-        "compare": Key("str-list", ["MXInt8", "MXInt6", "MXInt4", "int8"],
+        "compare": Key("str-list", ["int8", "MXInt8", "MXInt6", "MXInt4", "BMF8", "BL8"],
                        "uniform configurations in the comparison table: baseline names "
                        f"{list(COMPARE_NAMES)} or format strings", _compare),
     },
@@ -360,6 +364,11 @@ def _cross_checks(s: dict, where: str) -> None:
     for key in ("k", "k_throughput", "k_area"):
         if s["search"][key] and s["search"]["objective"] == "multi" and key != "k":
             raise RunConfigError(f"{where}: [search] {key} only applies to objective = \"single\"")
+    for key in ("k_throughput", "k_area"):
+        if s["search"][key] and not s["hardware"]["parallelize"]:
+            raise RunConfigError(f"{where}: [search] {key} = {s['search'][key]:g} needs [hardware] parallelize = true "
+                                 f"(each trial's area and throughput come from the parallelize pass); set it, "
+                                 f"or set {key} = 0")
 
 
 def _did_you_mean(word: str, options) -> str:

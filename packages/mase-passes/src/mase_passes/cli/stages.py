@@ -40,6 +40,10 @@ UNIFORM = {
 }
 
 
+# the comparison row of the search without k_area / k_throughput (mase run)
+PLAIN = "mixed, no hardware terms"
+
+
 class StageUnavailable(RuntimeError):
     """A stage whose pass is not registered in this install (exit status 1, message says which)."""
 
@@ -199,16 +203,8 @@ def _strings(conf: dict) -> dict:
 
 
 # --- search -------------------------------------------------------------------------------
-def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages, verbose: bool = False):
-    """Run or resume the Optuna study on ``wl.search`` (``reference``: the FP32 outputs of those
-    batches); returns (SearchResult, summary dict).
-
-    Ctrl-C: during a trial's computation Optuna marks the trial FAIL and re-raises
-    KeyboardInterrupt; while Optuna stores a result the interrupt is held until it is stored
-    (mase_passes.interrupts). Every finished trial is then committed to the storage, and the next run (same storage and study
-    name) counts them and runs only the rest."""
-    import optuna
-
+def _search_options(wl: Workload, scfg: dict, out: Path, verbose: bool) -> tuple[type, dict]:
+    """(the registered search pass, its options from [search])."""
     base = require_pass("search", "install mase-passes with its search pass")
     opts = dict(n_trials=scfg["trials"], sampler=scfg["sampler"], seed=scfg["seed"], objective=scfg["objective"],
                 storage=scfg["storage"], study_name=scfg["study_name"], out_dir=str(out),
@@ -223,7 +219,47 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
             opts[key] = scfg[key]
         elif key in known and key == "startup_trials":
             opts[key] = scfg[key]
+    return base, opts
+
+
+def hardware_terms(graph, wl: Workload, scfg: dict, out: Path, hw: dict | None, cost_model=None):
+    """The checked hardware terms of a search with k_area / k_throughput (mase_passes.cli.hwsearch)."""
+    from mase_passes.cli import hwsearch
+    if hw is None:
+        raise hwsearch.HardwareTermsError("[search] k_area / k_throughput need the [hardware] section "
+                                          "(scope, budget) to estimate each trial")
+    base, opts = _search_options(wl, scfg, out, False)
+    return hwsearch.setup(graph, scfg, hw, base(**opts), cost_model=cost_model)
+
+
+def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages, verbose: bool = False,
+           hw: dict | None = None, terms=None, evaluations: dict | None = None):
+    """Run or resume the Optuna study on ``wl.search`` (``reference``: the FP32 outputs of those
+    batches); returns (SearchResult, summary dict).
+
+    Hardware terms (mase_passes.cli.hwsearch): with ``[search] k_area`` or ``k_throughput``
+    non-zero, ``hw`` (the [hardware] section) gives each trial an area and a throughput (an
+    error when it cannot); ``terms`` (a built HardwareTerms) records them in every trial even
+    with both weights 0 (the comparison search without hardware terms). ``evaluations``: a dict
+    shared with another search of the same graph, samples and reference; a configuration it has
+    already scored is not scored again (the search without hardware terms re-proposes the same
+    random-start trials).
+
+    Ctrl-C: during a trial's computation Optuna marks the trial FAIL and re-raises
+    KeyboardInterrupt; while Optuna stores a result the interrupt is held until it is stored
+    (mase_passes.interrupts). Every finished trial is then committed to the storage, and the next run (same storage and study
+    name) counts them and runs only the rest."""
+    import optuna
+
+    base, opts = _search_options(wl, scfg, out, verbose)
     url = base(**opts).storage_url()
+    if terms is None and (scfg["k_area"] or scfg["k_throughput"]):
+        terms = hardware_terms(graph, wl, scfg, out, hw)
+    if evaluations is not None:
+        opts["evaluations"] = evaluations
+    if terms is not None:
+        opts.update(hardware_fn=terms.trial, area_reference=terms.reference.get("lut") or 1.0,
+                    throughput_reference=terms.reference.get("throughput") or 1.0)
 
     def trials_so_far() -> list:
         from mase_passes.storage import open_storage  # retries the table-creation race of new databases
@@ -258,6 +294,17 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
             "nonfinite_failures": sum(t.state == optuna.trial.TrialState.FAIL
                                       and str(t.user_attrs.get("failure", "")).startswith("non-finite")
                                       for t in study.trials)}
+    if terms is not None:
+        info["k_area"], info["k_throughput"] = scfg["k_area"], scfg["k_throughput"]
+        info["hardware_terms"] = terms.info()
+        info["best_area"] = best.user_attrs.get("area")
+        info["best_throughput"] = best.user_attrs.get("throughput")
+        info["trials_table"] = [
+            {"trial": t.number, "metric": t.user_attrs.get("metric"), "average_bits": t.user_attrs.get("average_bits"),
+             "area": t.user_attrs.get("area"), "throughput": t.user_attrs.get("throughput"),
+             "extrapolated": t.user_attrs.get("area_extrapolated"),
+             "objective": t.values[0] if t.values else None}
+            for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     return result, info
 
 

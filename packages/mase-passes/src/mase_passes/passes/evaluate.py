@@ -11,10 +11,15 @@ Metrics on batches of ``(inputs, target)``:
   it sees every logit, so it still ranks configurations whose argmax decisions all agree
   (e.g. on the glosses a classifier head was fitted on).
 
-The objective is paper eq. 4, ``acc + k/b + k' * theta + k'' / A``, where ``acc`` is the
-quality term chosen by ``quality``: the task metric (accuracy, or -log perplexity), the
-agreement, or -KL (higher is better in every case); b the average bits
-(eq. 1, element-weighted), theta the throughput and A the area. They come from
+The objective is paper eq. 4, ``acc + k/b + k' * theta/theta_ref + k'' * A_ref/A``, where
+``acc`` is the quality term chosen by ``quality``: the task metric (accuracy, or -log
+perplexity), the agreement, or -KL (higher is better in every case); b the average bits
+(eq. 1, element-weighted), theta the throughput in inputs per second and A the area in LUTs.
+``throughput_reference`` (theta_ref) and ``area_reference`` (A_ref) make both hardware terms
+dimensionless: with the references of a reference design, ``k''`` is the score a design of
+the reference's area earns and a design half its size earns ``2 k''`` (the ``mase`` command
+uses the uniform configuration at the top of the searched mantissa range, see
+mase_passes.cli.hwsearch); both default to 1, i.e. raw inputs/s and LUTs. They come from
 
 * the caller (``throughput=``, ``area=``), or
 * with ``hardware=True``, the hardware estimate of the graph as mapped onto mase_hwlib
@@ -58,7 +63,8 @@ class EvalResult:
 @dataclass(frozen=True)
 class Evaluate:
     """Options: ``metric`` (accuracy or perplexity), eq. 4 weights ``k`` (bits), ``k_throughput``
-    (k'), ``k_area`` (k''), ``quality``: the eq. 4 quality term, "metric" (accuracy, or
+    (k'), ``k_area`` (k''), ``throughput_reference`` / ``area_reference`` (the theta and A that
+    count as 1, see the module docstring), ``quality``: the eq. 4 quality term, "metric" (accuracy, or
     -log(perplexity), so higher is better in both cases), "agreement" or "kl" (-KL; both need a
     reference)."""
 
@@ -70,8 +76,14 @@ class Evaluate:
     hardware: bool = False
     clock_mhz: float = 200.0
     quality: str = "metric"
+    throughput_reference: float = 1.0  # inputs/s that count as theta = 1 in eq. 4
+    area_reference: float = 1.0        # LUTs that count as A = 1 in eq. 4
 
     def __post_init__(self):
+        for name in ("throughput_reference", "area_reference"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"evaluate: {name} must be a positive finite number, got {v!r}")
         if self.metric not in METRICS:
             raise ValueError(f"evaluate: metric must be one of {METRICS}, got {self.metric!r}")
         if self.quality not in QUALITIES:
@@ -145,14 +157,15 @@ class Evaluate:
 
     def objective(self, quality: float, bits: float, throughput: float | None = None,
                   area: float | None = None) -> float:
-        """Paper eq. 4: quality + k/b + k' * theta + k''/A (missing hardware terms left out)."""
+        """Paper eq. 4: quality + k/b + k' * theta/theta_ref + k'' * A_ref/A (theta in inputs/s,
+        A in LUTs; missing hardware terms left out)."""
         value = quality + self.k / bits
         if throughput is not None:
-            value += self.k_throughput * throughput
+            value += self.k_throughput * throughput / self.throughput_reference
         if area is not None:
             if area <= 0:
                 raise ValueError(f"evaluate: area must be positive, got {area}")
-            value += self.k_area / area
+            value += self.k_area * self.area_reference / area
         return value
 
 

@@ -62,7 +62,16 @@ class Search:
     """Options: trials, sampler, seed, objective (single or multi), storage URL, study
     name, output directory, mantissa range, the block/exponent/family choices, the eq. 4 weights,
     ``start_uniform`` mantissa widths tried first (one uniform trial each, new studies only)
-    and optional area/throughput callbacks ``config -> number`` for the hardware terms.
+    and optional area/throughput callbacks ``config -> number`` for the hardware terms, or
+    ``hardware_fn``: ``quantized graph -> {"lut": LUTs, "throughput": inputs/s, ...}`` (a dict
+    with ``"error"`` when the graph has no estimate), called once per trial on the trial's
+    quantized graph (mase_passes.cli.hwsearch caches it per format assignment); the trial
+    records ``area`` and ``throughput`` and eq. 4 gets them divided by ``area_reference`` /
+    ``throughput_reference`` (see mase_passes.passes.evaluate). A trial whose hardware
+    estimate is missing a term eq. 4 weighs is a failed trial (``failure`` says why).
+    ``evaluations``: a dict {trial parameters: EvalResult} shared by searches of the same graph,
+    batches and reference; a configuration found there is not evaluated again (its eq. 4 value
+    is recomputed with this search's weights).
 
     The space (mase_passes.search_space): ``ranges`` ((regex on a tensor's label, (lo, hi))
     pairs, first match wins, lo == hi fixes the width), ``group_by`` (a regex: tensors whose
@@ -101,6 +110,12 @@ class Search:
     verbose: bool = False
     area_fn: Callable[[dict], float] | None = None
     throughput_fn: Callable[[dict], float] | None = None
+    hardware_fn: Callable[[MaseGraph], dict] | None = None
+    # {trial params: EvalResult} shared by searches of the same graph, batches and reference
+    # (e.g. with and without hardware terms): a configuration already scored is not scored again
+    evaluations: dict | None = None
+    area_reference: float = 1.0        # LUTs that count as A = 1 in eq. 4
+    throughput_reference: float = 1.0  # inputs/s that count as theta = 1 in eq. 4
     heartbeat_interval: int = 10  # seconds; server storages only (mase_passes.storage)
     grace_period: int = 60
 
@@ -144,7 +159,7 @@ class Search:
     def directions(self) -> list[str]:
         if self.objective == "single":
             return ["maximize"]
-        return ["maximize", "minimize"] + (["minimize"] if self.area_fn else [])
+        return ["maximize", "minimize"] + (["minimize"] if self.area_fn or self.hardware_fn else [])
 
     def space(self, graph: MaseGraph) -> SearchSpace:
         """The dimensions searched on ``graph`` (one per tensor unless ranges/group_by say otherwise)."""
@@ -178,7 +193,8 @@ class Search:
             raise ValueError(f"search: quality {self.quality!r} compares trials with the FP32 outputs; "
                              "pass reference= (the FP32 graph or its logits)")
         evaluator = Evaluate(metric=self.metric, k=self.k, k_throughput=self.k_throughput, k_area=self.k_area,
-                             quality=self.quality)
+                             quality=self.quality, area_reference=self.area_reference,
+                             throughput_reference=self.throughput_reference)
         storage = open_storage(self.storage_url(), StorageOptions(heartbeat_interval=self.heartbeat_interval,
                                                                   grace_period=self.grace_period))
         study = optuna.create_study(study_name=self.study_name, storage=storage,
@@ -208,19 +224,30 @@ class Search:
                     q = Quantize(config=conf).apply(graph)
                     area = self.area_fn(conf) if self.area_fn else None
                     thr = self.throughput_fn(conf) if self.throughput_fn else None
-                    r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
+                    if self.hardware_fn is not None:
+                        area, thr = self._hardware_terms(q, trial)
+                    key = tuple(sorted(trial.params.items()))
+                    r = self.evaluations.get(key) if self.evaluations is not None else None
+                    if r is None:
+                        r = evaluator.apply(q, batches, reference=reference, throughput=thr, area=area)
+                        if self.evaluations is not None:
+                            self.evaluations[key] = r
             except NonFiniteOutputError as exc:  # the trial becomes FAIL (optimize's catch); say why
                 trial.set_user_attr("failure", f"non-finite outputs: {exc}")
+                raise
+            except HardwareTermError as exc:
+                trial.set_user_attr("failure", str(exc))
                 raise
             trial.set_user_attr("metric", r.value)
             trial.set_user_attr("average_bits", r.average_bits)
             trial.set_user_attr("agreement", r.agreement)
             trial.set_user_attr("kl", r.kl)
             trial.set_user_attr("area", area)
+            trial.set_user_attr("throughput", thr)
             quality = evaluator.quality_term(r.value, r.agreement, r.kl)
-            if self.objective == "single":
-                return r.objective
-            return (quality, r.average_bits) + ((area,) if self.area_fn else ())
+            if self.objective == "single":  # from the terms, not r.objective: r may be a shared evaluation
+                return evaluator.objective(quality, r.average_bits, thr, area)
+            return (quality, r.average_bits) + ((area,) if self.area_fn or self.hardware_fn else ())
 
         if not study.trials:  # a new study: try the uniform widths first, TPE then starts near them
             for rule in tuple(self.start_uniform) + tuple(self.seeds):
@@ -237,7 +264,7 @@ class Search:
             # Ctrl-C outside a trial's computation is held until the trial is stored
             with interrupt:
                 study.optimize(objective, n_trials=attempts, callbacks=[stop, interrupt.raise_pending],
-                               catch=(NonFiniteOutputError,))
+                               catch=(NonFiniteOutputError, HardwareTermError))
         if uses_heartbeat(storage):  # Optuna checks before each trial; a worker that is done checks once more
             _fail_dead_workers(study)
         out = Path(self.out_dir)
@@ -251,11 +278,28 @@ class Search:
         finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         return SearchResult(study, best_conf, out, finished)
 
+    def _hardware_terms(self, q: MaseGraph, trial) -> tuple[float | None, float | None]:
+        """(area in LUTs, throughput in inputs/s) of the trial's quantized graph from
+        ``hardware_fn``; a term eq. 4 weighs (k_area / k_throughput non-zero) must be there."""
+        est = self.hardware_fn(q)
+        area, thr = est.get("lut"), est.get("throughput")
+        trial.set_user_attr("area_extrapolated", bool(est.get("extrapolated")))
+        weighed = (("area", self.k_area or self.objective == "multi", area), ("throughput", self.k_throughput, thr))
+        missing = [name for name, k, v in weighed if k and v is None]  # multi: area is the third objective
+        if missing or ("error" in est and any(k for _, k, _ in weighed)):
+            why = est.get("error") or ("no cost model for " + ", ".join(est.get("unmodelled") or ["?"]))
+            raise HardwareTermError(f"no hardware estimate of {' and '.join(missing) or 'the design'}: {why}")
+        return area, thr
+
     def _best_trial(self, study: optuna.Study) -> optuna.trial.FrozenTrial:
         if self.objective == "single":
             return study.best_trial
         # multi: the Pareto trial with the best quality
         return max(study.best_trials, key=lambda t: t.values[0])
+
+
+class HardwareTermError(ValueError):
+    """A trial whose hardware estimate lacks a term eq. 4 weighs: the trial fails, the search goes on."""
 
 
 def _format(family: str, block, exponent: int, mantissa: int) -> mxf.Format:
@@ -291,7 +335,8 @@ def _fail_stale(study: optuna.Study) -> None:
 
 
 def write_pareto(study: optuna.Study, out: Path) -> None:
-    """pareto.csv (trial, metric, average bits, area, objective values) and pareto.png."""
+    """pareto.csv (trial, metric, average bits, area in LUTs, throughput in inputs/s, objective
+    values) and pareto.png."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -300,10 +345,11 @@ def write_pareto(study: optuna.Study, out: Path) -> None:
     front = _pareto([(t.user_attrs["metric"], t.user_attrs["average_bits"]) for t in done])
     fh = io.StringIO(newline="")
     w = csv.writer(fh)
-    w.writerow(["trial", "metric", "average_bits", "area", "values", "on_front"])
+    w.writerow(["trial", "metric", "average_bits", "area", "throughput", "values", "on_front"])
     for t, on in zip(done, front):
         w.writerow([t.number, t.user_attrs["metric"], t.user_attrs["average_bits"],
-                    t.user_attrs.get("area"), " ".join(f"{v:.6g}" for v in t.values), int(on)])
+                    t.user_attrs.get("area"), t.user_attrs.get("throughput"),
+                    " ".join(f"{v:.6g}" for v in t.values), int(on)])
     write_atomic(out / "pareto.csv", fh.getvalue())
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter([t.user_attrs["average_bits"] for t in done], [t.user_attrs["metric"] for t in done],

@@ -1,5 +1,6 @@
-"""The report's own figure: bitwidth distribution per layer of the chosen configuration (paper
-Fig. 1b). The variance profile (Fig. 1a), search history and Pareto front come from the
+"""The report's own figures: bitwidth distribution per layer of the chosen configuration (paper
+Fig. 1b) and the comparison of configurations (area efficiency vs int8 and accuracy vs FP32, after
+the paper's Fig. 7). The variance profile (Fig. 1a), search history and Pareto front come from the
 profile and search passes."""
 
 from __future__ import annotations
@@ -39,6 +40,52 @@ def plot_bitwidths(dist: dict, path: str | Path, title: str = "chosen configurat
     bottom.set_ylabel("average bits (eq. 1)")
     bottom.set_title("per layer: element-weighted average, bars = min..max tensor")
     fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_comparison(rows: list[dict], reference: str | None, metric: str, path: str | Path) -> Path:
+    """After the paper's Fig. 7: bars = area efficiency (throughput per LUT) relative to the
+    ``reference`` row, one per configuration (estimated; a row without a hardware estimate gets
+    no bar and the label "no hardware"); line = metric difference vs FP32 (accuracy in percentage
+    points; measured). ``rows`` are :func:`mase_passes.report.content.comparison_rows` dicts."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("plot_comparison: no rows")
+    xs = list(range(len(rows)))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4))
+    effs = [r["efficiency"] for r in rows]
+    ax.bar([x for x, e in zip(xs, effs) if e is not None], [e for e in effs if e is not None], color="C0",
+           label=f"area efficiency vs {reference} (estimated)")
+    top = max([e for e in effs if e is not None] or [1.0])
+    for x, e, r in zip(xs, effs, rows):
+        if e is None:
+            ax.text(x, 0.02 * top, "no hardware" if r["name"] != "FP32" else "not built", rotation=90,
+                    ha="center", va="bottom", fontsize=7, color="0.4")
+        else:
+            ax.text(x, e, f"{e:.2f}x", ha="center", va="bottom", fontsize=7)
+    if reference is not None:
+        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax.set_ylabel(f"area efficiency vs {reference or '(none)'}")
+    ax.set_xticks(xs, [r["name"] for r in rows], rotation=25, ha="right", fontsize=8)
+    ax2 = ax.twinx()
+    ds = [r["delta"] for r in rows]
+    ax2.plot([x for x, d in zip(xs, ds) if d is not None], [d for d in ds if d is not None], "o-", color="C3",
+             label=f"{metric} difference vs FP32 (measured)")
+    ax2.axhline(0.0, color="C3", lw=0.6, ls=":")
+    ax2.set_ylabel("accuracy difference vs FP32 (points)" if metric == "accuracy"
+                   else "perplexity difference vs FP32")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.set_ylim(0, 1.2 * top)
+    fig.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower center", ncol=2, frameon=False)
+    ax.set_title("configurations: area efficiency and accuracy (paper Fig. 7 style)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
