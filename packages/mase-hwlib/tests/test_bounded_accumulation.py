@@ -121,6 +121,28 @@ def test_default_width_and_its_error_bound():
         assert accumulate.error_bound(n, 0, f, "truncate") < Fraction(1, 4)
 
 
+def test_acc_config_resolves_every_bounded_accumulators_width():
+    # TW = 21, N = 24 terms, LSB exponents in [-10, 20]: default 21 + 5 + (5 + 2) = 33, F = 7;
+    # exact (0): F = the whole gap 30, built 21 + 5 + 30 = 56; explicit 30: F = 4
+    cfg = accumulate.acc_config("m", -1, 21, 24, -10, 20)
+    assert cfg == {"ACC_WIDTH": 33, "ACC_TERM_WIDTH": 21, "ACC_TERMS": 24, "ACC_BITS": 33, "ACC_FRAC": 7}
+    exact = accumulate.acc_config("m", 0, 21, 24, -10, 20)
+    assert (exact["ACC_WIDTH"], exact["ACC_BITS"], exact["ACC_FRAC"]) == (0, 56, 30)
+    assert accumulate.acc_config("m", 30, 21, 24, -10, 20)["ACC_FRAC"] == 4
+    with pytest.raises(ValueError, match=r"m: parameter ACC_WIDTH=25 is below the minimum 26"):
+        accumulate.acc_config("m", 25, 21, 24, -10, 20)
+    # the MXInt tile dot and the BMF / BL dot products resolve through it
+    for module, params in (("mase_mxint_linear", dict(BLOCK_K=16, IN_TILES=24, ACC_WIDTH=0)),
+                           ("mase_bmf_dot", dict(ACC_WIDTH=0)), ("mase_bl_dot", dict())):
+        r = catalog.get(module).resolve(params)
+        if "LSB_MIN" in r:
+            lo, hi = r["LSB_MIN"], r["LSB_MAX"]
+        else:  # MXInt: products of two 8-bit-exponent, 7-bit-mantissa blocks, 2 * (127 - 6) each way
+            lo, hi = -254 - 12, 254 - 12
+        want = accumulate.acc_config(module, params.get("ACC_WIDTH", -1), r["ACC_TERM_WIDTH"], r["ACC_TERMS"], lo, hi)
+        assert {k: r[k] for k in want} == want
+
+
 @pytest.mark.parametrize("module,params,minimum", [
     # linear defaults: TW = 7+7+clog2(5)+2 = 19, N = 2 -> 19 + clog2(3) = 21
     ("mase_mxint_linear", dict(), 21),

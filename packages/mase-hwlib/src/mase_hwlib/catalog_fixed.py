@@ -13,6 +13,9 @@ saturation (``mase_fixed_round``), so an output equals
 from __future__ import annotations
 
 from mase_hwlib.catalog import Field, ModuleSpec, Param, Stream, register
+from mase_hwlib.catalog_tiles import (B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, MATMUL_TILES, W_STREAM_DOC,
+                                      bias_streamed, linear_rom_params, linear_tiling, matmul_lanes,
+                                      weights_streamed)
 from mase_hwlib.golden import fixed
 
 #: Accumulator / working widths above this are refused (a mistyped FRAC, not a real design).
@@ -94,9 +97,7 @@ def _matmul_derive(p):
     _check_work("mase_fixed_matmul", "the accumulator", acc["ACC_WIDTH"])
     _round_width("mase_fixed_matmul", acc["ACC_WIDTH"], acc["ACC_FRAC"], p["OUT_WIDTH"], p["OUT_FRAC"])
     return {
-        "A_LANES": p["A_ROWS"] * p["BLOCK_K"],
-        "B_LANES": p["B_COLS"] * p["BLOCK_K"],
-        "OUT_LANES": p["A_ROWS"] * p["B_COLS"],
+        **matmul_lanes(p),
         "ACC_WIDTH": acc["ACC_WIDTH"],
         "ACC_FRAC": acc["ACC_FRAC"],
         "CYCLES_PER_BLOCK": p["K_TILES"],
@@ -110,10 +111,7 @@ register(ModuleSpec(
          "B^T B_COLS x BLOCK_K) per output tile (A_ROWS x B_COLS); exact integer K-sum (ACC_WIDTH bits), "
          "rounded once; one tile pair per cycle."),
     params=(
-        Param("BLOCK_K", 4, "elements along K per tile", 1, 64),
-        Param("A_ROWS", 1, "rows of an A tile = output tile rows", 1, 16),
-        Param("B_COLS", 1, "columns of a B tile = output tile columns", 1, 16),
-        Param("K_TILES", 2, "tiles along K per output tile", 1, 4096),
+        *MATMUL_TILES,
         _width("A"), _frac("A"), _width("B"), _frac("B"), _width("OUT"), _frac("OUT"),
     ),
     streams=(_fx("a", "in", "A_LANES", "A"), _fx("b", "in", "B_LANES", "B"), _fx("y", "out", "OUT_LANES", "OUT")),
@@ -122,26 +120,12 @@ register(ModuleSpec(
 
 
 def _linear_derive(p):
-    if p["WEIGHTS_IN_ROM"] and not p["WEIGHT_FILE"]:
-        raise ValueError("mase_fixed_linear: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE (see mase_hwlib.rom_fixed)")
-    if p["WEIGHTS_IN_ROM"] and p["HAS_BIAS"] and not p["BIAS_FILE"]:
-        raise ValueError("mase_fixed_linear: WEIGHTS_IN_ROM=1 with HAS_BIAS=1 needs BIAS_FILE")
+    tiling = linear_tiling("mase_fixed_linear", p, "mase_hwlib.rom_fixed.write_fixed_rom")
     acc = fixed.dot_accumulator(p["X_WIDTH"], p["X_FRAC"], p["W_WIDTH"], p["W_FRAC"], p["IN_TILES"] * p["BLOCK_K"],
                                 p["HAS_BIAS"], p["B_WIDTH"], p["B_FRAC"])
     _check_work("mase_fixed_linear", "the accumulator", acc["ACC_WIDTH"])
     _round_width("mase_fixed_linear", acc["ACC_WIDTH"], acc["ACC_FRAC"], p["OUT_WIDTH"], p["OUT_FRAC"])
-    return {
-        "X_LANES": p["X_ROWS"] * p["BLOCK_K"],
-        "W_LANES": p["OUT_TILE"] * p["BLOCK_K"],
-        "OUT_LANES": p["X_ROWS"] * p["OUT_TILE"],
-        "IN_FEATURES": p["IN_TILES"] * p["BLOCK_K"],
-        "OUT_FEATURES": p["OUT_TILES"] * p["OUT_TILE"],
-        "ACC_WIDTH": acc["ACC_WIDTH"],
-        "ACC_FRAC": acc["ACC_FRAC"],
-        # steady state (x double-buffered): one tile pair per cycle
-        "CYCLES_PER_GROUP": p["IN_TILES"] * p["OUT_TILES"],
-        "LATENCY": 2 * p["IN_TILES"],
-    }
+    return {**tiling, "ACC_WIDTH": acc["ACC_WIDTH"], "ACC_FRAC": acc["ACC_FRAC"]}
 
 
 register(ModuleSpec(
@@ -150,23 +134,16 @@ register(ModuleSpec(
          "ROMs from $readmemh files (mase_hwlib.rom_fixed); exact integer accumulation (ACC_WIDTH bits), bias "
          "aligned exactly, one rounding per output element."),
     params=(
-        Param("BLOCK_K", 4, "elements along in_features per tile", 1, 64),
-        Param("X_ROWS", 1, "rows of an x tile", 1, 16),
-        Param("OUT_TILE", 2, "out_features per W / output tile", 1, 16),
-        Param("IN_TILES", 2, "in_features / BLOCK_K", 1, 4096),
-        Param("OUT_TILES", 2, "out_features / OUT_TILE", 1, 4096),
+        *LINEAR_TILES,
         _width("X"), _frac("X"), _width("W"), _frac("W"),
-        Param("HAS_BIAS", 0, "1: add a bias per output feature", 0, 1),
+        HAS_BIAS,
         _width("B"), _frac("B"), _width("OUT"), _frac("OUT"),
-        Param("WEIGHTS_IN_ROM", 0, "1: weights (and bias) from ROM files instead of streams", 0, 1),
-        Param("WEIGHT_FILE", "", "$readmemh image of the weight ROM (mase_hwlib.rom_fixed)", kind="str"),
-        Param("BIAS_FILE", "", "$readmemh image of the bias ROM (mase_hwlib.rom_fixed)", kind="str"),
+        *linear_rom_params("mase_hwlib.rom_fixed"),
     ),
     streams=(
         _fx("x", "in", "X_LANES", "X"),
-        _fx("w", "in", "W_LANES", "W", "weight tiles W[o, k], order (o, k)", present=lambda p: not p["WEIGHTS_IN_ROM"]),
-        _fx("b", "in", "OUT_TILE", "B", "bias tile of output tile o",
-            present=lambda p: p["HAS_BIAS"] and not p["WEIGHTS_IN_ROM"]),
+        _fx("w", "in", "W_LANES", "W", W_STREAM_DOC, present=weights_streamed),
+        _fx("b", "in", "OUT_TILE", "B", B_STREAM_DOC, present=bias_streamed),
         _fx("y", "out", "OUT_LANES", "OUT"),
     ),
     golden=fixed.linear_module,

@@ -15,6 +15,9 @@ with ``ACC_WIDTH = 0``.
 from __future__ import annotations
 
 from mase_hwlib.catalog import Field, ModuleSpec, Param, Stream, register
+from mase_hwlib.catalog_tiles import (B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, MATMUL_TILES, W_STREAM_DOC,
+                                      bias_streamed, linear_rom_params, linear_tiling, matmul_lanes,
+                                      weights_streamed)
 from mase_hwlib.golden import accumulate, mxint
 
 
@@ -59,13 +62,11 @@ def _emax(p, prefix):
 
 
 def _acc_derive(module, p, term_width, n_terms, lsb_range):
-    """The bounded accumulator's values: ACC_WIDTH resolved (-1 -> the derived default; a
-    width below TW + clog2(N+1) is refused), its term width TW, term count N, built width
-    and fraction bits F (``lsb_range`` = (min, max) LSB exponent: the exact mode's gap)."""
-    width = accumulate.resolve_acc_width(module, p["ACC_WIDTH"], term_width, n_terms)
-    bits = width or accumulate.min_acc_width(term_width, n_terms) + lsb_range[1] - lsb_range[0]
-    return {"ACC_WIDTH": width, "ACC_TERM_WIDTH": term_width, "ACC_TERMS": n_terms, "ACC_BITS": bits,
-            "ACC_FRAC": accumulate.frac_bits(bits, term_width, n_terms)}
+    """The bounded accumulator's values (:func:`accumulate.acc_config`): ACC_WIDTH resolved
+    (-1 -> the derived default; a width below TW + clog2(N+1) is refused), its term width TW,
+    term count N, built width and fraction bits F (``lsb_range`` = (min, max) LSB exponent:
+    the exact mode's gap)."""
+    return accumulate.acc_config(module, p["ACC_WIDTH"], term_width, n_terms, *lsb_range)
 
 
 def _dot_acc(module, p, a, b, k_tiles, block_k, bias=None):
@@ -147,9 +148,7 @@ for _name, _golden, _doc, _extra, _derive, _sources in (
 
 def _matmul_derive(p):
     return {
-        "A_LANES": p["A_ROWS"] * p["BLOCK_K"],
-        "B_LANES": p["B_COLS"] * p["BLOCK_K"],
-        "OUT_LANES": p["A_ROWS"] * p["B_COLS"],
+        **matmul_lanes(p),
         **_widths(p, "A", "B", "OUT"),
         **_dot_acc("mase_mxint_matmul", p, "A", "B", p["K_TILES"], p["BLOCK_K"]),
     }
@@ -166,10 +165,7 @@ register(
             "one tile pair per cycle."
         ),
         params=(
-            Param("BLOCK_K", 4, "elements along K per tile (the block of both operands)", 1, 64),
-            Param("A_ROWS", 1, "rows of an A tile = output tile rows (A's second block extent)", 1, 16),
-            Param("B_COLS", 1, "columns of a B tile = output tile columns (B's second block extent)", 1, 16),
-            Param("K_TILES", 2, "tiles along K per output tile", 1, 4096),
+            *MATMUL_TILES,
             _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT"), *_ACC,
         ),
         streams=(
@@ -178,26 +174,15 @@ register(
             _mx("y", "out", "OUT_LANES", "OUT"),
         ),
         golden=mxint.matmul,
-        sources=(*_DOT, "mase_mxint_matmul.sv"),
+        sources=(*_DOT, "mase_tile_pair_join.sv", "mase_mxint_matmul.sv"),
         derive=_matmul_derive,
     )
 )
 
 
 def _linear_derive(p):
-    if p["WEIGHTS_IN_ROM"] and not p["WEIGHT_FILE"]:
-        raise ValueError("mase_mxint_linear: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE (see mase_hwlib.rom.write_mx_rom)")
-    if p["WEIGHTS_IN_ROM"] and p["HAS_BIAS"] and not p["BIAS_FILE"]:
-        raise ValueError("mase_mxint_linear: WEIGHTS_IN_ROM=1 with HAS_BIAS=1 needs BIAS_FILE")
     return {
-        "X_LANES": p["X_ROWS"] * p["BLOCK_K"],
-        "W_LANES": p["OUT_TILE"] * p["BLOCK_K"],
-        "OUT_LANES": p["X_ROWS"] * p["OUT_TILE"],
-        "IN_FEATURES": p["IN_TILES"] * p["BLOCK_K"],
-        "OUT_FEATURES": p["OUT_TILES"] * p["OUT_TILE"],
-        # steady state (x double-buffered): one tile pair per cycle
-        "CYCLES_PER_GROUP": p["IN_TILES"] * p["OUT_TILES"],
-        "LATENCY": 2 * p["IN_TILES"],
+        **linear_tiling("mase_mxint_linear", p, "mase_hwlib.rom.write_mx_rom"),
         **_widths(p, "X", "W", "BIAS", "OUT"),
         **_dot_acc("mase_mxint_linear", p, "X", "W", p["IN_TILES"], p["BLOCK_K"], "BIAS" if p["HAS_BIAS"] else None),
     }
@@ -213,29 +198,21 @@ register(
             "ACC_WIDTH=0 exact Kulisch), one rounding per output tile."
         ),
         params=(
-            Param("BLOCK_K", 4, "elements along in_features per tile (block of x and W)", 1, 64),
-            Param("X_ROWS", 1, "rows of an x tile (x's second block extent)", 1, 16),
-            Param("OUT_TILE", 2, "out_features per W / output tile (W's second block extent)", 1, 16),
-            Param("IN_TILES", 2, "in_features / BLOCK_K", 1, 4096),
-            Param("OUT_TILES", 2, "out_features / OUT_TILE", 1, 4096),
+            *LINEAR_TILES,
             _man("X"), _exp("X"), _man("W"), _exp("W"),
-            Param("HAS_BIAS", 0, "1: add a bias per output feature", 0, 1),
+            HAS_BIAS,
             _man("BIAS"), _exp("BIAS"), _man("OUT"), _exp("OUT"),
-            Param("WEIGHTS_IN_ROM", 0, "1: weights (and bias) from ROM files instead of streams", 0, 1),
-            Param("WEIGHT_FILE", "", "$readmemh image of the weight ROM (mase_hwlib.rom)", kind="str"),
-            Param("BIAS_FILE", "", "$readmemh image of the bias ROM (mase_hwlib.rom)", kind="str"),
+            *linear_rom_params("mase_hwlib.rom"),
             *_ACC,
         ),
         streams=(
             _mx("x", "in", "X_LANES", "X"),
-            Stream("w", "in", _mx("w", "in", "W_LANES", "W").fields, "weight tiles W[o, k], order (o, k)",
-                   present=lambda p: not p["WEIGHTS_IN_ROM"]),
-            Stream("b", "in", _mx("b", "in", "OUT_TILE", "BIAS").fields, "bias tile of output tile o",
-                   present=lambda p: p["HAS_BIAS"] and not p["WEIGHTS_IN_ROM"]),
+            Stream("w", "in", _mx("w", "in", "W_LANES", "W").fields, W_STREAM_DOC, present=weights_streamed),
+            Stream("b", "in", _mx("b", "in", "OUT_TILE", "BIAS").fields, B_STREAM_DOC, present=bias_streamed),
             _mx("y", "out", "OUT_LANES", "OUT"),
         ),
         golden=mxint.linear_module,
-        sources=(*_DOT, "mase_mxint_linear.sv"),
+        sources=(*_DOT, "mase_linear_sequencer.sv", "mase_mxint_linear.sv"),
         derive=_linear_derive,
     )
 )

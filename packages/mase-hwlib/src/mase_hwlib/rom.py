@@ -14,7 +14,7 @@ import numpy as np
 
 from mase_hwlib.streams import pack_lanes, unpack_lanes
 
-__all__ = ["write_mx_rom", "read_mx_rom"]
+__all__ = ["write_mx_rom", "read_mx_rom", "read_linear_roms"]
 
 
 def write_mx_rom(path, beats, man: int, exp: int) -> Path:
@@ -41,3 +41,26 @@ def read_mx_rom(path, lanes: int, man: int, exp: int) -> dict:
     mant = [unpack_lanes(w & ((1 << mw) - 1), lanes, man + 1, True) for w in words]
     exps = [unpack_lanes(w >> mw, 1, exp, True) for w in words]
     return {"mant": np.array(mant, dtype=np.int64).reshape(-1, lanes), "exp": np.array(exps, dtype=np.int64)}
+
+
+def read_linear_roms(module: str, params, read_weights, read_bias, count=len):
+    """The weight and bias tiles a linear with ``WEIGHTS_IN_ROM = 1`` loads, ``(weights, bias)``
+    (bias None without HAS_BIAS): ``read_weights(path)`` / ``read_bias(path)`` read one image in
+    the module's tile format, ``count(tiles)`` is its tile count, which must be
+    ``OUT_TILES*IN_TILES`` (weights) and ``OUT_TILES`` (bias); a missing file or another count
+    raises ValueError naming ``module``."""
+    if not params["WEIGHT_FILE"]:
+        raise ValueError(f"{module}: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE")
+    weights = read_weights(params["WEIGHT_FILE"])
+    if count(weights) != params["OUT_TILES"] * params["IN_TILES"]:
+        raise ValueError(f"{module}: {params['WEIGHT_FILE']} holds {count(weights)} tiles, expected "
+                         f"OUT_TILES*IN_TILES = {params['OUT_TILES'] * params['IN_TILES']}")
+    bias = None
+    if params["HAS_BIAS"]:
+        if not params["BIAS_FILE"]:
+            raise ValueError(f"{module}: WEIGHTS_IN_ROM=1 with HAS_BIAS=1 needs BIAS_FILE")
+        bias = read_bias(params["BIAS_FILE"])
+        if count(bias) != params["OUT_TILES"]:
+            raise ValueError(f"{module}: {params['BIAS_FILE']} holds {count(bias)} tiles, expected "
+                             f"OUT_TILES = {params['OUT_TILES']}")
+    return weights, bias

@@ -53,6 +53,7 @@ __all__ = [
     "default_acc_width",
     "frac_bits",
     "resolve_acc_width",
+    "acc_config",
     "round_shift",
     "bounded_sum",
     "exact_sum",
@@ -99,6 +100,24 @@ def resolve_acc_width(module: str, acc_width: int, term_width: int, n_terms: int
             f"{n_terms} terms); use ACC_WIDTH >= {lo}, -1 (derived default "
             f"{default_acc_width(term_width, n_terms)}) or 0 (exact)")
     return acc_width
+
+
+def acc_config(module: str, acc_width: int, term_width: int, n_terms: int, lsb_min: int,
+               lsb_max: int) -> dict:
+    """The accumulator a catalog entry builds, from its ACC_WIDTH parameter: the values the
+    RTL and the golden models are sized by, for terms whose LSB exponents lie in
+    ``[lsb_min, lsb_max]``.
+
+    ``ACC_WIDTH`` is :func:`resolve_acc_width` (-1 -> the derived default, 0 exact stays 0, a
+    narrower width raises ValueError naming it and the minimum); ``ACC_BITS`` the built width:
+    ``ACC_WIDTH``, or in exact mode ``TW + clog2(N+1) + G`` with ``G = lsb_max - lsb_min`` the
+    largest exponent gap, so that ``F = G`` and no shifted-out bit is ever non-zero;
+    ``ACC_FRAC`` is ``F`` (:func:`frac_bits`) of that width. ``ACC_TERM_WIDTH`` and
+    ``ACC_TERMS`` repeat TW and N."""
+    width = resolve_acc_width(module, acc_width, term_width, n_terms)
+    bits = width or min_acc_width(term_width, n_terms) + (lsb_max - lsb_min)
+    return {"ACC_WIDTH": width, "ACC_TERM_WIDTH": term_width, "ACC_TERMS": n_terms, "ACC_BITS": bits,
+            "ACC_FRAC": frac_bits(bits, term_width, n_terms)}
 
 
 def round_shift(v: int, d: int, rounding: str) -> int:

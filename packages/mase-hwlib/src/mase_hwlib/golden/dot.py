@@ -155,17 +155,12 @@ def block_acc(module: str, acc_width: int, term_width: int, n_terms: int, man_bi
     ``y_exp``: every ``L_b``, ``R - F`` and their differences)."""
     hi = bias_hi(bias_bits)
     lsb_min, lsb_max = 2 - 2 * hi - 2 * man_bits, 2 + 2 * (hi + 1) - 2 * man_bits
-    width = accumulate.resolve_acc_width(module, acc_width, term_width, n_terms)
-    bits = width or accumulate.min_acc_width(term_width, n_terms) + (lsb_max - lsb_min)
+    acc = accumulate.acc_config(module, acc_width, term_width, n_terms, lsb_min, lsb_max)
     return {
-        "ACC_WIDTH": width,
-        "ACC_TERM_WIDTH": term_width,
-        "ACC_TERMS": n_terms,
-        "ACC_BITS": bits,
-        "ACC_FRAC": accumulate.frac_bits(bits, term_width, n_terms),
+        **acc,
         "LSB_MIN": lsb_min,
         "LSB_MAX": lsb_max,
-        "EXP_WIDTH": accumulate.clog2(max(-lsb_min, lsb_max) + bits + 1) + 1,
+        "EXP_WIDTH": accumulate.clog2(max(-lsb_min, lsb_max) + acc["ACC_BITS"] + 1) + 1,
     }
 
 

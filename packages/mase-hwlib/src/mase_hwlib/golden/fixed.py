@@ -168,22 +168,13 @@ def linear_module(params: Mapping, inputs: Mapping) -> dict:
     WEIGHTS_IN_ROM, read from the same $readmemh files the RTL loads."""
     if not params["WEIGHTS_IN_ROM"]:
         return linear(params, inputs)
+    from mase_hwlib.rom import read_linear_roms
     from mase_hwlib.rom_fixed import read_fixed_rom
 
-    if not params["WEIGHT_FILE"]:
-        raise ValueError("mase_fixed_linear: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE")
-    weights = read_fixed_rom(params["WEIGHT_FILE"], params["OUT_TILE"] * params["BLOCK_K"], params["W_WIDTH"])
-    if len(weights) != params["OUT_TILES"] * params["IN_TILES"]:
-        raise ValueError(f"mase_fixed_linear: {params['WEIGHT_FILE']} holds {len(weights)} tiles, expected "
-                         f"OUT_TILES*IN_TILES = {params['OUT_TILES'] * params['IN_TILES']}")
-    bias = None
-    if params["HAS_BIAS"]:
-        if not params["BIAS_FILE"]:
-            raise ValueError("mase_fixed_linear: WEIGHTS_IN_ROM=1 with HAS_BIAS=1 needs BIAS_FILE")
-        bias = read_fixed_rom(params["BIAS_FILE"], params["OUT_TILE"], params["B_WIDTH"])
-        if len(bias) != params["OUT_TILES"]:
-            raise ValueError(f"mase_fixed_linear: {params['BIAS_FILE']} holds {len(bias)} tiles, expected "
-                             f"OUT_TILES = {params['OUT_TILES']}")
+    weights, bias = read_linear_roms(
+        "mase_fixed_linear", params,
+        lambda f: read_fixed_rom(f, params["OUT_TILE"] * params["BLOCK_K"], params["W_WIDTH"]),
+        lambda f: read_fixed_rom(f, params["OUT_TILE"], params["B_WIDTH"]))
     return linear(params, inputs, weights=weights, bias=bias)
 
 

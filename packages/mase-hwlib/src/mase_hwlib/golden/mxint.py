@@ -251,21 +251,11 @@ def linear_module(params, inputs):
     with WEIGHTS_IN_ROM, read from the same $readmemh files the RTL loads."""
     if not params["WEIGHTS_IN_ROM"]:
         return linear(params, inputs)
-    from mase_hwlib.rom import read_mx_rom
+    from mase_hwlib.rom import read_linear_roms, read_mx_rom
 
-    if not params["WEIGHT_FILE"]:
-        raise ValueError("mase_mxint_linear: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE")
-    weights = read_mx_rom(params["WEIGHT_FILE"], params["OUT_TILE"] * params["BLOCK_K"],
-                          params["W_MAN"], params["W_EXP"])
-    if len(weights["mant"]) != params["OUT_TILES"] * params["IN_TILES"]:
-        raise ValueError(f"mase_mxint_linear: {params['WEIGHT_FILE']} holds {len(weights['mant'])} tiles, "
-                         f"expected OUT_TILES*IN_TILES = {params['OUT_TILES'] * params['IN_TILES']}")
-    bias = None
-    if params["HAS_BIAS"]:
-        if not params["BIAS_FILE"]:
-            raise ValueError("mase_mxint_linear: WEIGHTS_IN_ROM=1 with HAS_BIAS=1 needs BIAS_FILE")
-        bias = read_mx_rom(params["BIAS_FILE"], params["OUT_TILE"], params["BIAS_MAN"], params["BIAS_EXP"])
-        if len(bias["mant"]) != params["OUT_TILES"]:
-            raise ValueError(f"mase_mxint_linear: {params['BIAS_FILE']} holds {len(bias['mant'])} tiles, "
-                             f"expected OUT_TILES = {params['OUT_TILES']}")
+    weights, bias = read_linear_roms(
+        "mase_mxint_linear", params,
+        lambda f: read_mx_rom(f, params["OUT_TILE"] * params["BLOCK_K"], params["W_MAN"], params["W_EXP"]),
+        lambda f: read_mx_rom(f, params["OUT_TILE"], params["BIAS_MAN"], params["BIAS_EXP"]),
+        count=lambda tiles: len(tiles["mant"]))
     return linear(params, inputs, weights=weights, bias=bias)

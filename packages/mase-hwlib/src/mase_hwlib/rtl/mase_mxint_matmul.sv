@@ -9,7 +9,8 @@
 // aligned to the largest tile exponent, shifted-out bits rounded by ACC_ROUND;
 // default width TW + clog2(K_TILES+1) + clog2(K_TILES) + 2, error below
 // 2^(Lmax-3); ACC_WIDTH = 0 exact) and rounded once, half to even. Which tiles
-// are paired is up to the producer (e.g. a mase_transpose re-streams B).
+// are paired is up to the producer (e.g. a mase_transpose re-streams B);
+// pairing: mase_tile_pair_join.
 // Throughput: one tile pair per cycle; latency: one cycle after the last pair.
 `default_nettype none
 
@@ -45,19 +46,12 @@ module mase_mxint_matmul #(
     output wire [A_ROWS*B_COLS*(OUT_MAN+1)-1:0]  y_mant,
     output wire [OUT_EXP-1:0]                    y_exp
 );
-    localparam int KW = $clog2(K_TILES + 1);
-    logic [KW-1:0] k_reg;  // index of the next tile pair along K
-    wire p_first = k_reg == '0;
-    wire p_last  = k_reg == KW'(K_TILES - 1);
-    wire p_ready;
-    wire p_valid = a_valid && b_valid;
-    assign a_ready = p_ready && b_valid;
-    assign b_ready = p_ready && a_valid;
-
-    always_ff @(posedge clk) begin
-        if (rst) k_reg <= '0;
-        else if (p_valid && p_ready) k_reg <= p_last ? '0 : k_reg + 1'b1;
-    end
+    wire p_valid, p_ready, p_first, p_last;
+    mase_tile_pair_join #(.K_TILES(K_TILES)) u_join (
+        .clk(clk), .rst(rst),
+        .a_valid(a_valid), .a_ready(a_ready), .b_valid(b_valid), .b_ready(b_ready),
+        .p_valid(p_valid), .p_ready(p_ready), .p_first(p_first), .p_last(p_last)
+    );
 
     mase_mxint_tile_dot #(
         .BLOCK_K(BLOCK_K), .ROWS(A_ROWS), .COLS(B_COLS), .K_TILES(K_TILES),

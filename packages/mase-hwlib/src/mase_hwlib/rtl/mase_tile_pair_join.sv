@@ -5,7 +5,7 @@
 // A pair is taken when both a and b are valid and p_ready is high; neither
 // ready depends on its own valid (a_ready = p_ready && b_valid, and the
 // mirror), so the join adds no cycle. Format-agnostic: used by
-// mase_fixed_matmul (and meant for mase_mxint_matmul, which has the same logic inline).
+// mase_mxint_matmul and mase_fixed_matmul.
 `default_nettype none
 
 module mase_tile_pair_join #(
