@@ -69,3 +69,68 @@ def test_yosys_elaborates_the_stream_bridges_away_from_defaults(tmp_path):
         proc = subprocess.run(["yosys", "-q", "-p", f"read_verilog -sv {files}; chparam {sets} {module}; "
                                f"hierarchy -check -top {module}; proc"], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr or proc.stdout
+
+
+def test_no_unary_minus_before_a_size_cast():
+    """Yosys (0.23 and 0.70) reads ``-N'(x)`` as a cast to size -N: on a constant it silently
+    gives the wrong value (``-SW'(EMAX)`` became +EMAX, so every synthesized MXInt normaliser
+    clamped its exponent to +EMAX), while Icarus and Verilator read it as the standard says.
+    Write ``N'(-x)`` or ``-(N'(x))`` instead."""
+    import re
+
+    from mase_hwlib.catalog import rtl_path
+
+    pattern = re.compile(r"-\s*[A-Za-z0-9_]+'\(")
+    found = []
+    for path in sorted(rtl_path("mase_fifo.sv").parent.glob("*.sv")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("//", 1)[0]
+            for hit in pattern.finditer(code):
+                before = code[:hit.start()].rstrip()
+                # a binary minus follows an operand (Yosys reads `a - N'(x)` correctly)
+                if not before or not (before[-1].isalnum() or before[-1] in "_)]"):
+                    found.append(f"{path.name}:{number}: {line.strip()}")
+    assert not found, "unary minus before a size cast (Yosys misreads it):\n" + "\n".join(found)
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+def test_yosys_evaluates_the_normaliser_as_the_golden_model():
+    """What synthesis sees, not only what simulators see: Yosys's own evaluation of the
+    elaborated mase_mxint_normalize equals golden.mxint.normalize_block, including the
+    all-zero block (exponent -EMAX) and a negative LSB exponent."""
+    import subprocess
+
+    import numpy as np
+
+    from mase_hwlib.catalog import rtl_path
+    from mase_hwlib.golden.mxint import normalize_block
+
+    lanes, width, lsb_width, man, exp = 3, 9, 8, 3, 8
+    rng = np.random.default_rng(7)
+    cases = [([0, 0, 0], 0), ([5, -3, 0], -3), ([255, -256, 17], 4)]
+    cases += [(list(rng.integers(-256, 256, lanes)), int(rng.integers(-20, 20))) for _ in range(5)]
+    script = [f"read_verilog -sv {rtl_path('mase_mxint_normalize.sv')}",
+              f"chparam -set LANES {lanes} -set IN_WIDTH {width} -set LSB_WIDTH {lsb_width} "
+              f"-set OUT_MAN {man} -set OUT_EXP {exp} mase_mxint_normalize",
+              "prep -top mase_mxint_normalize"]
+    for ints, lsb in cases:
+        word = sum((v & ((1 << width) - 1)) << (j * width) for j, v in enumerate(ints))
+        script.append(f"eval -set in_int {lanes * width}'d{word} -set in_lsb {lsb_width}'d{lsb & 0xff} "
+                      "-show out_exp -show out_mant")
+    proc = subprocess.run(["yosys", "-p", "; ".join(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr or proc.stdout
+    shown = [line.split("=")[1].strip().rstrip(".") for line in proc.stdout.splitlines()
+             if line.startswith("Eval result:")]
+    assert len(shown) == 2 * len(cases)
+
+    def signed(bits: str) -> int:
+        size, digits = bits.split("'")
+        v = int(digits, 2)
+        return v - (1 << int(size)) if v >> (int(size) - 1) else v
+
+    for (ints, lsb), exp_bits, mant_bits in zip(cases, shown[0::2], shown[1::2]):
+        want_mant, want_exp = normalize_block(ints, lsb, man, exp)
+        mant = mant_bits.split("'")[1]
+        got_mant = [signed(f"{man + 1}'{mant[len(mant) - (j + 1) * (man + 1):len(mant) - j * (man + 1)]}")
+                    for j in range(lanes)]
+        assert (signed(exp_bits), got_mant) == (want_exp, want_mant), (ints, lsb)

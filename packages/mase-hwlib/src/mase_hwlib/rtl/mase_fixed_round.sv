@@ -31,7 +31,7 @@ module mase_fixed_round #(
     localparam int W1    = W0 > RSH + 2 ? W0 : RSH + 2;
     localparam int WIDE  = W1 > OUT_WIDTH + 1 ? W1 : OUT_WIDTH + 1;
     localparam logic signed [WIDE-1:0] OUT_MAX = WIDE'((64'sd1 <<< (OUT_WIDTH - 1)) - 64'sd1);
-    localparam logic signed [WIDE-1:0] OUT_MIN = -WIDE'(64'sd1 <<< (OUT_WIDTH - 1));
+    localparam logic signed [WIDE-1:0] OUT_MIN = WIDE'(-(64'sd1 <<< (OUT_WIDTH - 1)));
 
     for (genvar j = 0; j < LANES; j++) begin : g_lane
         wire signed [IN_WIDTH-1:0] v    = in_data[j*IN_WIDTH +: IN_WIDTH];

@@ -42,7 +42,7 @@ module mase_mxint_block_to_fixed #(
     localparam int RW    = $clog2(RMAX + 1);
     localparam int LW    = $clog2(LMAX + 1);
     localparam logic signed [WIDE-1:0] OUT_MAX = WIDE'((64'sd1 <<< (OUT_WIDTH - 1)) - 64'sd1);
-    localparam logic signed [WIDE-1:0] OUT_MIN = -WIDE'(64'sd1 <<< (OUT_WIDTH - 1));
+    localparam logic signed [WIDE-1:0] OUT_MIN = WIDE'(-(64'sd1 <<< (OUT_WIDTH - 1)));
 
     wire signed [31:0] sh = 32'($signed(x_exp)) - 32'(IN_MAN - 1) + 32'(OUT_FRAC);
     wire               left = !sh[31];

@@ -49,7 +49,7 @@ module mase_mxint_normalize #(
             if (union_mag[i]) msb = SW'(i);
         end
         s_raw = msb + SW'(in_lsb);
-        if (union_mag == '0 || s_raw < -SW'(EMAX)) s = -SW'(EMAX);
+        if (union_mag == '0 || s_raw < SW'(-EMAX)) s = SW'(-EMAX);
         else if (s_raw > SW'(EMAX)) s = SW'(EMAX);
         else s = s_raw;
         // right shift that puts the top bit of the block maximum at 2^(OUT_MAN-1)

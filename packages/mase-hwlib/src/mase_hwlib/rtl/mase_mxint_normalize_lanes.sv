@@ -64,7 +64,7 @@ module mase_mxint_normalize_lanes #(
                 any = 1'b1;
             end
         end
-        if (!any || top < -SW'(EMAX)) s = -SW'(EMAX);
+        if (!any || top < SW'(-EMAX)) s = SW'(-EMAX);
         else if (top > SW'(EMAX)) s = SW'(EMAX);
         else s = top;
         out_exp = OUT_EXP'(s);

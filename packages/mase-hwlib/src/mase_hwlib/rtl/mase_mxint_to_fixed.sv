@@ -21,7 +21,7 @@ module mase_mxint_to_fixed #(
 );
     localparam int WIDE = MAN_BITS + X_WIDTH + 2;
     localparam logic signed [WIDE-1:0] FIXED_MAX = WIDE'((1 << (X_WIDTH - 1)) - 1);
-    localparam logic signed [WIDE-1:0] FIXED_MIN = -WIDE'(1 << (X_WIDTH - 1));
+    localparam logic signed [WIDE-1:0] FIXED_MIN = WIDE'(-(1 << (X_WIDTH - 1)));
 
     wire signed [31:0] sh = 32'($signed(exp)) - 32'(MAN_BITS - 1) + 32'(X_FRAC);
     wire [31:0] left_amount  = (sh > 32'(X_WIDTH)) ? 32'(X_WIDTH) : sh;
