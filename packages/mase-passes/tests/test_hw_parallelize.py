@@ -88,6 +88,25 @@ def test_no_widen_only_estimates():
     assert rep.estimate.bottleneck.stage == "linear" and rep.estimate.cycles_per_input == 32
 
 
+def test_dsp_option_reaches_every_area_prediction():
+    """dsp=False asks the cost model for soft-logic (-nodsp) area of every stage, dsp=True for the
+    DSP mapping; the recording model is the oracle of what was asked."""
+
+    class Recording(FakeCost):
+        def __init__(self):
+            self.asked = []
+
+        def predict(self, module, params, nodsp=False, extrapolate=False):
+            self.asked.append(nodsp)
+            return super().predict(module, params, nodsp, extrapolate)
+
+    _, _, q = examples.toy()
+    for dsp in (False, True):
+        model = Recording()
+        Parallelize(budget="u250", widen=True, dsp=dsp).apply(q, cost_model=model)
+        assert model.asked and set(model.asked) == {not dsp}
+
+
 def test_module_without_cost_model_is_labelled_not_invented():
     class ReluOnly(FakeCost):
         modules = ["mase_mxint_relu"]

@@ -107,7 +107,8 @@ def estimate_row(graph, hw: dict, cost_model) -> dict:
     from mase_passes.hardware.mapping import MappingError
     try:
         g = reblock(graph, hw["scope"]) if hw["reblock_weights"] else graph
-        _, rep = get_parallelize()(budget=budget_of(hw), widen=False, clock_mhz=hw["clock_mhz"]).apply(
+        _, rep = get_parallelize()(budget=budget_of(hw), widen=False, clock_mhz=hw["clock_mhz"],
+                                   dsp=hw["use_dsp"]).apply(
             extract(g, hw["scope"]), cost_model=cost_model)
     except (MappingError, ValueError) as exc:
         return {"error": str(exc).splitlines()[0]}
@@ -213,6 +214,7 @@ def run(p, results: dict, stages) -> dict:
     cost_model = CostModel.default()
     scope = hw["scope"]
     info: dict = {"status": "done", "scope": scope, "target": hw["target"], "clock_mhz": hw["clock_mhz"],
+                  "use_dsp": hw["use_dsp"],
                   "throughput_unit": "inputs/s", "lines": []}
     q = p.chosen
     hq = reblock(q, scope) if hw["reblock_weights"] else q
@@ -221,7 +223,8 @@ def run(p, results: dict, stages) -> dict:
                          f"inputs {[i.name for i in sub.inputs]}, outputs {sub.outputs}.")
     if Parallelize is not None:
         t = time.perf_counter()
-        sub, rep = Parallelize(budget=budget_of(hw), widen=hw["widen"], clock_mhz=hw["clock_mhz"]).apply(
+        sub, rep = Parallelize(budget=budget_of(hw), widen=hw["widen"], clock_mhz=hw["clock_mhz"],
+                               dsp=hw["use_dsp"]).apply(
             sub, cost_model=cost_model)
         e = rep.estimate
         info["parallelize_s"] = time.perf_counter() - t
@@ -272,7 +275,7 @@ def run(p, results: dict, stages) -> dict:
         else:
             from mase_passes.hardware.estimate import estimate
             from mase_passes.hardware.mapping import map_graph
-            cycles = estimate(map_graph(sub), cost_model, hw["clock_mhz"]).cycles_per_input
+            cycles = estimate(map_graph(sub), cost_model, hw["clock_mhz"], nodsp=not hw["use_dsp"]).cycles_per_input
         info["cycles_per_input"] = cycles
         # test vectors need the exact (golden-model) emulation, as slow as the design is big: only
         # for designs small enough to simulate

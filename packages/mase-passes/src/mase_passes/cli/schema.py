@@ -179,6 +179,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "target": Key("str", "xc7a100t", "budget preset of the parallelize pass: \"xc7a100t\" or \"u250\"",
                       _target),
         "clock_mhz": Key("float", 200.0, "clock used for throughput estimates", _positive),
+        "use_dsp": Key("bool", False, "estimate multipliers of 9 bits or more in DSP48E1s (synthesis "
+                       "default); false: every multiplier in LUTs, so the LUT count is the whole datapath "
+                       "and area efficiency (throughput per LUT) compares every format on equal terms"),
         "lut": Key("int", None, "LUT budget (overrides the target preset)", _at_least(1), optional=True),
         "dsp": Key("int", None, "DSP budget (overrides the target preset)", _at_least(0), optional=True),
         "bram": Key("int", None, "BRAM18 budget (overrides the target preset)", _at_least(0),

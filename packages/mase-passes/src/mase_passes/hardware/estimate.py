@@ -102,8 +102,9 @@ def _cost_model(model):
     return CostModel.default()
 
 
-def stage_area(model, module: str, params: dict) -> tuple[dict | None, str]:
-    """(predicted resources or None, label) for one module instance."""
+def stage_area(model, module: str, params: dict, nodsp: bool = False) -> tuple[dict | None, str]:
+    """(predicted resources or None, label) for one module instance; ``nodsp``: every product in
+    LUTs (synth_xilinx -nodsp), else products of 9 bits or more in DSP48E1s."""
     if module not in model.modules:
         return None, f"no cost model for {module}"
     clean = {k: v for k, v in params.items() if not isinstance(v, str)}
@@ -114,23 +115,24 @@ def stage_area(model, module: str, params: dict) -> tuple[dict | None, str]:
         note = "; weight/bias ROM not included"
     try:
         try:
-            return model.predict(module, clean), "estimated (cost model" + note + ")"
+            return model.predict(module, clean, nodsp=nodsp), "estimated (cost model" + note + ")"
         except ValueError as exc:
             if "fitted range" not in str(exc):
                 raise
-            return model.predict(module, clean, extrapolate=True), "estimated (cost model, extrapolated" + note + ")"
+            return model.predict(module, clean, nodsp=nodsp, extrapolate=True), "estimated (cost model, extrapolated" + note + ")"
     except (KeyError, ValueError) as exc:  # a model that cannot answer gives no number, and says why
         return None, f"no cost model for {module} (prediction failed: {type(exc).__name__}: {exc})"
 
 
-def estimate(design: HwDesign, cost_model=None, clock_mhz: float = 200.0) -> DesignEstimate:
-    """Per-stage cycles and area of ``design`` (see the module docstring for the labels)."""
+def estimate(design: HwDesign, cost_model=None, clock_mhz: float = 200.0, nodsp: bool = False) -> DesignEstimate:
+    """Per-stage cycles and area of ``design`` (see the module docstring for the labels); ``nodsp``
+    estimates soft-logic multipliers (no DSP48E1), as :func:`stage_area`."""
     model = _cost_model(cost_model)
     out = []
     for s in design.stages:
         resolved = catalog.get(s.module).resolve(s.params)
         beats = design.values[s.output].beats
-        area, label = stage_area(model, s.module, s.params)
+        area, label = stage_area(model, s.module, s.params, nodsp)
         try:
             c = cost_cycles.cycles(s.module, resolved)
             cyc_label = "estimated (mase_cost.cycles formula)"

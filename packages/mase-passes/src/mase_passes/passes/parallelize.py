@@ -216,7 +216,9 @@ def _element_count_ok(design: HwDesign, members, new: int, max_block: int) -> bo
 class Parallelize:
     """Options: ``budget`` (preset name ``xc7a100t`` / ``u250``, a dict of lut/ff/dsp/bram, or a
     Budget), ``fraction`` of it to use, ``widen`` (grow tiles; False = estimate and check only),
-    ``max_block`` (elements per block), ``max_steps``, ``allow_unmodelled``, ``clock_mhz``."""
+    ``max_block`` (elements per block), ``max_steps``, ``allow_unmodelled``, ``clock_mhz``, ``dsp``
+    (False: every multiplier in LUTs, as synth_xilinx -nodsp; True: products of 9 bits or more in
+    DSP48E1s, the synthesis default)."""
 
     name = "parallelize"
     budget: object = "xc7a100t"
@@ -226,6 +228,7 @@ class Parallelize:
     max_steps: int = 32
     allow_unmodelled: bool = False
     clock_mhz: float = 200.0
+    dsp: bool = True
 
     def apply(self, graph: MaseGraph, cost_model=None) -> tuple[MaseGraph, ParallelizeReport]:
         """Returns (graph with chosen blocks and node.hw filled, report). ``graph`` is not changed."""
@@ -236,7 +239,7 @@ class Parallelize:
         bud = make_budget(self.budget).scaled(self.fraction) if self.fraction != 1.0 else make_budget(self.budget)
         g = clone(graph)
         design = map_graph(g)
-        est = estimate(design, cost_model, self.clock_mhz)
+        est = estimate(design, cost_model, self.clock_mhz, nodsp=not self.dsp)
         over = bud.over({r: est.total(r) for r in ("lut", "ff", "dsp", "bram")})
         if over:
             detail = ", ".join(f"{k} {u:.0f} > {lim:.0f}" for k, (u, lim) in over.items())
@@ -270,7 +273,7 @@ class Parallelize:
                     if msg not in notes:
                         notes.append(msg)
                     continue
-                e2 = estimate(d2, cost_model, self.clock_mhz)
+                e2 = estimate(d2, cost_model, self.clock_mhz, nodsp=not self.dsp)
                 changed = [s.stage for s, s0 in zip(e2.stages, est.stages) if s.params != s0.params]
                 blind = [s for s in changed if e2.stages[[x.stage for x in e2.stages].index(s)].area is None]
                 if blind and not self.allow_unmodelled:

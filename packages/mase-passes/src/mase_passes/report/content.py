@@ -252,7 +252,9 @@ def _comparison(doc: Document, results: dict, metric: str) -> None:
         clocks = sorted({"{:g} MHz: {}".format(*_clock(r["est"], hw)) for r in with_est})
         doc.para(f"Every row is the [hardware] scope `{hw.get('scope')}` parallelized under the same budget "
                  f"({hw.get('budget') or hw.get('target')}) with the same settings (the formats' own blocks, not "
-                 "widened). Area: mase_cost cost model; ± is its held-out error (area-weighted mean of the "
+                 "widened), multipliers " + ("in DSP48E1s where 9 bits or wider ([hardware] use_dsp = true)"
+                 if hw.get("use_dsp") else "in LUTs ([hardware] use_dsp = false: the LUT count is the whole "
+                 "datapath)") + ". Area: mase_cost cost model; ± is its held-out error (area-weighted mean of the "
                  "operators' MAPE; the extrapolation MAPE where an operator's parameters are outside the "
                  "synthesized range, marked extrapolated). Throughput = clock / bottleneck cycles per input. "
                  "Clock: " + "; ".join(clocks) + f". Area efficiency = throughput per LUT, {note}.")
