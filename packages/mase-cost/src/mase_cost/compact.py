@@ -7,7 +7,8 @@ estimators (the tests compare them with scikit-learn's own ``predict``):
 
 * linear:   ``y = x . c + c0``
 * powerlaw: ``y = expm1(log1p(x) . b + b0)``
-* boosting: ``y = y0 + lr * sum_t tree_t(x)``   (``y0`` the training mean)
+* boosting: ``y = y0 + lr * sum_t tree_t(x)``   (``y0`` the training mean; histogram
+  boosting: ``y = baseline + sum_t tree_t(x)``, the rate folded into its leaves)
 * forest:   ``y = mean_t tree_t(x)``
 
 A tree is its node arrays (left, right, feature, threshold, value); a sample
@@ -69,6 +70,18 @@ def _tree_arrays(est):
             t.value[:, 0, 0].copy())
 
 
+def _hist_tree_arrays(nodes):
+    """A histogram-boosting tree (its ``nodes`` record array) in the same five arrays.
+
+    Its split sends ``x <= num_threshold`` left, as scikit-learn's trees do; the leaf
+    values already include the learning rate.  (Missing values never occur here.)"""
+    leaf = nodes["is_leaf"].astype(bool)
+    left = np.where(leaf, -1, nodes["left"].astype(np.int64))  # uint32 there: -1 must not wrap
+    right = np.where(leaf, -1, nodes["right"].astype(np.int64))
+    return (left, right, nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(float),
+            nodes["value"].astype(float))
+
+
 def compact(family: str, est):
     """The numpy predictor equivalent to the fitted estimator ``est`` of ``family``."""
     if family == "constant":
@@ -78,6 +91,9 @@ def compact(family: str, est):
     if family == "powerlaw":
         ridge = est.regressor_[-1]
         return PowerLaw(ridge.coef_, ridge.intercept_)
+    if family == "boosting" and hasattr(est, "_predictors"):  # HistGradientBoostingRegressor
+        return Trees([_hist_tree_arrays(p[0].nodes) for p in est._predictors],
+                     float(np.asarray(est._baseline_prediction).ravel()[0]), 1.0, mean=False)
     if family == "boosting":
         base = float(np.asarray(est.init_.constant_).ravel()[0])
         return Trees([_tree_arrays(e) for e in est.estimators_[:, 0]], base, est.learning_rate, mean=False)

@@ -13,6 +13,16 @@ RTL:
 * a Kulisch accumulator is ``w_a + w_b + log2(K) + 2*(EMAX_a + EMAX_b)`` bits wide per
   output lane, ``EMAX = 2^(EXP-1) - 1``: exponential in the exponent width, as is the
   aligned sum of ``add``;
+* a bounded accumulator (``ACC_WIDTH != 0``; mase_bounded_align / mase_bounded_accumulator)
+  is, per lane, an ``A``-bit adder, an ``A``-bit barrel shifter (``A log2 A``) behind a swap
+  mux and the normaliser at ``A`` input bits, ``A`` = the catalog's built width
+  ``ACC_BITS`` (= ACC_WIDTH; the Kulisch width when ``ACC_WIDTH = 0``), so the same terms
+  take ``A`` instead of the ``2^EXP`` width; nearest-even rounding (``ACC_ROUND = 1``) adds
+  a sticky OR over the shifted-out bits (``lanes * A`` gated by ACC_ROUND) and the shared
+  reference exponent a compare/subtract of the exponent widths;
+* fixed-point operators (``mase_fixed_*``) shift by constants (the formats are static):
+  their terms are the multipliers, the adder tree and the exact accumulator of
+  ``ACC_WIDTH`` bits (a derived value), and a rounding + saturation stage per output lane;
 * a product lands in a DSP48E1 only when it is at least 9 bits wide and ``-nodsp`` is
   not given (``_soft``), so soft-multiplier area and DSP count are exact indicator terms;
 * the non-linear operators: a ``(MAN_BITS + X_WIDTH + 2)``-bit fixed-point shifter per
@@ -20,7 +30,14 @@ RTL:
   divider per element (``width_num * width_den``) and the stored row (``N * width``).
 
 Each module has one function ``params -> {feature: value}``; the modules with a
-function here are exactly the modules the cost model knows.
+function here are exactly the modules the cost model knows (:func:`available` lists
+those the installed catalog also has: a feature function may wait for its RTL).
+
+Every feature is non-decreasing in every mantissa / width / exponent / size parameter
+(at a fixed ``-nodsp`` and a fixed DSP mapping, i.e. fixed ``soft`` indicators): the
+indicator features listed in :data:`UNCONSTRAINED` are the only exceptions, so a model
+that is non-decreasing in every other feature (:mod:`mase_cost.model`) is non-decreasing
+in those parameters.
 """
 
 from __future__ import annotations
@@ -28,7 +45,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from math import ceil, log2
 
-__all__ = ["FEATURES", "features"]
+__all__ = ["FEATURES", "UNCONSTRAINED", "available", "features"]
+
+#: Features a model may weigh either way: the DSP indicators trade LUTs for DSP48s (a
+#: product that moves into a DSP removes its LUTs) and ``D`` is the -nodsp flag.
+UNCONSTRAINED = frozenset({"dsp_lanes", "dsp_macs", "D"})
 
 
 def _lg(x: float) -> float:
@@ -74,16 +95,25 @@ def _add(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
     # mase_mxint_add.sv: both operands shifted left onto the smaller LSB exponent, so the
     # aligned sum is IW = MAXM + GAP + 3 bits, GAP = EMAX_A + EMAX_B + MAXM, EMAX = 2^(EXP-1)-1:
     # exponential in the exponent width; two IW-bit barrel shifters and an adder per lane.
+    # Bounded (ACC_WIDTH != 0): the sum is ACC_BITS wide instead (catalog's derive).
     lanes = p["BLOCK_0"] * p["BLOCK_1"]
     maxm = max(p["A_MAN"], p["B_MAN"])
     gap = (2 ** (p["A_EXP"] - 1) - 1) + (2 ** (p["B_EXP"] - 1) - 1) + maxm
-    iw = maxm + gap + 3
+    iw = p["ACC_BITS"] if "ACC_BITS" in p else maxm + gap + 3
     qw = iw + p["OUT_MAN"] + 1
     return {
         "L": lanes, "L_iw": lanes * iw, "L_iw_lg_iw": lanes * iw * _lg(iw),
         "L_qw_lg_qw": lanes * qw * _lg(qw), "L_wo": lanes * (p["OUT_MAN"] + 1),
         "iw_lg_iw": iw * _lg(iw), "lg_L": _lg(lanes), "D": nodsp,
+        **_bounded_terms(p, lanes, iw, p["A_EXP"] + p["B_EXP"]),
     }
+
+
+def _bounded_terms(p: Mapping[str, int], lanes: int, acc: int, exp_bits: int) -> dict[str, float]:
+    """Terms of the bounded accumulator (0 for the exact datapath, ``ACC_WIDTH = 0``): the
+    nearest-even sticky logic ``lanes * A`` (when ACC_ROUND = 1) and the exponent compare."""
+    bounded = 1 if p.get("ACC_WIDTH", 0) != 0 else 0
+    return {"lanes_round": bounded * p.get("ACC_ROUND", 0) * lanes * acc, "lanes_e": lanes * exp_bits}
 
 
 def _acc_width(k: int, k_tiles: int, wa: int, wb: int, ea: int, eb: int) -> int:
@@ -95,24 +125,27 @@ def _acc_width(k: int, k_tiles: int, wa: int, wb: int, ea: int, eb: int) -> int:
 
 
 def _tile_dot(rows: int, cols: int, k: int, k_tiles: int, wa: int, wb: int, ea: int, eb: int,
-              out_man: int, nodsp: int) -> dict[str, float]:
+              out_man: int, nodsp: int, p: Mapping[str, int] | None = None) -> dict[str, float]:
     # mase_mxint_tile_dot.sv: rows*cols lanes, each a k-term dot product of wa x wb
     # products (PSUM bits), shifted into an ACC-bit accumulator and normalised to OUT_MAN.
+    # ACC = the catalog's ACC_BITS when it has one (bounded RTL), else the Kulisch width.
     lanes, macs = rows * cols, rows * cols * k
-    acc = _acc_width(k, k_tiles, wa, wb, ea, eb)
+    p = p or {}
+    acc = p["ACC_BITS"] if "ACC_BITS" in p else _acc_width(k, k_tiles, wa, wb, ea, eb)
     soft = _soft(nodsp, wa + wb)
     qw = acc + out_man + 1
     return {
         "lanes": lanes, "macs": macs, "soft_mul": soft * macs * wa * wb, "dsp_macs": (1 - soft) * macs,
         "tree": macs * (wa + wb + _lg(k)), "lanes_acc": lanes * acc, "lanes_acc_lg_acc": lanes * acc * _lg(acc),
         "lanes_qw_lg_qw": lanes * qw * _lg(qw), "lanes_wo": lanes * (out_man + 1), "D": nodsp,
+        **_bounded_terms(p, lanes, acc, ea + eb),
     }
 
 
 def _linear(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
     k, rows = p["BLOCK_K"], p["X_ROWS"]
     wx, ww = p["X_MAN"] + 1, p["W_MAN"] + 1
-    f = _tile_dot(rows, p["OUT_TILE"], k, p["IN_TILES"], wx, ww, p["X_EXP"], p["W_EXP"], p["OUT_MAN"], nodsp)
+    f = _tile_dot(rows, p["OUT_TILE"], k, p["IN_TILES"], wx, ww, p["X_EXP"], p["W_EXP"], p["OUT_MAN"], nodsp, p)
     # x is double-buffered: two groups of IN_TILES tiles of rows*k mantissas (+ exponents)
     f["xbuf_bits"] = 2 * p["IN_TILES"] * (rows * k * wx + p["X_EXP"])
     f["lg_tiles"] = _lg(p["IN_TILES"] * p["OUT_TILES"])
@@ -121,7 +154,7 @@ def _linear(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
 
 def _matmul(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
     f = _tile_dot(p["A_ROWS"], p["B_COLS"], p["BLOCK_K"], p["K_TILES"], p["A_MAN"] + 1, p["B_MAN"] + 1,
-                  p["A_EXP"], p["B_EXP"], p["OUT_MAN"], nodsp)
+                  p["A_EXP"], p["B_EXP"], p["OUT_MAN"], nodsp, p)
     f["lg_k_tiles"] = _lg(p["K_TILES"])
     return f
 
@@ -173,6 +206,51 @@ def _layer_norm(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
     }
 
 
+def _fixed_dot(rows: int, cols: int, k: int, wa: int, wb: int, acc: int, out_w: int, nodsp: int) -> dict[str, float]:
+    # mase_fixed_tile_dot.sv: rows*cols lanes, each k products of wa x wb bits summed by an
+    # adder tree into an exact ACC_WIDTH-bit accumulator; mase_fixed_round.sv then shifts by a
+    # constant, rounds half to even and saturates to OUT_WIDTH bits (a compare on acc bits).
+    lanes, macs = rows * cols, rows * cols * k
+    soft = _soft(nodsp, wa + wb)
+    return {
+        "lanes": lanes, "macs": macs, "soft_mul": soft * macs * wa * wb, "dsp_macs": (1 - soft) * macs,
+        "tree": macs * (wa + wb + _lg(k)), "lanes_acc": lanes * acc, "lanes_out": lanes * out_w, "D": nodsp,
+    }
+
+
+def _fixed_linear(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    k, rows = p["BLOCK_K"], p["X_ROWS"]
+    f = _fixed_dot(rows, p["OUT_TILE"], k, p["X_WIDTH"], p["W_WIDTH"], p["ACC_WIDTH"], p["OUT_WIDTH"], nodsp)
+    # x double-buffered (two groups of IN_TILES tiles), a bias aligned onto the accumulator
+    f["xbuf_bits"] = 2 * p["IN_TILES"] * rows * k * p["X_WIDTH"]
+    f["bias_bits"] = p["HAS_BIAS"] * p["OUT_TILE"] * (p["B_WIDTH"] + rows * p["ACC_WIDTH"])
+    f["lg_tiles"] = _lg(p["IN_TILES"] * p["OUT_TILES"])
+    return f
+
+
+def _fixed_matmul(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    f = _fixed_dot(p["A_ROWS"], p["B_COLS"], p["BLOCK_K"], p["A_WIDTH"], p["B_WIDTH"], p["ACC_WIDTH"],
+                   p["OUT_WIDTH"], nodsp)
+    f["lg_k_tiles"] = _lg(p["K_TILES"])
+    return f
+
+
+def _fixed_add(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_fixed_add.sv per lane: both operands shifted (constants) onto the finer grid,
+    # a SUM_WIDTH-bit adder, then round + saturate to OUT_WIDTH
+    b, sw = p["BLOCK"], p["SUM_WIDTH"]
+    return {"B": b, "B_sum": b * sw, "B_out": b * p["OUT_WIDTH"], "B_in": b * (p["A_WIDTH"] + p["B_WIDTH"]), "D": nodsp}
+
+
+def _fixed_unary(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    # mase_fixed_cast.sv / mase_fixed_relu.sv per lane: a sign test (relu), a constant shift,
+    # round half to even and saturate IN_WIDTH (+ shift) bits into OUT_WIDTH
+    b = p["BLOCK"]
+    shift = abs(p["IN_FRAC"] - p["OUT_FRAC"])
+    return {"B": b, "B_in": b * p["IN_WIDTH"], "B_out": b * p["OUT_WIDTH"],
+            "B_work": b * (p["IN_WIDTH"] + shift), "D": nodsp}
+
+
 #: module name -> feature function ``(resolved params, nodsp) -> {name: value}``.
 FEATURES = {
     "mase_mxint_cast": _unary,
@@ -184,7 +262,32 @@ FEATURES = {
     "mase_mxint_gelu": _gelu,
     "mase_mxint_softmax": _softmax,
     "mase_mxint_layer_norm": _layer_norm,
+    "mase_fixed_linear": _fixed_linear,
+    "mase_fixed_matmul": _fixed_matmul,
+    "mase_fixed_add": _fixed_add,
+    "mase_fixed_relu": _fixed_unary,
+    "mase_fixed_cast": _fixed_unary,
 }
+
+
+def available(modules=None) -> tuple[list[str], dict[str, str]]:
+    """``(usable, skipped)``: the modules of ``modules`` (default: every :data:`FEATURES`
+    module) that have a feature function and a catalog entry, and for the others why not
+    (``{module: reason}``) -- a feature function may be written before its RTL lands."""
+    from mase_hwlib import catalog
+
+    usable, skipped = [], {}
+    for m in (FEATURES if modules is None else modules):
+        if m not in FEATURES:
+            skipped[m] = "no feature function in mase_cost.features"
+            continue
+        try:
+            catalog.get(m)
+        except KeyError:
+            skipped[m] = "not in the installed mase-hwlib catalog"
+            continue
+        usable.append(m)
+    return usable, skipped
 
 
 def features(module: str, resolved: Mapping[str, int], nodsp: bool) -> dict[str, float]:

