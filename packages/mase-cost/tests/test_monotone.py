@@ -109,3 +109,19 @@ def test_fit_skips_modules_and_rows_the_catalog_does_not_know(capsys):
     out = capsys.readouterr().out
     assert "skipped mase_not_in_catalog: no feature function" in out
     assert "skipped mase_fixed_add (1 rows): parameters refused by the catalog: mase_fixed_add: parameter BLOCK=99999" in out
+
+
+def test_the_default_model_never_falls_at_fixed_nodsp():
+    """The shipped default model (``mase-cost refit``), every modelled module, every target:
+    swept over every mantissa / width parameter's legal range around fitted points, -nodsp and not."""
+    from mase_cost.refit import select_current
+
+    model = CostModel.default()
+    rows, _ = select_current(dataset.load())
+    bad = []
+    for module in model.modules:
+        mine = [r for r in rows if r["module"] == module]
+        for r in random.Random(0).sample(mine, min(3, len(mine))):
+            for nodsp in (True, False):
+                bad += prediction_violations(model, module, r["params"], nodsp)
+    assert bad == [], bad[:5]

@@ -1,4 +1,5 @@
-"""``mase-cost`` console script: ``sweep`` (synthesize a grid), ``fit`` (the default model), ``report``
+"""``mase-cost`` console script: ``sweep`` (synthesize a grid), ``fit`` (the default model), ``refit`` (merge
+a new sweep, fit on the installed RTL's rows, write the accuracy docs), ``report``
 (held-out accuracy), ``timing`` (place and route for Fmax) and ``clock`` (the clock a module is quoted at)."""
 
 from __future__ import annotations
@@ -39,8 +40,22 @@ def _report(args) -> int:
 def _fit(args) -> int:
     from mase_cost.model import fit_default
 
-    model = fit_default(args.dataset, args.out, verbose=True, yosys=args.yosys)
+    model = fit_default(args.dataset, args.out, verbose=True, yosys=args.yosys, rtl=args.rtl)
     print(f"mase-cost fit: {model.meta['n_rows']} points, {len(model.models)} models -> {args.out}")
+    return 0
+
+
+def _refit(args) -> int:
+    from mase_cost.refit import refit, summary_table
+
+    model, info = refit(args.merge or (), args.dataset, args.out, args.docs)
+    if info["merged"]:
+        m = info["merged"]
+        print(f"mase-cost refit: merged {m['added']} new and {m['replaced']} re-synthesized rows into "
+              f"{args.dataset} ({m['total']} rows)")
+    print(summary_table(info["status"], model.errors))
+    print(f"mase-cost refit: {model.meta['n_rows']} points, {len(model.models)} models -> {args.out}"
+          f"{'' if args.docs is None else f', report -> {args.docs}'} ({info['seconds']:.0f} s)")
     return 0
 
 
@@ -136,7 +151,17 @@ def main(argv=None) -> int:
     f.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.pkl)")
     f.add_argument("--yosys", default=None, metavar="PREFIX",
                    help="fit only on rows whose yosys_version starts with PREFIX, e.g. 'Yosys 0.70'")
+    f.add_argument("--rtl", choices=("current", "all"), default="current",
+                   help="per module, fit only the rows of the installed RTL (else its older rows, flagged stale), "
+                        "or every row")
     f.set_defaults(func=_fit)
+    rf = sub.add_parser("refit", help="merge new sweep CSVs into the dataset, fit the default model on the "
+                                      "installed RTL's rows, write docs/accuracy")
+    rf.add_argument("--merge", type=Path, action="append", help="sweep CSV to merge first (repeatable)")
+    rf.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    rf.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.pkl)")
+    rf.add_argument("--docs", type=Path, default=None, help="report folder (errors.md, data.md, PNGs); default none")
+    rf.set_defaults(func=_refit)
     t = sub.add_parser("timing", help="synth_ecp5 + timing-driven nextpnr-ecp5 place and route: Fmax and post-route cells")
     t.add_argument("--module", action="append", help="module (one for a single point; with --grid: repeatable filter)")
     t.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="parameter of the single point (repeatable)")
@@ -158,7 +183,7 @@ def main(argv=None) -> int:
     c.add_argument("--timing", type=Path, default=None, help="timing CSV (default: the shipped timing_ecp5.csv)")
     c.set_defaults(func=_clock)
     args = ap.parse_args(argv)
-    if args.cmd == "fit" and args.out is None:
+    if args.cmd in ("fit", "refit") and args.out is None:
         from mase_cost.model import DEFAULT_MODEL
 
         args.out = DEFAULT_MODEL

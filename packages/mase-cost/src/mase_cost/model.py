@@ -141,9 +141,18 @@ class CostModel:
         catalog refuses (a parameter since removed or re-ranged), are skipped; what was
         skipped and why is in ``meta["skipped"]`` (and printed with ``verbose``)."""
         from mase_cost import dataset as ds
-        from mase_cost.features import available
+        from threadpoolctl import threadpool_limits
 
         rows = ds.load(dataset) if dataset is None or isinstance(dataset, (str, Path)) else list(dataset)
+        # one OpenMP thread: histogram boosting on a few dozen points with the default thread pool
+        # spins on a loaded machine (18 s instead of 0.5 s per fit measured on the shared 2 cores)
+        with threadpool_limits(1):
+            return cls._fit(rows, seed, families, targets, verbose, monotone)
+
+    @classmethod
+    def _fit(cls, rows, seed, families, targets, verbose, monotone) -> "CostModel":
+        from mase_cost.features import available
+
         models, fams, names, ranges, cv, mixed = {}, {}, {}, {}, {}, {}
         usable, skipped = available(sorted({r["module"] for r in rows}))
         for module in usable:
@@ -198,9 +207,30 @@ class CostModel:
     def save(self, path) -> None:
         state = dict(models=self.models, families=self.families, feature_names=self.feature_names,
                      ranges=self.ranges, errors=self.errors, meta=self.meta)
-        Path(path).write_bytes(pickle.dumps(state))
+        # atomically (temp file + rename): a reader never sees half a model
+        import os
+        import tempfile
+
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pickle.dumps(state))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     # ---- queries ----------------------------------------------------------------------------
+    def rtl_status(self, module: str) -> str | None:
+        """``None`` when ``module`` was fitted on records of the installed RTL, else the reason:
+        ``"stale RTL: fitted on mase-hwlib ...+<hash> (Yosys 0.23), installed ...+<hash>"``
+        (:mod:`mase_cost.refit`; a model fitted with ``rtl="all"`` knows neither: None)."""
+        st = self.meta.get("rtl_status", {}).get(module)
+        if not st or st.get("rtl") == "current":
+            return None
+        return f"stale RTL: fitted on {st['rtl_version']} ({st['yosys']}), installed {st['installed']}"
+
     @property
     def modules(self) -> list[str]:
         return sorted(self.feature_names)
@@ -278,18 +308,35 @@ def _timing_rows(timing):
 
 
 def fit_default(dataset=None, out=None, seed: int = 0, verbose: bool = False, evaluated=None,
-                yosys: str | None = None) -> CostModel:
+                yosys: str | None = None, rtl: str = "current", rtl_status=None, dataset_path=None) -> CostModel:
     """Measure held-out error on ``dataset`` (:func:`mase_cost.evaluate.evaluate`, or reuse
-    ``evaluated``), refit on every point, attach the measured errors to the model and save it to ``out``.
-    ``yosys``: fit only on the rows of that build (``"Yosys 0.70"``; :func:`mase_cost.dataset.load`)."""
+    ``evaluated``), refit on every point, attach the measured errors to the model and save it
+    (atomically) to ``out``.
+
+    ``dataset``: a CSV path (default: the shipped one) or rows already selected (then
+    ``rtl_status`` says how: :func:`mase_cost.refit.select_current`).  From a CSV, ``rtl="current"``
+    fits each module on its rows of the installed RTL only, or -- where it has none -- on its
+    older rows, flagged ``"stale"`` in ``meta["rtl_status"]`` (:mod:`mase_cost.refit`);
+    ``rtl="all"`` fits every row (mase-cost 0.1).  ``yosys``: only the rows of that build
+    (``"Yosys 0.70"``; :func:`mase_cost.dataset.load`)."""
     from mase_cost import dataset as ds
     from mase_cost.evaluate import evaluate
+    from mase_cost.refit import select_current
 
-    rows = ds.load(dataset, yosys=yosys)
+    if rtl not in ("current", "all"):
+        raise ValueError(f"mase_cost.fit_default: rtl={rtl!r}; expected 'current' or 'all'")
+    if dataset is None or isinstance(dataset, (str, Path)):
+        dataset_path = dataset_path or dataset or ds.DEFAULT_DATASET
+        rows = ds.load(dataset, yosys=yosys)
+        if rtl == "current":
+            rows, rtl_status = select_current(rows)
+    else:
+        rows = list(dataset)
     errors, _ = evaluated if evaluated is not None else evaluate(rows, seed)
     model = CostModel.fit(rows, seed=seed, verbose=verbose)
     model.errors = errors
-    model.meta["dataset"] = str(dataset or ds.DEFAULT_DATASET)
+    model.meta["dataset"] = str(dataset_path or "rows")
+    model.meta["rtl_status"] = rtl_status or {}
     model.save(out or DEFAULT_MODEL)
     return model
 

@@ -38,7 +38,8 @@ def format_families(errors) -> str:
     return "\n".join(lines)
 
 
-def _plots(preds, out: Path) -> list[Path]:
+def _plots(preds, out: Path, builds=None) -> list[Path]:
+    builds = builds or {}
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,7 +59,7 @@ def _plots(preds, out: Path) -> list[Path]:
             ax.plot([0, lim], [0, lim], "k--", lw=0.8)
             ax.set(title=f"{t}", xlabel="synthesized", ylabel="predicted")
             ax.legend(fontsize=8)
-        fig.suptitle(f"{module}: held-out predicted vs synthesized (xc7, yosys 0.23)")
+        fig.suptitle(f"{module}: held-out predicted vs synthesized (xc7{builds.get(module, '')})")
         fig.tight_layout()
         path = out / f"{module}.png"
         fig.savefig(path, dpi=90)
@@ -68,11 +69,11 @@ def _plots(preds, out: Path) -> list[Path]:
 
 
 def write_report(dataset=None, out="mase-cost-report", seed: int = 0, evaluated=None) -> str:
-    """Evaluate on ``dataset`` and write ``errors.md``, ``errors.csv`` and one PNG per module into ``out``
+    """Evaluate on ``dataset`` (a CSV path or rows) and write ``errors.md``, ``errors.csv`` and one PNG per module into ``out``
     (``evaluated``: an ``evaluate(rows, seed)`` result to reuse instead of fitting again)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = ds.load(dataset)
+    rows = ds.load(dataset) if dataset is None or isinstance(dataset, (str, Path)) else list(dataset)
     if not rows:
         raise ValueError(f"mase-cost report: no successful records in {dataset or ds.DEFAULT_DATASET}")
     errors, preds = evaluated if evaluated is not None else evaluate(rows, seed)
@@ -87,5 +88,8 @@ def write_report(dataset=None, out="mase-cost-report", seed: int = 0, evaluated=
         w.writerow(["module", "target", "family", "n_train", "interp_protocol", *_COLS])
         for (m, t), e in sorted(errors.items()):
             w.writerow([m, t, e["family"], e["n_train"], e.get("interp_protocol", ""), *[e.get(c) for c in _COLS]])
-    _plots(preds, out)
+    builds = {}
+    for r in rows:
+        builds.setdefault(r["module"], set()).add(" ".join(str(r.get("yosys_version", "")).split()[:2]))
+    _plots(preds, out, {m: ", " + " / ".join(sorted(b)).lower() for m, b in builds.items()})
     return table
