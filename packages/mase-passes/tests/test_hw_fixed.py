@@ -385,3 +385,22 @@ def test_recorded_parallelism_is_the_fixed_tile_so_rows_compare_at_one_paralleli
     assert relu.params["BLOCK"] == 16 and d.values["relu"].tile == (8, 2)
     assert (lin1.params["X_ROWS"], lin1.params["OUT_TILE"], lin1.params["BLOCK_K"]) == (2, 4, 8)
     np.testing.assert_array_equal(emulate.exact(d, {"x": x})["linear_1"], before)
+
+
+def test_the_int8_row_takes_the_mxint_rows_tiles():
+    """cli.hardware.same_tiles: the comparison's int8 linears run at the tiles the MXInt formats
+    give (BLOCK_K, X_ROWS = the input's block, OUT_TILE = the weight's second block extent), not at the
+    fixed-point default tile; the graph given is not changed."""
+    from mase_passes.cli.hardware import same_tiles
+
+    _, _, q = int8_mlp()
+    g = mase_ir.trace(MLP().eval(), {"x": torch.randn(4, 16)})
+    config = {"default": "MXInt((8,2),8,5)", "op": {"linear": {"weight": "MXInt((8,4),8,5)"}}}
+    mx = get_pass("quantize")(config=config).apply(g)
+    before = [dict(s.params) for s in map_graph(q).stages]
+    d = map_graph(same_tiles(q, mx))
+    lin = d.stages[0]
+    assert lin.module == "mase_fixed_linear"
+    assert (lin.params["BLOCK_K"], lin.params["X_ROWS"], lin.params["OUT_TILE"]) == (8, 2, 4)
+    assert (lin.params["IN_TILES"], lin.params["OUT_TILES"]) == (16 // 8, 8 // 4)
+    assert [dict(s.params) for s in map_graph(q).stages] == before

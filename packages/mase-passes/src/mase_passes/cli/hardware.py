@@ -21,6 +21,7 @@ Simulation runs only when the estimated cycles per input are at most
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -99,13 +100,38 @@ def _formats(graph) -> dict:
     return {s.key: str(s.type.element) for s in slots(graph)}
 
 
-def estimate_row(graph, hw: dict, cost_model) -> dict:
+def same_tiles(graph, like):
+    """A copy of ``graph`` whose fixed-point linears in ``like``'s MXInt places take the tiles the
+    MXInt formats give there: ``BLOCK_K, X_ROWS`` = the input's block, ``OUT_TILE`` = the weight's
+    second block extent, as mase_mxint_linear tiles them (fixed point has no block, so its tile is a hardware choice, read from
+    ``node.hw.parallelism = (X_ROWS, OUT_TILE, BLOCK_K)``). So the int8 row runs at the MXInt
+    rows' parallelism, the paper's comparison at equal parallelism."""
+    g = None
+    names = {m.name for m in like.nodes}
+    for n in graph.nodes:
+        if n.op != "linear" or not isinstance(n.result.element, mxf.Fixed) or n.name not in names:
+            continue
+        ref = like.node(n.name)
+        x, w = like.value_type(ref.args[0].name).element, ref.params["weight"].type.element
+        if not (isinstance(x, mxf.MXInt) and isinstance(w, mxf.MXInt)):
+            continue
+        g = g or clone(graph)
+        node = g.node(n.name)
+        # mase_mxint_linear: BLOCK_K, X_ROWS from x's block, OUT_TILE = the weight's second block extent
+        node.hw = dataclasses.replace(node.hw, parallelism=(x.block[1] if len(x.block) > 1 else 1,
+                                                            w.block[1] if len(w.block) > 1 else 1, x.block[0]))
+    return g or graph
+
+
+def estimate_row(graph, hw: dict, cost_model, tiles_like=None) -> dict:
     """Estimated area and throughput of one configuration: the [hardware] scope mapped and
     parallelized under the [hardware] budget with the formats' own blocks (reblock_weights as
     configured, never widened), so every row of the comparison and every search trial is
-    estimated under the same settings. {"error": reason} when it does not map or fit."""
+    estimated under the same settings; fixed-point linears take the tiles of ``tiles_like``
+    (:func:`same_tiles`). {"error": reason} when it does not map or fit."""
     from mase_passes.hardware.mapping import MappingError
     try:
+        graph = same_tiles(graph, tiles_like) if tiles_like is not None else graph
         g = reblock(graph, hw["scope"]) if hw["reblock_weights"] else graph
         _, rep = get_parallelize()(budget=budget_of(hw), widen=False, clock_mhz=hw["clock_mhz"],
                                    dsp=hw["use_dsp"]).apply(
@@ -260,7 +286,7 @@ def run(p, results: dict, stages) -> dict:
         info["estimates"] = {}
         for row in p.rows:
             if row.name != "FP32":
-                info["estimates"][row.name] = estimate_row(row.graph, hw, cost_model)
+                info["estimates"][row.name] = estimate_row(row.graph, hw, cost_model, tiles_like=q)
         info["estimates"]["chosen (mixed)"] = estimate_row(q, hw, cost_model)
         if getattr(p, "plain", None) is not None:
             info["estimates"][st.PLAIN] = estimate_row(p.plain, hw, cost_model)
