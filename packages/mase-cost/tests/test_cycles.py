@@ -91,3 +91,34 @@ def test_gelu_formula_matches_simulation():
     r = _sim("mase_mxint_gelu", p, {"x": x})
     want = cycles("mase_mxint_gelu", catalog.get("mase_mxint_gelu").resolve(p))
     assert r.first_output_latency == want["latency"] and r.cycles_per_block == want["cycles_per_block"]
+
+
+def _fixed_lanes(n, k, width, rng):
+    return rng.integers(-(1 << (width - 1)), 1 << (width - 1), size=(n, k))
+
+
+def test_fixed_linear_formula_matches_simulation():
+    from mase_hwlib import catalog
+
+    p = {"BLOCK_K": 4, "X_ROWS": 1, "OUT_TILE": 2, "IN_TILES": 3, "OUT_TILES": 2}
+    groups, rng = 3, np.random.default_rng(3)
+    p_res = catalog.get("mase_fixed_linear").resolve(p)
+    x = _fixed_lanes(groups * 3, p_res["X_LANES"], p_res["X_WIDTH"], rng)
+    w = _fixed_lanes(groups * 3 * 2, p_res["W_LANES"], p_res["W_WIDTH"], rng)
+    r = _sim("mase_fixed_linear", p, {"x": {"data": x}, "w": {"data": w}})
+    want = cycles("mase_fixed_linear", p_res)
+    assert r.first_output_latency == want["latency"] == 6
+    assert r.cycles_per_block == want["cycles_per_block"] == 3
+
+
+def test_fixed_elementwise_formula_matches_simulation():
+    from mase_hwlib import catalog
+
+    p = {"BLOCK": 4}
+    res = catalog.get("mase_fixed_add").resolve(p)
+    rng = np.random.default_rng(4)
+    a, b = (_fixed_lanes(6, 4, res[k], rng) for k in ("A_WIDTH", "B_WIDTH"))
+    r = _sim("mase_fixed_add", p, {"a": {"data": a}, "b": {"data": b}})
+    want = cycles("mase_fixed_add", res)
+    assert r.first_output_latency == want["latency"] == 1
+    assert r.cycles_per_block == want["cycles_per_block"] == 1

@@ -31,7 +31,10 @@ from collections.abc import Mapping
 
 __all__ = ["cycles", "throughput"]
 
-_ELEMENTWISE = ("mase_mxint_cast", "mase_mxint_relu", "mase_mxint_mul", "mase_mxint_add")
+_ELEMENTWISE = ("mase_mxint_cast", "mase_mxint_relu", "mase_mxint_mul", "mase_mxint_add",
+                "mase_mxint_block_to_fixed")
+# fixed-point elementwise operators: one beat of BLOCK lanes per cycle, registered output
+_FIXED_ELEMENTWISE = ("mase_fixed_add", "mase_fixed_relu", "mase_fixed_cast")
 _ROW = {  # module -> (latency, cycles per row) as functions of ROW_BLOCKS
     "mase_mxint_softmax": (lambda rb: 2 * rb, lambda rb: 3 * rb),
     "mase_mxint_layer_norm": (lambda rb: rb + 1, lambda rb: 2 * rb + 1),
@@ -42,14 +45,18 @@ def cycles(module: str, p: Mapping[str, int]) -> dict[str, float]:
     """``{"latency": cycles, "cycles_per_block": cycles, "elements_per_block": n}`` (resolved params)."""
     if module in _ELEMENTWISE:
         return {"latency": 1, "cycles_per_block": 1.0, "elements_per_block": p["BLOCK_0"] * p["BLOCK_1"]}
-    if module == "mase_mxint_linear":
+    if module in _FIXED_ELEMENTWISE:
+        return {"latency": 1, "cycles_per_block": 1.0, "elements_per_block": p["BLOCK"]}
+    # the fixed-point linear / matmul share the MXInt ones' sequencing (mase_linear_sequencer,
+    # mase_tile_pair_join): one tile pair per cycle
+    if module in ("mase_mxint_linear", "mase_fixed_linear"):
         return {
             "latency": 2 * p["IN_TILES"],
             "cycles_per_block": float(p["IN_TILES"]),
             "elements_per_block": p["X_ROWS"] * p["OUT_TILE"],
             "macs_per_cycle": p["X_ROWS"] * p["OUT_TILE"] * p["BLOCK_K"],
         }
-    if module == "mase_mxint_matmul":
+    if module in ("mase_mxint_matmul", "mase_fixed_matmul"):
         return {
             "latency": p["K_TILES"],
             "cycles_per_block": float(p["K_TILES"]),

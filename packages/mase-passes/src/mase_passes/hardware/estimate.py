@@ -138,19 +138,7 @@ def estimate(design: HwDesign, cost_model=None, clock_mhz: float = 200.0, nodsp:
             cyc_label = "estimated (mase_cost.cycles formula)"
         except KeyError:
             c = None
-        if c is None and s.module == "mase_mxint_matmul":
-            c = {"cycles_per_block": float(resolved["K_TILES"]), "latency": float(resolved["K_TILES"])}
-            cyc_label = "estimated (one tile pair per cycle: K_TILES per output tile, hwlib docs)"
-        elif c is None and s.module == "mase_fixed_linear":
-            c = {"cycles_per_block": float(resolved["IN_TILES"]), "latency": float(resolved["LATENCY"])}
-            cyc_label = "estimated (one tile pair per cycle: IN_TILES per output tile, hwlib catalog)"
-        elif c is None and s.module == "mase_fixed_matmul":
-            c = {"cycles_per_block": float(resolved["K_TILES"]), "latency": float(resolved["LATENCY"])}
-            cyc_label = "estimated (one tile pair per cycle: K_TILES per output tile, hwlib catalog)"
-        elif c is None and s.module == "mase_mxint_softmax":
-            c = {"cycles_per_block": 3.0, "latency": float(3 * resolved["ROW_BLOCKS"])}
-            cyc_label = "estimated (rows do not overlap: 3 ROW_BLOCKS cycles per row, hwlib docs)"
-        elif c is None:
+        if c is None:
             # mase_cost has no cycle formula: the catalog's documented schedule (one beat per cycle
             # for these streaming modules, LATENCY if the entry derives one), labelled as such
             c = {"cycles_per_block": 1.0, "latency": float(resolved.get("LATENCY", 1))}
