@@ -132,7 +132,8 @@ def test_hardware_half(run):
         elif not e.get("lut"):  # mapped, but an operator without a cost model: named, not 0
             assert "no area estimate: no cost model for " + ", ".join(e["unmodelled"]) in line, name
         else:
-            assert f"{e['lut'] / 1000:.1f}k ± " in line and f"{e['throughput']:.4g} at " in line, name
+            band = "(error band unmeasured)" if e["band_pct"]["lut"] is None else f"± {e['band_pct']['lut']:.1f}%"
+            assert f"{e['lut'] / 1000:.1f}k {band}" in line and f"{e['throughput']:.4g} at " in line, name
             assert ("extrapolated" in line) == e["extrapolated"], name
 
 

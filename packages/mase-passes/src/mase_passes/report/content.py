@@ -213,14 +213,15 @@ def _clock(e: dict, hw: dict) -> tuple[float, str]:
 
 
 def _resource(e: dict, r: str) -> str:
-    """'42.0k ± 4.1%' (LUT, FF) or '64 ± 0.0%' (DSP, BRAM), ', extrapolated' where a stage extrapolates."""
+    """'42.0k ± 4.1%' (LUT, FF) or '64 ± 0.0%' (DSP, BRAM), ' (error band unmeasured)' where the cost model
+    has no held-out error for it, ', extrapolated' where a stage extrapolates."""
     v = e.get(r)
     if v is None:
         return "no cost model"
     text = f"{v / 1000:.1f}k" if r in ("lut", "ff") and v >= 1000 else f"{v:,.0f}"
     band = (e.get("band_pct") or {}).get(r)
     if round(v) != 0:
-        text += " ± ?" if band is None else f" ± {band:.1f}%"
+        text += " (error band unmeasured)" if band is None else f" ± {band:.1f}%"
     if e.get("extrapolated") and round(v) != 0:
         text += ", extrapolated"
     return text
