@@ -109,13 +109,13 @@ def test_yosys_evaluates_the_normaliser_as_the_golden_model():
     rng = np.random.default_rng(7)
     cases = [([0, 0, 0], 0), ([5, -3, 0], -3), ([255, -256, 17], 4)]
     cases += [(list(rng.integers(-256, 256, lanes)), int(rng.integers(-20, 20))) for _ in range(5)]
-    script = [f"read_verilog -sv {rtl_path('mase_mxint_normalize.sv')}",
+    script = [f"read_verilog -sv {rtl_path('mase_mxint_round_lane.sv')} {rtl_path('mase_mxint_normalize.sv')}",
               f"chparam -set LANES {lanes} -set IN_WIDTH {width} -set LSB_WIDTH {lsb_width} "
               f"-set OUT_MAN {man} -set OUT_EXP {exp} mase_mxint_normalize",
-              "prep -top mase_mxint_normalize"]
+              "prep -top mase_mxint_normalize", "flatten"]
     for ints, lsb in cases:
         word = sum((v & ((1 << width) - 1)) << (j * width) for j, v in enumerate(ints))
-        script.append(f"eval -set in_int {lanes * width}'d{word} -set in_lsb {lsb_width}'d{lsb & 0xff} "
+        script.append(f"eval -set in_int {lanes * width}'d{word} -set in_lsb {lsb_width}'d{lsb & 0xff} -set en 1'd0 "
                       "-show out_exp -show out_mant")
     proc = subprocess.run(["yosys", "-p", "; ".join(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr or proc.stdout

@@ -6,11 +6,12 @@ Unstalled streams (no idle input cycles, no back-pressure):
   latency 1 cycle (output register), so ``cycles_per_block = 1``;
 * ``linear``: ``IN_TILES * OUT_TILES`` tile pairs per x group at one pair per
   cycle; with x double-buffered an output tile leaves every ``IN_TILES``
-  cycles (``cycles_per_block = IN_TILES``), the first one ``2 * IN_TILES``
-  cycles after the first x tile (the catalog's ``LATENCY``);
-* ``matmul``: ``K_TILES`` tile pairs per output tile at one pair per cycle, the
-  output one cycle after the last pair: latency and ``cycles_per_block`` are
-  ``K_TILES``, ``A_ROWS * B_COLS * BLOCK_K`` MACs per cycle;
+  cycles (``cycles_per_block = IN_TILES``), the first one ``2 * IN_TILES + S``
+  cycles after the first x tile, ``S`` the tile dot's registers after its
+  accumulator (3 MXInt, 2 fixed point; the catalog's resolved ``LATENCY``);
+* ``matmul``: ``K_TILES`` tile pairs per output tile at one pair per cycle,
+  latency ``K_TILES + S`` (the catalog's ``LATENCY``), ``cycles_per_block =
+  K_TILES``, ``A_ROWS * B_COLS * BLOCK_K`` MACs per cycle;
 * ``gelu``: one block per cycle, latency 1;
 * ``softmax``: a row of ``ROW_BLOCKS`` blocks takes ``3 * ROW_BLOCKS`` cycles
   (in, exponentials, out; rows do not overlap), the first output ``2 * ROW_BLOCKS``
@@ -51,14 +52,14 @@ def cycles(module: str, p: Mapping[str, int]) -> dict[str, float]:
     # mase_tile_pair_join): one tile pair per cycle
     if module in ("mase_mxint_linear", "mase_fixed_linear"):
         return {
-            "latency": 2 * p["IN_TILES"],
+            "latency": p["LATENCY"],
             "cycles_per_block": float(p["IN_TILES"]),
             "elements_per_block": p["X_ROWS"] * p["OUT_TILE"],
             "macs_per_cycle": p["X_ROWS"] * p["OUT_TILE"] * p["BLOCK_K"],
         }
     if module in ("mase_mxint_matmul", "mase_fixed_matmul"):
         return {
-            "latency": p["K_TILES"],
+            "latency": p["LATENCY"],
             "cycles_per_block": float(p["K_TILES"]),
             "elements_per_block": p["A_ROWS"] * p["B_COLS"],
             "macs_per_cycle": p["A_ROWS"] * p["B_COLS"] * p["BLOCK_K"],

@@ -13,9 +13,9 @@ saturation (``mase_fixed_round``), so an output equals
 from __future__ import annotations
 
 from mase_hwlib.catalog import Field, ModuleSpec, Param, Stream, register
-from mase_hwlib.catalog_tiles import (B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, MATMUL_TILES, W_STREAM_DOC,
-                                      bias_streamed, linear_rom_params, linear_tiling, matmul_lanes,
-                                      weights_streamed)
+from mase_hwlib.catalog_tiles import (FIXED_TILE_DOT_STAGES, B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, MATMUL_TILES,
+                                      TILE_DOT_SOURCES, W_STREAM_DOC, bias_streamed, linear_rom_params,
+                                      linear_tiling, matmul_cycles, matmul_lanes, weights_streamed)
 from mase_hwlib.golden import fixed
 
 #: Accumulator / working widths above this are refused (a mistyped FRAC, not a real design).
@@ -100,8 +100,7 @@ def _matmul_derive(p):
         **matmul_lanes(p),
         "ACC_WIDTH": acc["ACC_WIDTH"],
         "ACC_FRAC": acc["ACC_FRAC"],
-        "CYCLES_PER_BLOCK": p["K_TILES"],
-        "LATENCY": p["K_TILES"],
+        **matmul_cycles(p, FIXED_TILE_DOT_STAGES),
     }
 
 
@@ -115,12 +114,13 @@ register(ModuleSpec(
         _width("A"), _frac("A"), _width("B"), _frac("B"), _width("OUT"), _frac("OUT"),
     ),
     streams=(_fx("a", "in", "A_LANES", "A"), _fx("b", "in", "B_LANES", "B"), _fx("y", "out", "OUT_LANES", "OUT")),
-    golden=fixed.matmul, sources=(_ROUND, "mase_fixed_tile_dot.sv", "mase_tile_pair_join.sv", "mase_fixed_matmul.sv"),
+    golden=fixed.matmul,
+    sources=(_ROUND, *TILE_DOT_SOURCES, "mase_fixed_tile_dot.sv", "mase_tile_pair_join.sv", "mase_fixed_matmul.sv"),
     derive=_matmul_derive))
 
 
 def _linear_derive(p):
-    tiling = linear_tiling("mase_fixed_linear", p, "mase_hwlib.rom_fixed.write_fixed_rom")
+    tiling = linear_tiling("mase_fixed_linear", p, "mase_hwlib.rom_fixed.write_fixed_rom", FIXED_TILE_DOT_STAGES)
     acc = fixed.dot_accumulator(p["X_WIDTH"], p["X_FRAC"], p["W_WIDTH"], p["W_FRAC"], p["IN_TILES"] * p["BLOCK_K"],
                                 p["HAS_BIAS"], p["B_WIDTH"], p["B_FRAC"])
     _check_work("mase_fixed_linear", "the accumulator", acc["ACC_WIDTH"])
@@ -147,7 +147,7 @@ register(ModuleSpec(
         _fx("y", "out", "OUT_LANES", "OUT"),
     ),
     golden=fixed.linear_module,
-    sources=(_ROUND, "mase_linear_sequencer.sv", "mase_fixed_tile_dot.sv", "mase_fixed_linear.sv"),
+    sources=(_ROUND, *TILE_DOT_SOURCES, "mase_linear_sequencer.sv", "mase_fixed_tile_dot.sv", "mase_fixed_linear.sv"),
     derive=_linear_derive))
 
 

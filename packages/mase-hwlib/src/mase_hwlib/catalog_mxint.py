@@ -15,9 +15,9 @@ with ``ACC_WIDTH = 0``.
 from __future__ import annotations
 
 from mase_hwlib.catalog import Field, ModuleSpec, Param, Stream, register
-from mase_hwlib.catalog_tiles import (B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, MATMUL_TILES, W_STREAM_DOC,
-                                      bias_streamed, linear_rom_params, linear_tiling, matmul_lanes,
-                                      weights_streamed)
+from mase_hwlib.catalog_tiles import (MXINT_TILE_DOT_STAGES, B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, MATMUL_TILES,
+                                      TILE_DOT_SOURCES, W_STREAM_DOC, bias_streamed, linear_rom_params,
+                                      linear_tiling, matmul_cycles, matmul_lanes, weights_streamed)
 from mase_hwlib.golden import accumulate, mxint
 
 
@@ -46,9 +46,9 @@ _BLOCK = (
     Param("BLOCK_0", 4, "block elements along the first blocked axis (tile columns)", 1, 64),
     Param("BLOCK_1", 1, "block elements along the second blocked axis (tile rows)", 1, 16),
 )
-_NORM = "mase_mxint_normalize.sv"
+_NORM = ("mase_mxint_round_lane.sv", "mase_mxint_normalize.sv")
 _ALIGN = "mase_bounded_align.sv"
-_DOT = (_NORM, _ALIGN, "mase_bounded_accumulator.sv", "mase_mxint_tile_dot.sv")
+_DOT = (*_NORM, _ALIGN, "mase_bounded_accumulator.sv", *TILE_DOT_SOURCES, "mase_mxint_tile_dot.sv")
 
 _ACC = (
     Param("ACC_WIDTH", -1, "accumulator bits per lane: -1 the derived default (F = clog2(N)+2 fraction bits), "
@@ -98,7 +98,7 @@ for _name, _golden, _doc in (
             params=(*_BLOCK, _man("IN"), _exp("IN"), _man("OUT"), _exp("OUT")),
             streams=(_mx("x", "in", "BLOCK_SIZE", "IN"), _mx("y", "out", "BLOCK_SIZE", "OUT")),
             golden=_golden,
-            sources=(_NORM, f"{_name}.sv"),
+            sources=(*_NORM, f"{_name}.sv"),
             derive=_unary_derive,
         )
     )
@@ -119,13 +119,13 @@ def _add_derive(p):
 _BINARY_PARAMS = (*_BLOCK, _man("A"), _exp("A"), _man("B"), _exp("B"), _man("OUT"), _exp("OUT"))
 for _name, _golden, _doc, _extra, _derive, _sources in (
     ("mase_mxint_mul", mxint.mul, "elementwise a*b, exact product re-normalised into MXInt(OUT_MAN, OUT_EXP)",
-     (), _binary_derive, (_NORM, "mase_mxint_mul.sv")),
+     (), _binary_derive, (*_NORM, "mase_mxint_mul.sv")),
     (
         "mase_mxint_add",
         mxint.add,
         "elementwise a+b, aligned to the larger exponent in ACC_WIDTH bits (shifted-out bits rounded by "
         "ACC_ROUND; ACC_WIDTH=0 exact), re-normalised into MXInt(OUT_MAN, OUT_EXP)",
-        _ACC, _add_derive, (_NORM, _ALIGN, "mase_mxint_add.sv"),
+        _ACC, _add_derive, (*_NORM, _ALIGN, "mase_mxint_add.sv"),
     ),
 ):
     register(
@@ -149,6 +149,7 @@ for _name, _golden, _doc, _extra, _derive, _sources in (
 def _matmul_derive(p):
     return {
         **matmul_lanes(p),
+        **matmul_cycles(p, MXINT_TILE_DOT_STAGES),
         **_widths(p, "A", "B", "OUT"),
         **_dot_acc("mase_mxint_matmul", p, "A", "B", p["K_TILES"], p["BLOCK_K"]),
     }
@@ -182,7 +183,7 @@ register(
 
 def _linear_derive(p):
     return {
-        **linear_tiling("mase_mxint_linear", p, "mase_hwlib.rom.write_mx_rom"),
+        **linear_tiling("mase_mxint_linear", p, "mase_hwlib.rom.write_mx_rom", MXINT_TILE_DOT_STAGES),
         **_widths(p, "X", "W", "BIAS", "OUT"),
         **_dot_acc("mase_mxint_linear", p, "X", "W", p["IN_TILES"], p["BLOCK_K"], "BIAS" if p["HAS_BIAS"] else None),
     }

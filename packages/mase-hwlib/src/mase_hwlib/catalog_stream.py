@@ -51,7 +51,7 @@ register(
             _mx_out("LANES", "OUT_MAN", "OUT_EXP"),
         ),
         golden=stream.fixed_to_mxint,
-        sources=("mase_mxint_normalize.sv", "mase_fixed_to_mxint.sv"),
+        sources=("mase_mxint_round_lane.sv", "mase_mxint_normalize.sv", "mase_fixed_to_mxint.sv"),
         derive=_fixed_to_mxint_derive,
     )
 )
@@ -137,7 +137,7 @@ register(
             _mx_out("OUT_LANES", "OUT_MAN", "OUT_EXP"),
         ),
         golden=stream.reblock,
-        sources=("mase_mxint_normalize_lanes.sv", "mase_mxint_reblock.sv"),
+        sources=("mase_mxint_round_lane.sv", "mase_mxint_normalize_lanes.sv", "mase_mxint_reblock.sv"),
         derive=_reblock_derive,
     )
 )

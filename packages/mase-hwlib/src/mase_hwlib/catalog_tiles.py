@@ -12,7 +12,13 @@ derived from them and the ROM checks of the linear are stated once here.
   ``IN_TILES`` x tiles per group (``in_features = IN_TILES * BLOCK_K``),
   ``OUT_TILES`` output tiles per group (``out_features = OUT_TILES * OUT_TILE``);
   one tile pair per cycle with x double-buffered, so a group takes
-  ``IN_TILES * OUT_TILES`` cycles and the first output ``2 * IN_TILES``.
+  ``IN_TILES * OUT_TILES`` cycles and the first output ``2 * IN_TILES + S``.
+
+Both tile dot products are pipelined (``mase_tile_dot_pipeline``): a product
+register, the accumulator, then ``S`` registers of finished sums that add ``S``
+cycles of latency -- ``MXINT_TILE_DOT_STAGES`` (sum, block scale, output) for
+``mase_mxint_tile_dot``, ``FIXED_TILE_DOT_STAGES`` (sum, output) for
+``mase_fixed_tile_dot``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ LINEAR_TILES = (
     Param("IN_TILES", 2, "in_features / BLOCK_K", 1, 4096),
     Param("OUT_TILES", 2, "out_features / OUT_TILE", 1, 4096),
 )
+
+#: RTL shared by both tile dot products
+TILE_DOT_SOURCES = ("mase_int_dot_tree.sv", "mase_tile_dot_pipeline.sv")
+#: registers after the accumulator of mase_mxint_tile_dot / mase_fixed_tile_dot (their OUT_STAGES)
+MXINT_TILE_DOT_STAGES = 3
+FIXED_TILE_DOT_STAGES = 2
 
 HAS_BIAS = Param("HAS_BIAS", 0, "1: add a bias per output feature", 0, 1)
 
@@ -72,9 +84,16 @@ def matmul_lanes(p) -> dict:
     }
 
 
-def linear_tiling(module: str, p, writer: str) -> dict:
+def matmul_cycles(p, dot_stages: int) -> dict:
+    """CYCLES_PER_BLOCK, LATENCY of a tiled matmul: K_TILES tile pairs per output tile at one pair
+    per cycle, the output ``dot_stages`` cycles after the accumulator takes the last pair."""
+    return {"CYCLES_PER_BLOCK": p["K_TILES"], "LATENCY": p["K_TILES"] + dot_stages}
+
+
+def linear_tiling(module: str, p, writer: str, dot_stages: int) -> dict:
     """Lanes, features and cycle counts of a tiled linear; refuses ROM mode without its files
-    (``writer`` names the function that writes them)."""
+    (``writer`` names the function that writes them; ``dot_stages``: the tile dot's registers
+    after its accumulator)."""
     if p["WEIGHTS_IN_ROM"] and not p["WEIGHT_FILE"]:
         raise ValueError(f"{module}: WEIGHTS_IN_ROM=1 needs WEIGHT_FILE (see {writer})")
     if p["WEIGHTS_IN_ROM"] and p["HAS_BIAS"] and not p["BIAS_FILE"]:
@@ -85,7 +104,8 @@ def linear_tiling(module: str, p, writer: str) -> dict:
         "OUT_LANES": p["X_ROWS"] * p["OUT_TILE"],
         "IN_FEATURES": p["IN_TILES"] * p["BLOCK_K"],
         "OUT_FEATURES": p["OUT_TILES"] * p["OUT_TILE"],
-        # steady state (x double-buffered): one tile pair per cycle
+        # steady state (x double-buffered): one tile pair per cycle; the tile dot's
+        # registers after its accumulator (mase_tile_dot_pipeline) add dot_stages
         "CYCLES_PER_GROUP": p["IN_TILES"] * p["OUT_TILES"],
-        "LATENCY": 2 * p["IN_TILES"],
+        "LATENCY": 2 * p["IN_TILES"] + dot_stages,
     }

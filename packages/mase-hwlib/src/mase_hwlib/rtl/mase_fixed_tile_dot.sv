@@ -20,6 +20,9 @@
 // On p_last the sum is rounded once, half to even, and saturated into
 // Fixed(OUT_WIDTH, OUT_FRAC) (mase_fixed_round) into the output register:
 // one output tile per K_TILES tile pairs, one tile pair per cycle.
+// Three register stages (mase_tile_dot_pipeline): the tile products (a
+// balanced tree, mase_int_dot_tree), the accumulator with the finished sum,
+// and the rounded output; y_valid rises three cycles after p_last is taken.
 `default_nettype none
 
 module mase_fixed_tile_dot #(
@@ -63,62 +66,68 @@ module mase_fixed_tile_dot #(
     localparam int ACC_W     = E + $clog2(K_TILES * BLOCK_K + HAS_BIAS) + 2;
     localparam int PSUM_W    = A_WIDTH + B_WIDTH + $clog2(BLOCK_K);    // one tile row dot, exact
 
-    // exact dot product of one a row and one b row (BLOCK_K signed lanes each)
-    function automatic logic signed [PSUM_W-1:0] tile_row_dot(
-        input logic [BLOCK_K*A_WIDTH-1:0] a, input logic [BLOCK_K*B_WIDTH-1:0] b);
-        logic signed [PSUM_W-1:0] sum;
-        sum = '0;
-        for (int k = 0; k < BLOCK_K; k++) begin
-            sum = sum + PSUM_W'($signed(a[k*A_WIDTH +: A_WIDTH])) * PSUM_W'($signed(b[k*B_WIDTH +: B_WIDTH]));
-        end
-        tile_row_dot = sum;  // (no 'return': Yosys 0.23)
-    endfunction
+    // ---- pipeline control (mase_tile_dot_pipeline) ---------------------------------
+    // after the accumulator: the finished sum, the output
+    wire       prod_load, acc_en, acc_first;
+    wire [1:0] stage_load;
+    mase_tile_dot_pipeline #(.OUT_STAGES(2)) u_pipe (
+        .clk(clk), .rst(rst), .p_valid(p_valid), .p_ready(p_ready), .p_first(p_first), .p_last(p_last),
+        .prod_load(prod_load), .acc_en(acc_en), .acc_first(acc_first), .stage_load(stage_load),
+        .y_valid(y_valid), .y_ready(y_ready)
+    );
 
-    logic [LANES*ACC_W-1:0] acc_reg, acc_next;
+    // ---- stage 1: exact tile product per lane (and the bias), registered -----------
+    logic [LANES*PSUM_W-1:0] psum, psum_reg;
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar c = 0; c < COLS; c++) begin : g_col
-            localparam int L = r * COLS + c;
-            wire signed [PSUM_W-1:0] psum = tile_row_dot(p_a[r*BLOCK_K*A_WIDTH +: BLOCK_K*A_WIDTH],
-                                                         p_b[c*BLOCK_K*B_WIDTH +: BLOCK_K*B_WIDTH]);
-            wire signed [ACC_W-1:0] term = ACC_W'(psum) <<< PSH;
-            wire signed [ACC_W-1:0] base;
-            if (HAS_BIAS != 0) begin : g_bias
-                wire signed [BIAS_WIDTH-1:0] bias = p_bias[c*BIAS_WIDTH +: BIAS_WIDTH];
-                assign base = p_first ? ACC_W'(bias) <<< BSH : acc_reg[L*ACC_W +: ACC_W];
-            end else begin : g_nobias
-                assign base = p_first ? '0 : acc_reg[L*ACC_W +: ACC_W];
-            end
-            assign acc_next[L*ACC_W +: ACC_W] = base + term;
+            mase_int_dot_tree #(.N(BLOCK_K), .A_WIDTH(A_WIDTH), .B_WIDTH(B_WIDTH), .OUT_WIDTH(PSUM_W)) u_dot (
+                .a(p_a[r*BLOCK_K*A_WIDTH +: BLOCK_K*A_WIDTH]), .b(p_b[c*BLOCK_K*B_WIDTH +: BLOCK_K*B_WIDTH]),
+                .y(psum[(r*COLS + c)*PSUM_W +: PSUM_W])
+            );
+        end
+    end
+    logic [COLS*BIAS_WIDTH-1:0] bias_reg;
+    always_ff @(posedge clk) begin
+        if (prod_load) begin
+            psum_reg <= psum;
+            bias_reg <= p_bias;
         end
     end
     if (HAS_BIAS == 0) begin : g_unused_bias
         /* verilator lint_off UNUSEDSIGNAL */
-        wire unused = &{1'b0, p_bias};
+        wire unused = &{1'b0, bias_reg};
         /* verilator lint_on UNUSEDSIGNAL */
     end
 
-    // ---- one rounding of the finished sum ------------------------------------------
+    // ---- stage 2: exact accumulation; the finished sum registered -----------------
+    logic [LANES*ACC_W-1:0] acc_reg, acc_next, sum_reg;
+    for (genvar l = 0; l < LANES; l++) begin : g_lane
+        wire signed [ACC_W-1:0] term = ACC_W'($signed(psum_reg[l*PSUM_W +: PSUM_W])) <<< PSH;
+        wire signed [ACC_W-1:0] base;
+        if (HAS_BIAS != 0) begin : g_bias
+            wire signed [BIAS_WIDTH-1:0] bias = bias_reg[(l % COLS)*BIAS_WIDTH +: BIAS_WIDTH];
+            assign base = acc_first ? ACC_W'(bias) <<< BSH : acc_reg[l*ACC_W +: ACC_W];
+        end else begin : g_nobias
+            assign base = acc_first ? '0 : acc_reg[l*ACC_W +: ACC_W];
+        end
+        assign acc_next[l*ACC_W +: ACC_W] = base + term;
+    end
+    always_ff @(posedge clk) begin
+        if (acc_en) acc_reg <= acc_next;
+        if (stage_load[0]) sum_reg <= acc_next;
+    end
+
+    // ---- stage 3: one rounding of the finished sum into the output register --------
     wire [LANES*OUT_WIDTH-1:0] rounded;
     mase_fixed_round #(
         .LANES(LANES), .IN_WIDTH(ACC_W), .IN_FRAC(ACC_FRAC), .OUT_WIDTH(OUT_WIDTH), .OUT_FRAC(OUT_FRAC)
     ) u_round (
-        .in_data(acc_next), .out_data(rounded)
+        .in_data(sum_reg), .out_data(rounded)
     );
-
-    // ---- handshake: only the last tile of a sum needs the output register ---------
-    logic                       out_valid_reg;
     logic [LANES*OUT_WIDTH-1:0] out_data_reg;
-    wire out_free = !out_valid_reg || y_ready;
-    assign p_ready = !p_last || out_free;
-    wire fire = p_valid && p_ready;
-    assign y_valid = out_valid_reg;
-    assign y_data  = out_data_reg;
-
+    assign y_data = out_data_reg;
     always_ff @(posedge clk) begin
-        if (fire) acc_reg <= acc_next;
-        if (fire && p_last) out_data_reg <= rounded;
-        if (rst) out_valid_reg <= 1'b0;
-        else if (out_free) out_valid_reg <= fire && p_last;
+        if (stage_load[1]) out_data_reg <= rounded;
     end
 endmodule
 

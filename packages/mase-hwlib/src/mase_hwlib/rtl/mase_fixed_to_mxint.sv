@@ -100,7 +100,8 @@ module mase_fixed_to_mxint #(
     mase_mxint_normalize #(
         .LANES(LANES), .IN_WIDTH(IW), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
     ) u_normalize (
-        .in_int(lanes_int), .in_lsb(LW'(-IN_FRAC)), .out_mant(norm_mant), .out_exp(norm_exp)
+        .in_int(lanes_int), .in_lsb(LW'(-IN_FRAC)), .out_mant(norm_mant), .out_exp(norm_exp),
+        .clk(clk), .en(1'b0)  // combinational (PIPELINE = 0)
     );
 
     // ---- output register; a beat of the last row needs it free, other rows do not ----

@@ -86,7 +86,8 @@ module mase_mxint_add #(
     mase_mxint_normalize #(
         .LANES(LANES), .IN_WIDTH(ACC_W), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
     ) u_normalize (
-        .in_int(lanes_int), .in_lsb(lsb), .out_mant(norm_mant), .out_exp(norm_exp)
+        .in_int(lanes_int), .in_lsb(lsb), .out_mant(norm_mant), .out_exp(norm_exp),
+        .clk(clk), .en(1'b0)  // combinational (PIPELINE = 0)
     );
 
     // join the operands into the output register

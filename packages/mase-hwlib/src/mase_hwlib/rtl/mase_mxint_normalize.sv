@@ -9,6 +9,10 @@
 // The OR of the magnitudes has the same top bit as their maximum, so no
 // comparator tree is needed. Equals mx_formats.quantize(..., "nearest_even")
 // on the exact values. Used by every MXInt operator that produces a block.
+// PIPELINE = 0: combinational (clk, en unused). PIPELINE = 1: the block
+// scale (magnitudes, signs, shift, exponent) is registered when en is high and
+// the rounding (mase_mxint_round_lane) reads the register, splitting the
+// longest path in two; the output then follows the input by one en.
 `default_nettype none
 
 module mase_mxint_normalize #(
@@ -16,12 +20,16 @@ module mase_mxint_normalize #(
     parameter int IN_WIDTH  = 16,  // bits of each signed input integer A_j
     parameter int LSB_WIDTH = 10,  // bits of the signed LSB exponent L
     parameter int OUT_MAN   = 7,   // output mantissa bits (magnitude), m
-    parameter int OUT_EXP   = 8    // output shared-exponent bits, e
+    parameter int OUT_EXP   = 8,   // output shared-exponent bits, e
+    parameter int PIPELINE  = 0    // 1: a register (enable en) between the block scale and the rounding
 ) (
     input  wire [LANES*IN_WIDTH-1:0]    in_int,   // lane j at [j*IN_WIDTH +: IN_WIDTH]
     input  wire signed [LSB_WIDTH-1:0]  in_lsb,   // L
     output wire  [LANES*(OUT_MAN+1)-1:0] out_mant,
-    output logic [OUT_EXP-1:0]           out_exp
+    output wire  [OUT_EXP-1:0]           out_exp,
+    // PIPELINE=1 only: the block scale is registered on en, the rounding follows it
+    input  wire                          clk,
+    input  wire                          en
 );
     localparam int EMAX = (1 << (OUT_EXP - 1)) - 1;
     localparam int OW   = OUT_MAN + 1;
@@ -29,12 +37,11 @@ module mase_mxint_normalize #(
     localparam int SW0  = (LSB_WIDTH > OUT_EXP) ? LSB_WIDTH : OUT_EXP;
     localparam int SW1  = (SW0 > $clog2(IN_WIDTH) + 1) ? SW0 : $clog2(IN_WIDTH) + 1;
     localparam int SW   = ((SW1 > 6) ? SW1 : 6) + 3;
-    localparam int QW   = IN_WIDTH + OUT_MAN + 1;  // magnitude after a left shift < 2^OUT_MAN
-    localparam logic [QW-1:0] SAT = QW'((1 << OUT_MAN) - 1);
 
     logic [IN_WIDTH-1:0] mag [LANES];
     logic [IN_WIDTH-1:0] union_mag;
     logic signed [SW-1:0] msb, s_raw, s, shift;
+    logic [OUT_EXP-1:0]   exp_c;
 
     always_comb begin
         union_mag = '0;
@@ -54,36 +61,43 @@ module mase_mxint_normalize #(
         else s = s_raw;
         // right shift that puts the top bit of the block maximum at 2^(OUT_MAN-1)
         shift = s - SW'(OUT_MAN - 1) - SW'(in_lsb);
-        out_exp = OUT_EXP'(s);
+        exp_c = OUT_EXP'(s);
     end
 
-    // one element: |A| * 2^-shift rounded half to even, saturated, sign restored
-    function automatic logic [OW-1:0] round_lane(input logic [IN_WIDTH-1:0] m, input logic neg,
-                                                 input logic signed [SW-1:0] sh);
-        logic [QW-1:0] wide, trunc, rem, half, q;
-        logic          up;
-        wide = QW'(m);
-        if (sh > 0) begin
-            if (sh > SW'(IN_WIDTH)) begin
-                q = '0;  // |A| < 2^IN_WIDTH <= half an output step
-            end else begin
-                trunc = wide >> sh;
-                rem   = wide & ((QW'(1) << sh) - QW'(1));
-                half  = QW'(1) << (sh - SW'(1));
-                up    = (rem > half) || (rem == half && trunc[0]);
-                q     = trunc + QW'(up);
+    // ---- optional register between the block scale and the rounding ---------------
+    logic [LANES*IN_WIDTH-1:0] mag_c, mag_r;
+    logic [LANES-1:0]          neg_c, neg_r;
+    logic signed [SW-1:0]      shift_r;
+    logic [OUT_EXP-1:0]        exp_r;
+    for (genvar j = 0; j < LANES; j++) begin : g_pack
+        assign mag_c[j*IN_WIDTH +: IN_WIDTH] = mag[j];
+        assign neg_c[j] = in_int[j*IN_WIDTH + IN_WIDTH - 1];
+    end
+    if (PIPELINE != 0) begin : g_reg
+        always_ff @(posedge clk) begin
+            if (en) begin
+                mag_r   <= mag_c;
+                neg_r   <= neg_c;
+                shift_r <= shift;
+                exp_r   <= exp_c;
             end
-        end else if (-sh >= SW'(OUT_MAN)) begin
-            q = (wide != '0) ? SAT : '0;  // any non-zero |A| * 2^-sh >= 2^OUT_MAN
-        end else begin
-            q = wide << (-sh);
         end
-        if (q > SAT) q = SAT;
-        round_lane = neg ? OW'(-q) : OW'(q);  // (no 'return': Yosys 0.23)
-    endfunction
+    end else begin : g_comb
+        assign mag_r   = mag_c;
+        assign neg_r   = neg_c;
+        assign shift_r = shift;
+        assign exp_r   = exp_c;
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused = &{1'b0, clk, en};
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
+    assign out_exp = exp_r;
 
+    // ---- per element: |A| * 2^-shift rounded half to even, saturated, signed -----
     for (genvar j = 0; j < LANES; j++) begin : g_lane
-        assign out_mant[j*OW +: OW] = round_lane(mag[j], in_int[j*IN_WIDTH + IN_WIDTH - 1], shift);
+        mase_mxint_round_lane #(.IN_WIDTH(IN_WIDTH), .SHIFT_WIDTH(SW), .OUT_MAN(OUT_MAN)) u_round (
+            .mag(mag_r[j*IN_WIDTH +: IN_WIDTH]), .neg(neg_r[j]), .sh(shift_r), .mant(out_mant[j*OW +: OW])
+        );
     end
 endmodule
 

@@ -29,8 +29,6 @@ module mase_mxint_normalize_lanes #(
     localparam int SW0  = (LSB_WIDTH > OUT_EXP) ? LSB_WIDTH : OUT_EXP;
     localparam int SW1  = (SW0 > $clog2(IN_WIDTH) + 1) ? SW0 : $clog2(IN_WIDTH) + 1;
     localparam int SW   = ((SW1 > 6) ? SW1 : 6) + 3;
-    localparam int QW   = IN_WIDTH + OUT_MAN + 1;  // magnitude after a left shift < 2^OUT_MAN
-    localparam logic [QW-1:0] SAT = QW'((1 << OUT_MAN) - 1);
 
     logic [IN_WIDTH-1:0]  mag [LANES];
     logic signed [SW-1:0] lsb [LANES];
@@ -70,35 +68,12 @@ module mase_mxint_normalize_lanes #(
         out_exp = OUT_EXP'(s);
     end
 
-    // one element: |A| * 2^-sh rounded half to even, saturated, sign restored
-    function automatic logic [OW-1:0] round_lane(input logic [IN_WIDTH-1:0] m, input logic neg,
-                                                 input logic signed [SW-1:0] sh);
-        logic [QW-1:0] wide, trunc, rem, half, q;
-        logic          up;
-        wide = QW'(m);
-        if (sh > 0) begin
-            if (sh > SW'(IN_WIDTH)) begin
-                q = '0;  // |A| < 2^IN_WIDTH <= half an output step
-            end else begin
-                trunc = wide >> sh;
-                rem   = wide & ((QW'(1) << sh) - QW'(1));
-                half  = QW'(1) << (sh - SW'(1));
-                up    = (rem > half) || (rem == half && trunc[0]);
-                q     = trunc + QW'(up);
-            end
-        end else if (-sh >= SW'(OUT_MAN)) begin
-            q = (wide != '0) ? SAT : '0;  // any non-zero |A| * 2^-sh >= 2^OUT_MAN
-        end else begin
-            q = wide << (-sh);
-        end
-        if (q > SAT) q = SAT;
-        round_lane = neg ? OW'(-q) : OW'(q);  // (no 'return': Yosys 0.23)
-    endfunction
-
     for (genvar j = 0; j < LANES; j++) begin : g_lane
         // right shift that puts the block maximum's top bit at 2^(OUT_MAN-1), for this lane's LSB
         wire signed [SW-1:0] shift = s - SW'(OUT_MAN - 1) - lsb[j];
-        assign out_mant[j*OW +: OW] = round_lane(mag[j], in_int[j*IN_WIDTH + IN_WIDTH - 1], shift);
+        mase_mxint_round_lane #(.IN_WIDTH(IN_WIDTH), .SHIFT_WIDTH(SW), .OUT_MAN(OUT_MAN)) u_round (
+            .mag(mag[j]), .neg(in_int[j*IN_WIDTH + IN_WIDTH - 1]), .sh(shift), .mant(out_mant[j*OW +: OW])
+        );
     end
 endmodule
 

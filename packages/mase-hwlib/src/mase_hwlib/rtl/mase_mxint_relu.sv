@@ -42,7 +42,8 @@ module mase_mxint_relu #(
     mase_mxint_normalize #(
         .LANES(LANES), .IN_WIDTH(IW), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
     ) u_normalize (
-        .in_int(lanes_int), .in_lsb(lsb), .out_mant(norm_mant), .out_exp(norm_exp)
+        .in_int(lanes_int), .in_lsb(lsb), .out_mant(norm_mant), .out_exp(norm_exp),
+        .clk(clk), .en(1'b0)  // combinational (PIPELINE = 0)
     );
 
     // output register; x_ready passes y_ready through when it is full

@@ -17,6 +17,10 @@
 // is term 0 (TW then also covers BIAS_MAN + 1). On p_last the sum A * 2^(R-F)
 // goes through mase_mxint_normalize (one half-to-even rounding) into the
 // output register: one output tile per K tiles, one tile pair per cycle.
+// Register stages (mase_tile_dot_pipeline): the tile products (a balanced
+// tree, mase_int_dot_tree), the accumulator, the finished sum, the block scale
+// inside mase_mxint_normalize (PIPELINE=1), and the rounded output; y_valid
+// rises four cycles after p_last is taken (three more than one stage).
 //
 // Width and error (Lmax = the largest L of the sum):
 //   ACC_WIDTH = -1 (default): F = clog2(N) + 2, ACC_W = TW + clog2(N+1) + clog2(N) + 2;
@@ -87,81 +91,102 @@ module mase_mxint_tile_dot #(
     localparam int LSB_ABS = (-LSB_MIN > LSB_MAX ? -LSB_MIN : LSB_MAX) + ACC_W;
     localparam int LW      = $clog2(LSB_ABS + 1) + 1;
 
-    // ---- handshake: only the last tile of a sum needs the output register ---------
-    logic                         out_valid_reg;
-    logic [LANES*(OUT_MAN+1)-1:0] out_mant_reg;
-    logic [OUT_EXP-1:0]           out_exp_reg;
-    wire out_free = !out_valid_reg || y_ready;
-    assign p_ready = !p_last || out_free;
-    wire fire = p_valid && p_ready;
+    // ---- pipeline control (mase_tile_dot_pipeline) ---------------------------------
+    // after the accumulator: the finished sum, the block scale (in the normaliser), the output
+    wire       prod_load, acc_en, acc_first;
+    wire [2:0] stage_load;
+    mase_tile_dot_pipeline #(.OUT_STAGES(3)) u_pipe (
+        .clk(clk), .rst(rst), .p_valid(p_valid), .p_ready(p_ready), .p_first(p_first), .p_last(p_last),
+        .prod_load(prod_load), .acc_en(acc_en), .acc_first(acc_first), .stage_load(stage_load),
+        .y_valid(y_valid), .y_ready(y_ready)
+    );
 
-    // ---- exact tile product per lane --------------------------------------------
-    // exact dot product of one a row and one b row (BLOCK_K signed elements each)
-    function automatic logic signed [PSUM_W-1:0] tile_row_dot(
-        input logic [BLOCK_K*(A_MAN+1)-1:0] a, input logic [BLOCK_K*(B_MAN+1)-1:0] b);
-        logic signed [PSUM_W-1:0] sum;
-        sum = '0;
-        for (int k = 0; k < BLOCK_K; k++) begin
-            sum = sum + PSUM_W'($signed(a[k*(A_MAN+1) +: A_MAN+1])) * PSUM_W'($signed(b[k*(B_MAN+1) +: B_MAN+1]));
-        end
-        tile_row_dot = sum;  // (no 'return': Yosys 0.23)
-    endfunction
-
-    logic [LANES*TW-1:0]    term;
-    logic [LANES*ACC_W-1:0] init_acc;
+    // ---- exact tile product per lane, registered -----------------------------------
+    logic [LANES*TW-1:0] term;
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar c = 0; c < COLS; c++) begin : g_col
             localparam int L = r * COLS + c;
-            wire signed [PSUM_W-1:0] psum = tile_row_dot(p_a_mant[r*BLOCK_K*(A_MAN+1) +: BLOCK_K*(A_MAN+1)],
-                                                         p_b_mant[c*BLOCK_K*(B_MAN+1) +: BLOCK_K*(B_MAN+1)]);
+            wire signed [PSUM_W-1:0] psum;
+            mase_int_dot_tree #(.N(BLOCK_K), .A_WIDTH(A_MAN + 1), .B_WIDTH(B_MAN + 1), .OUT_WIDTH(PSUM_W)) u_dot (
+                .a(p_a_mant[r*BLOCK_K*(A_MAN+1) +: BLOCK_K*(A_MAN+1)]),
+                .b(p_b_mant[c*BLOCK_K*(B_MAN+1) +: BLOCK_K*(B_MAN+1)]), .y(psum)
+            );
             assign term[L*TW +: TW] = TW'(psum);
-            if (HAS_BIAS != 0) begin : g_bias  // the bias tile is term 0 of the sum
-                assign init_acc[L*ACC_W +: ACC_W] = ACC_W'($signed(p_bias_mant[c*(BIAS_MAN+1) +: BIAS_MAN+1])) <<< F;
-            end else begin : g_nobias
-                assign init_acc[L*ACC_W +: ACC_W] = '0;
-            end
         end
     end
     wire signed [LW-1:0] prod_lsb = LW'($signed(p_a_exp)) + LW'($signed(p_b_exp)) - LW'(A_MAN - 1) - LW'(B_MAN - 1);
-    wire signed [LW-1:0] bias_lsb = LW'($signed(p_bias_exp)) - LW'(BIAS_MAN - 1);
-    if (HAS_BIAS == 0) begin : g_unused_bias
+
+    logic [LANES*TW-1:0]  term_reg;
+    logic signed [LW-1:0] prod_lsb_reg;
+    always_ff @(posedge clk) begin
+        if (prod_load) begin
+            term_reg     <= term;
+            prod_lsb_reg <= prod_lsb;
+        end
+    end
+
+    // the bias tile (term 0 of a sum) travels with its first beat
+    logic [LANES*ACC_W-1:0] init_acc;
+    wire signed [LW-1:0]    init_ref;
+    if (HAS_BIAS != 0) begin : g_bias
+        logic [COLS*(BIAS_MAN+1)-1:0] bias_mant_reg;
+        logic signed [LW-1:0]         bias_lsb_reg;
+        always_ff @(posedge clk) begin
+            if (prod_load) begin
+                bias_mant_reg <= p_bias_mant;
+                bias_lsb_reg  <= LW'($signed(p_bias_exp)) - LW'(BIAS_MAN - 1);
+            end
+        end
+        for (genvar l = 0; l < LANES; l++) begin : g_lane
+            assign init_acc[l*ACC_W +: ACC_W] = ACC_W'($signed(bias_mant_reg[(l % COLS)*(BIAS_MAN+1) +: BIAS_MAN+1])) <<< F;
+        end
+        assign init_ref = bias_lsb_reg;
+    end else begin : g_nobias
+        assign init_acc = '0;
+        assign init_ref = prod_lsb_reg;
         /* verilator lint_off UNUSEDSIGNAL */
-        wire unused = &{1'b0, p_bias_mant, p_bias_exp, bias_lsb};
+        wire unused = &{1'b0, p_bias_mant, p_bias_exp};
         /* verilator lint_on UNUSEDSIGNAL */
     end
 
-    // ---- bounded accumulation across tiles ----------------------------------------
+    // ---- bounded accumulation across tiles; the finished sum registered ------------
     logic [LANES*ACC_W-1:0] sum;
     wire signed [LW-1:0]    sum_lsb;
     mase_bounded_accumulator #(
         .LANES(LANES), .TERM_WIDTH(TW), .ACC_WIDTH(ACC_W), .FRAC_BITS(F), .EXP_WIDTH(LW), .ROUND(ACC_ROUND)
     ) u_acc (
-        .clk(clk), .en(fire), .first(p_first), .init_acc(init_acc),
-        .init_ref(HAS_BIAS != 0 ? bias_lsb : prod_lsb),
-        .term(term), .term_lsb(prod_lsb), .sum(sum), .sum_lsb(sum_lsb)
+        .clk(clk), .en(acc_en), .first(acc_first), .init_acc(init_acc), .init_ref(init_ref),
+        .term(term_reg), .term_lsb(prod_lsb_reg), .sum(sum), .sum_lsb(sum_lsb)
     );
 
-    // ---- normalise the finished sum -----------------------------------------------
+    logic [LANES*ACC_W-1:0] sum_reg;
+    logic signed [LW-1:0]   sum_lsb_reg;
+    always_ff @(posedge clk) begin
+        if (stage_load[0]) begin
+            sum_reg     <= sum;
+            sum_lsb_reg <= sum_lsb;
+        end
+    end
+
+    // ---- normalise the finished sum: block scale registered, rounding, output -----
     logic [LANES*(OUT_MAN+1)-1:0] norm_mant;
     logic [OUT_EXP-1:0]           norm_exp;
     mase_mxint_normalize #(
-        .LANES(LANES), .IN_WIDTH(ACC_W), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP)
+        .LANES(LANES), .IN_WIDTH(ACC_W), .LSB_WIDTH(LW), .OUT_MAN(OUT_MAN), .OUT_EXP(OUT_EXP), .PIPELINE(1)
     ) u_normalize (
-        .in_int(sum), .in_lsb(sum_lsb), .out_mant(norm_mant), .out_exp(norm_exp)
+        .in_int(sum_reg), .in_lsb(sum_lsb_reg), .out_mant(norm_mant), .out_exp(norm_exp),
+        .clk(clk), .en(stage_load[1])
     );
 
-    // ---- output register --------------------------------------------------------
-    assign y_valid = out_valid_reg;
-    assign y_mant  = out_mant_reg;
-    assign y_exp   = out_exp_reg;
-
+    logic [LANES*(OUT_MAN+1)-1:0] out_mant_reg;
+    logic [OUT_EXP-1:0]           out_exp_reg;
+    assign y_mant = out_mant_reg;
+    assign y_exp  = out_exp_reg;
     always_ff @(posedge clk) begin
-        if (fire && p_last) begin
+        if (stage_load[2]) begin
             out_mant_reg <= norm_mant;
             out_exp_reg  <= norm_exp;
         end
-        if (rst) out_valid_reg <= 1'b0;
-        else if (out_free) out_valid_reg <= fire && p_last;
     end
 endmodule
 
