@@ -108,8 +108,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="parallel yosys runs (default: local cores)")
     ap.add_argument("--dask", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per synthesis")
+    ap.add_argument("--only", default=None, help="comma-separated modules to keep, e.g. mase_mxint_add")
     args = ap.parse_args()
     points = order()
+    if args.only:
+        keep = set(args.only.split(","))
+        unknown = keep - {m for m, _, _ in points}
+        if unknown:
+            ap.error(f"--only: no point of {sorted(unknown)} in the sweep order")
+        points = [pt for pt in points if pt[0] in keep]
     print(f"{len(points)} points")
     print(sweep(points, args.out, workers=args.workers, dask=args.dask, timeout=args.timeout))
 

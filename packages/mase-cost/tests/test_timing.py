@@ -6,6 +6,7 @@ robustness paths (failure, timeout, temp folder) with fake tools."""
 
 import importlib.util
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,17 +23,48 @@ def test_real_place_and_route_of_a_small_mul():
     before = set(Path(tempfile.gettempdir()).glob("mase-cost-pnr-*"))
     r = timing.place_and_route("mase_mxint_mul", {"BLOCK_0": 2, "BLOCK_1": 1, "A_MAN": 3, "B_MAN": 3, "OUT_MAN": 3})
     assert r["status"] == "ok", r["error"]
-    # an ECP5 -6 fabric: 4-bit products in LUTs, a ~20-level normaliser -> tens to a few hundred MHz
-    assert 30 < r["fmax_mhz"] < 500
-    # the ports are registered on the output: one FF per output bit (2 lanes x 4 mantissa + 8 exponent)
-    # plus the valid bit, exactly what the RTL declares
-    assert r["ff"] == 2 * 4 + 8 + 1
+    # an ECP5 -6 fabric: 4-bit products, a ~20-level normaliser between registers -> tens of MHz
+    assert 20 < r["fmax_mhz"] < 300
+    # the operator's output register (2 lanes x 4 mantissa + 8 exponent + valid) plus the harness's
+    # register on every port but clk: a and b (valid, 2 x 4 mantissa, 8 exponent), y_ready, rst in;
+    # y (valid, mantissas, exponent), a_ready, b_ready out
+    ports = sum(w for name, _, w in __import__("mase_hwlib").catalog.get("mase_mxint_mul").ports(
+        {"BLOCK_0": 2, "BLOCK_1": 1, "A_MAN": 3, "B_MAN": 3, "OUT_MAN": 3}) if name != "clk")
+    assert ports == 2 * (1 + 8 + 8) + 1 + 1 + (1 + 8 + 8) + 2
+    assert r["ff"] == 2 * 4 + 8 + 1 + ports
     assert r["lut4"] >= r["synth_lut4"] > 20  # post-route comb cells include the carry halves
     assert r["mult18"] == 2  # one MULT18X18D per lane: synth_ecp5 maps even a 4x4 product to one
     assert r["device"] == "LFE5U-85F" and r["nextpnr_version"].startswith("nextpnr-")
     assert r["yosys_version"].startswith("Yosys 0.") and r["rtl_version"].startswith("mase-hwlib ")
     assert 0 < r["synth_seconds"] <= r["seconds"] and r["pnr_seconds"] > 0
     assert set(Path(tempfile.gettempdir()).glob("mase-cost-pnr-*")) == before  # temp folder removed
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+@pytest.mark.parametrize("module,params", [
+    ("mase_mxint_add", {"BLOCK_0": 2, "A_MAN": 3, "B_MAN": 3}),
+    ("mase_mxint_linear", {"BLOCK_K": 4, "IN_TILES": 2, "HAS_BIAS": 1}),
+    ("mase_fixed_linear", {"BLOCK_K": 4, "IN_TILES": 2}),
+])
+def test_harness_registers_every_port_and_elaborates(tmp_path, module, params):
+    """The timing harness drives every input of the operator from a flip-flop and registers every
+    output, so input -> logic -> output paths are timed; it elaborates with the catalog's sources."""
+    import subprocess
+
+    from mase_hwlib import catalog
+
+    from mase_cost.synth import recorded_params
+
+    given = recorded_params(module, params)
+    text = timing.harness_verilog(module, given)
+    for name, direction, _ in catalog.get(module).ports(given):
+        if name != "clk":
+            assert f"always @(posedge clk) {name}_q <= {name}{'_d' if direction == 'output' else ''};" in text
+    (tmp_path / "harness.sv").write_text(text)
+    srcs = [str(p) for p in catalog.get(module).source_paths()]
+    proc = subprocess.run(["iverilog", "-g2012", "-s", "mase_timing_harness", "-o", str(tmp_path / "h.vvp"),
+                           *srcs, str(tmp_path / "harness.sv")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_bad_parameter_and_device_are_refused():
@@ -54,7 +86,8 @@ def fake_tools(tmp_path, monkeypatch):
     """A yosys that writes a netlist and a stat; a nextpnr whose behaviour the test sets."""
     stat = json.dumps({"design": {"num_cells": 3, "num_cells_by_type": {"LUT4": 40, "CCU2C": 5}}})
     yosys = _fake(tmp_path, "yosys-fake", 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
-                  'grep -q "synth_ecp5 -top mase_mxint_relu -json netlist.json" "$3" || exit 3\n'
+                  'grep -q "synth_ecp5 -top mase_timing_harness -json netlist.json" "$3" || exit 3\n'
+                  'grep -q "mase_mxint_relu #(" harness.sv || exit 4\n'
                   f"echo '{{}}' > netlist.json; echo '{stat}' > stat.json\n")
     monkeypatch.setattr(timing, "yosys_executable", lambda _: yosys)
     monkeypatch.setattr(timing, "yosys_version", lambda _: "Yosys fake")
