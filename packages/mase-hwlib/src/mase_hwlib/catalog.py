@@ -47,6 +47,7 @@ FAMILIES: tuple[str, ...] = (
     "mase_hwlib.catalog_nonlinear",
     "mase_hwlib.catalog_stream",
     "mase_hwlib.catalog_fixed",
+    "mase_hwlib.catalog_bmf",
 )
 
 
