@@ -95,8 +95,9 @@ def test_sources_are_copied_and_the_script_is_relative(tmp_path):
         tmp_path,
         'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
         '[ "$3" = synth.ys ] || exit 5\n'
-        'grep -q \'read_verilog -sv "mase_mxint_normalize.sv" "mase_mxint_relu.sv"\' synth.ys || exit 6\n'
-        '[ -s mase_mxint_relu.sv ] && [ -s mase_mxint_normalize.sv ] || exit 7\n'
+        'grep -q \'read_verilog -sv "mase_mxint_round_lane.sv" "mase_mxint_normalize.sv" "mase_mxint_relu.sv"\' '
+        'synth.ys || exit 6\n'
+        '[ -s mase_mxint_relu.sv ] && [ -s mase_mxint_normalize.sv ] && [ -s mase_mxint_round_lane.sv ] || exit 7\n'
         'echo \'{"design": {"num_cells": 3, "num_cells_by_type": {"LUT4": 2, "$scopeinfo": 1}}}\' > stat.json\n',
     )
     r = synthesize("mase_mxint_relu", {"BLOCK_0": 2}, yosys=yosys)

@@ -63,3 +63,30 @@ def test_sigint_keeps_the_study_and_run_resumes(tmp_path):
     res = json.loads((out / "report" / "results.json").read_text())
     assert res["search"]["resumed_from"] == len(kept) and res["search"]["trials"] == target
     assert "resumed with" in (out / "report" / "report.md").read_text()
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    """What schedulers and containers send: exit 143 (not death by signal, -15), the trial in hand
+    closed (none left RUNNING), the finished ones kept, the folder's lock released."""
+    ckpt = bert_checkpoint(tmp_path / "bert")
+    data = csv_dataset(tmp_path / "d.csv")
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "run.toml", str(ckpt), str(data), str(out),
+                       dataset={"text_column": "sentence"}, search={"trials": 400}, report={"compare": ["MXInt8"]})
+    db = out / "search" / "study.db"
+    proc = subprocess.Popen([sys.executable, "-m", "mase_passes.cli.main", "run", str(cfg), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while complete_trials(db) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "resume" in err
+    study = optuna.load_study(study_name="mase", storage=f"sqlite:///{db}")
+    states = [t.state for t in study.trials]
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 2
+    from mase_passes.cli.runfolder import RunFolder
+    RunFolder(out).acquire("run").release()  # free again

@@ -183,6 +183,26 @@ def test_a_storage_on_the_server_has_heartbeats_and_a_sqlite_one_does_not(postgr
 
 
 # --- errors (no server needed) ------------------------------------------------------------
+def test_a_running_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(postgres_url,
+                                                                                              monkeypatch):
+    """Optuna's stale-trial check skips a RUNNING trial with no heartbeat row (its worker died between
+    taking the trial and the first beat), so it stayed RUNNING for good (found by the soak benchmark,
+    benchmarks/soak_postgres.py). Such a trial older than grace + NO_HEARTBEAT_MARGIN is failed and
+    retried like one whose heartbeat stopped."""
+    from mase_passes.passes import search as search_module
+
+    storage = open_storage(postgres_url, StorageOptions(heartbeat_interval=1, grace_period=2))
+    study = optuna.create_study(study_name="silent", storage=storage)
+    trial = study.ask({"m": optuna.distributions.IntDistribution(2, 8)})  # RUNNING, never a heartbeat
+    search_module._fail_dead_workers(study)
+    assert study.get_trials()[0].state == optuna.trial.TrialState.RUNNING  # young: its worker may be starting
+    monkeypatch.setattr(search_module, "NO_HEARTBEAT_MARGIN", -5)  # as if the margin had passed
+    search_module._fail_dead_workers(study)
+    states = [t.state for t in study.get_trials()]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]  # failed, and a retry queued
+    assert study.get_trials()[1].params == {"m": trial.params["m"]}  # the same configuration again
+
+
 def test_an_unreachable_server_is_a_clear_error_without_the_password():
     url = f"postgresql://mase:s3cret@127.0.0.1:{_free_port()}/db"
     pytest.importorskip("psycopg")

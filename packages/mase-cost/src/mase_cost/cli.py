@@ -10,18 +10,31 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+#: where ``mase-cost sweep`` writes without --out: a file of the user's, never the packaged dataset
+DEFAULT_SWEEP_OUT = "mase-cost-sweep.csv"
+
 
 def _sweep(args) -> int:
     from mase_cost import grids
     from mase_cost.sweep import SweepInterrupted, sweep
 
-    pts = grids.points(grids.GRIDS[args.grid], modules=args.module or None, seed=args.seed,
-                       nodsp=(False, True) if args.nodsp == "both" else (args.nodsp == "yes",), balance=args.balance)
+    try:  # a bad module, grid, timeout or output path: the message, exit 2 (no traceback)
+        pts = grids.points(grids.GRIDS[args.grid], modules=args.module or None, seed=args.seed,
+                           nodsp=(False, True) if args.nodsp == "both" else (args.nodsp == "yes",),
+                           balance=args.balance)
+        if args.out.is_dir():
+            raise ValueError(f"mase-cost sweep: --out {args.out} is a folder; give a CSV file path")
+    except ValueError as e:
+        print(f"mase-cost sweep: {e}" if not str(e).startswith("mase-cost") else e, file=sys.stderr)
+        return 2
     if args.limit:
         pts = pts[: args.limit]
     try:
         counts = sweep(pts, args.out, workers=args.workers, timeout=args.timeout, dask=args.dask,
                        retry_failed=args.retry_failed, progress=not args.quiet, yosys=args.yosys, flow=args.flow)
+    except ValueError as e:  # the packaged dataset as --out, a timeout that is no time limit, a bad parameter
+        print(e, file=sys.stderr)
+        return 2
     except SweepInterrupted as e:
         print(e, file=sys.stderr)
         return 128 + e.signum  # the shell convention for "killed by signal N"
@@ -123,7 +136,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="mase-cost", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sweep", help="synthesize hwlib operators over the parameter grid (resumable)")
-    s.add_argument("--out", type=Path, default=DEFAULT_DATASET, help="dataset CSV (default: the shipped one)")
+    s.add_argument("--out", type=Path, default=Path(DEFAULT_SWEEP_OUT),
+                   help=f"dataset CSV to add the points to, resumed when it exists (default ./{DEFAULT_SWEEP_OUT}; "
+                        "the dataset shipped in the package is read-only: merge with `mase-cost refit --merge`)")
     s.add_argument("--grid", choices=sorted(grids_names()), default="default", help="named parameter grid")
     s.add_argument("--module", action="append", help="only this module (repeatable)")
     s.add_argument("--workers", type=int, default=None, help="parallel yosys runs (default: local cores)")

@@ -216,6 +216,11 @@ class CostModel:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(pickle.dumps(state))
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the rename: a crash leaves the old model or the new
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> an ordinary file
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -8,6 +8,14 @@ loses at most the points in flight and the next run picks up where it stopped.
 A failed or timed-out point is recorded with the tool's message and is not
 retried unless ``retry_failed=True``.
 
+Several sweeps may share one CSV: every write holds an exclusive lock on ``<csv>.lock``
+(``flock``; the kernel drops it when a holder dies), re-reads the file under it and merges this
+sweep's new rows into what is there, so no sweep's rows are lost (before, each sweep rewrote
+the file from the snapshot it had read at its start, and two sweeps on one CSV lost half of the
+new rows while both reported success). The dataset shipped inside the package
+(:data:`mase_cost.dataset.DEFAULT_DATASET`) is read-only input: a sweep into it is refused;
+sweep into a file of your own and merge it with ``mase-cost refit --merge``.
+
 Cancel path: SIGINT or SIGTERM (when ``sweep`` runs in the main thread) sets a
 flag and kills every running yosys process group (:func:`mase_cost.synth.cancel_all`);
 points not started are dropped, points in flight come back as
@@ -32,10 +40,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from mase_cost.synth import (
-    DEFAULT_YOSYS, TARGETS, SynthesisCancelled, cancel_all, point_key, recorded_params, reset_cancel, synthesize,
+    DEFAULT_YOSYS, TARGETS, SynthesisCancelled, cancel_all, check_timeout, clean_stale_tmp, point_key,
+    recorded_params, reset_cancel, synthesize,
 )
 
-__all__ = ["COLUMNS", "SweepInterrupted", "read_records", "sweep", "write_records"]
+__all__ = ["COLUMNS", "SweepInterrupted", "dataset_lock", "merge_records", "read_records", "sweep", "write_records"]
 
 COLUMNS = (
     "key", "module", "params", "nodsp", "status", "error", *TARGETS,
@@ -72,6 +81,47 @@ def _signals_cancel(state: dict):
             signal.signal(sig, h)
 
 
+@contextlib.contextmanager
+def dataset_lock(path):
+    """Exclusive lock of the dataset CSV ``path`` (``<path>.lock``): held around each
+    read-merge-write, waited for (writes are short), dropped by the kernel if the holder dies."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def merge_records(path, new: dict) -> None:
+    """Under the dataset lock: the rows now in ``path`` with ``new`` ({key: record}) put over
+    them, written atomically. Rows other sweeps added since this one started are kept."""
+    with dataset_lock(path):
+        by_key = {r["key"]: r for r in read_records(path)}
+        by_key.update(new)
+        write_records(path, list(by_key.values()))
+
+
+def _refuse_packaged(path) -> None:
+    from mase_cost.dataset import DEFAULT_DATASET
+
+    try:
+        same = Path(path).resolve() == DEFAULT_DATASET.resolve()
+    except OSError:
+        same = False
+    if same:
+        raise ValueError(f"mase-cost sweep: {path} is the dataset shipped inside the installed package, read-only "
+                         "input; sweep into a file of your own (--out sweep.csv) and merge it with "
+                         "`mase-cost refit --merge sweep.csv`")
+
+
 def read_records(path) -> list[dict]:
     """Rows of a dataset CSV as dicts of strings (empty list when the file does not exist)."""
     path = Path(path)
@@ -93,10 +143,19 @@ def write_records(path, records, columns=COLUMNS) -> None:
             w.writeheader()
             for r in records:
                 w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+            f.flush()
+            os.fsync(f.fileno())
+        _umask_mode(tmp)  # mkstemp makes it 0600; a dataset is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask_mode(path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 class _Progress:
@@ -145,6 +204,9 @@ def sweep(
     (:data:`mase_cost.synth.YOSYS_TOOLS`, or a path).  Raises :class:`SweepInterrupted` on
     SIGINT/SIGTERM (module docstring).
     """
+    _refuse_packaged(path)
+    check_timeout(timeout)
+    clean_stale_tmp()  # the temporary folders of sweeps killed with -9
     records = read_records(path)
     by_key = {r["key"]: r for r in records}
     todo, skipped, seen = [], 0, set()
@@ -161,9 +223,12 @@ def sweep(
     counts = {"skipped": skipped, "ok": 0, "failed": 0}
     bar = _Progress(len(todo), progress)
 
+    finished: dict = {}
+
     def finish(record):
         by_key[record["key"]] = record
-        write_records(path, list(by_key.values()))
+        finished[record["key"]] = record
+        merge_records(path, finished)  # under the lock, over what other sweeps wrote meanwhile
         counts["ok" if record["status"] == "ok" else "failed"] += 1
         bar.step(record)
 

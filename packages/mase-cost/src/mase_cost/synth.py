@@ -46,6 +46,14 @@ A failure or a timeout never raises: it comes back as a record with
 Yosys runs in its own process group (it forks ``abc``), so a timeout or
 :func:`cancel_all` kills the whole group; a run stopped by :func:`cancel_all`
 raises :class:`SynthesisCancelled` -- an interrupted point is not a result.
+
+Children never outlive a dead sweep: each tool process is started with the kernel's parent-death
+signal set to SIGKILL (``prctl(PR_SET_PDEATHSIG)``: a ``kill -9`` of the sweep kills its yosys),
+and with a CPU-time limit (``RLIMIT_CPU``, the timeout plus a margin) that ``abc`` inherits, so
+a tool process always has a time limit of its own, even one orphaned some other way. The
+timeout must be a positive number of seconds. The temporary folder of a synthesis is named
+after the sweep's pid (``mase-cost-<pid>-*``); a sweep removes those of dead pids when it starts
+(a killed sweep cannot remove its own).
 """
 
 from __future__ import annotations
@@ -70,7 +78,8 @@ from mase_hwlib import catalog
 import mase_cost
 
 __all__ = [
-    "DEFAULT_YOSYS", "FLOWS", "TARGETS", "YOSYS_TOOLS", "SynthesisCancelled", "cancel_all", "copy_sources",
+    "DEFAULT_YOSYS", "FLOWS", "TARGETS", "YOSYS_TOOLS", "SynthesisCancelled", "cancel_all", "check_timeout",
+    "clean_stale_tmp", "copy_sources",
     "point_key", "recorded_params", "reset_cancel", "resources_from_stat", "rtl_version", "run_group",
     "synthesize", "tool_executable", "yosys_executable", "yosys_version",
 ]
@@ -300,7 +309,8 @@ def synthesize(
         "mase_cost_version": mase_cost.__version__,
         "flow": flow,
     }
-    with tempfile.TemporaryDirectory(prefix="mase-cost-") as tmp:
+    check_timeout(timeout)
+    with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
         stat_path = Path(tmp) / "stat.json"
         script = Path(tmp) / "synth.ys"
         script.write_text(_script(module, given, nodsp, copy_sources(spec.source_paths(), tmp), stat_path, flow))
@@ -327,14 +337,79 @@ def _run(yosys: str, script: Path, cwd: str, timeout: float) -> tuple[int, str, 
     return run_group([yosys_executable(yosys), "-q", "-s", script.name], cwd, timeout)
 
 
+TMP_PREFIX = "mase-cost-"
+
+
+def check_timeout(timeout) -> float:
+    """A tool run always has a time limit: ``timeout`` must be a positive, finite number of seconds."""
+    import math
+
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise ValueError(f"mase_cost: timeout must be a positive number of seconds (a tool run always has a "
+                         f"time limit), got {timeout!r}")
+    return float(timeout)
+
+
+def clean_stale_tmp(root: str | None = None) -> int:
+    """Remove the ``mase-cost-<pid>-*`` temporary folders of processes that no longer exist
+    (a sweep killed with -9 leaves its folders behind); returns how many were removed."""
+    root = root or tempfile.gettempdir()
+    removed = 0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return 0
+    for e in entries:
+        m = re.fullmatch(re.escape(TMP_PREFIX) + r"(\d+)-.+", e.name)
+        if not m or not e.is_dir(follow_symlinks=False) or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # alive (or another user's: EPERM below)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(e.path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _child_limits(timeout: float):
+    """preexec_fn: SIGKILL when the parent dies; a CPU-time limit of the timeout plus a margin
+    (SIGXCPU at the soft limit, SIGKILL at the hard one), inherited by what the tool forks."""
+    import ctypes
+    import resource
+
+    prctl = None
+    if sys.platform.startswith("linux"):
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
+    soft = int(timeout) + 30
+    parent = os.getpid()
+
+    def limit():
+        if prctl is not None:
+            prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the call: do not run orphaned
+                os._exit(137)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 30))
+    return limit
+
+
 def run_group(argv: list[str], cwd: str, timeout: float) -> tuple[int, str, str, bool]:
     """Run ``argv`` in ``cwd`` in a new process group (what :func:`cancel_all` kills):
-    ``(returncode, stdout, stderr, timed_out)``; raises SynthesisCancelled when cancelled."""
+    ``(returncode, stdout, stderr, timed_out)``; raises SynthesisCancelled when cancelled.
+    The process dies with its parent and has a CPU-time limit (module docstring)."""
+    timeout = check_timeout(timeout)
     with _live_lock:
         if _cancelled.is_set():
             raise SynthesisCancelled("mase_cost: synthesis cancelled before it started")
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, preexec_fn=_child_limits(timeout))
         _live.add(proc)
     try:
         try:

@@ -11,6 +11,7 @@ consumed, along the consumer's blocked axis.
 from __future__ import annotations
 
 import collections
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,20 @@ class Summary:
                 f"average bits: {self.average_bits:.4f}")
 
 
+#: An SSA value name: what the text form's ``%name`` token accepts (mase_ir.parser), so a printed
+#: graph parses back. Every name that reaches a file name, a Verilog identifier or a comment in an
+#: emitted design starts here, so nothing else (a newline, a quote, a slash) can get in.
+VALUE_NAME = re.compile(r"[A-Za-z0-9_.]+", re.ASCII)
+
+
+def check_value_name(name) -> str:
+    """``name`` if it is a legal SSA value name (:data:`VALUE_NAME`), else a ValueError saying why."""
+    if not isinstance(name, str) or not VALUE_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a value name: use ASCII letters, digits, '_' and '.' only "
+                         "(what the text form's %name accepts)")
+    return name
+
+
 class MaseGraph:
     """A traced model: inputs, nodes in topological order, outputs and weights.
 
@@ -189,7 +204,9 @@ class MaseGraph:
             raise KeyError(f"no value %{value}")
 
     def rename(self, old: str, new: str) -> None:
-        """Rename SSA value ``old`` to ``new`` at its definition, uses and outputs."""
+        """Rename SSA value ``old`` to ``new`` at its definition, uses and outputs; ``new`` must
+        be a legal value name (:func:`check_value_name`)."""
+        check_value_name(new)
         taken = {i.name for i in self.inputs} | {n.name for n in self.nodes}
         if new in taken:
             raise ValueError(f"value %{new} already exists")
@@ -214,13 +231,18 @@ class MaseGraph:
     def verify(self) -> None:
         """Check the graph is consistent; raise :class:`VerifyError` naming the node at fault.
 
-        Checks: unique SSA names defined before use; known ops and operand roles;
+        Checks: legal (:data:`VALUE_NAME`), unique SSA names defined before use; known ops and operand roles;
         required attributes present and no unknown ones; each argument's type equals
         its producer's type; parameters exist with the declared shape and dtype;
         each result's shape and dtype equal what the op computes (run on meta tensors);
         outputs are defined values.
         """
         types: dict[str, TensorType] = {}
+        for v in [i.name for i in self.inputs] + [n.name for n in self.nodes]:
+            try:
+                check_value_name(v)
+            except ValueError as exc:
+                raise VerifyError(None, str(exc)) from None
         for i in self.inputs:
             if i.name in types:
                 raise VerifyError(None, f"input %{i.name} defined twice")

@@ -4,10 +4,15 @@
     storage = open_storage("sqlite:////tmp/run/study.db")          # the default: one machine
 
 * ``sqlite:///path`` — an ``RDBStorage`` on a local file (the default of ``mase search``).
-  No heartbeats: a single worker owns the study, and a resumed search marks the trials a
-  killed run left RUNNING as FAIL itself (``passes.search``). SQLite's file lock lets a
-  few workers on one machine share the file; we give it a 60 s busy timeout so they wait
-  instead of failing with "database is locked".
+  **One writer**: a search holds an exclusive lock on ``path.lock`` (:func:`sqlite_writer_lock`)
+  while it runs, and a second search on the same file is refused at once, naming the holder
+  and pointing to PostgreSQL. Several workers on one SQLite file do not work: without
+  heartbeats, a starting worker must mark the trials left RUNNING as FAIL (a killed run's,
+  ``passes.search``) and cannot tell them from a live worker's, which it would fail under it
+  (that worker then dies with "Cannot tell a FAIL trial"); two workers creating a new file
+  race on Optuna's tables. Use a PostgreSQL URL for several workers (docs/scale-out.md).
+  Readers (``optuna.load_study``, a dashboard) need no lock; the 60 s busy timeout lets them
+  wait for the writer's transactions instead of failing with "database is locked".
 * ``postgresql://...`` and ``mysql://...`` — a server database shared by any number of workers. Each running trial gets a heartbeat
   thread that stamps the database every ``heartbeat_interval`` seconds. Before each new
   trial, a worker marks FAIL every RUNNING trial whose last heartbeat is older than
@@ -34,6 +39,12 @@ psycopg2 and 2.1 psycopg 3, and we want the same driver everywhere. Name another
 explicitly (``postgresql+psycopg2://``) if that is what a cluster has. Only PostgreSQL is tested (test_postgres.py against a real server);
 MySQL goes through the same Optuna code but has not been run here.
 
+Table creation: the first connections to a new database create Optuna's tables, and two
+processes doing it at once fail with a unique-constraint error on ``alembic_version`` (or
+"table already exists"); ``open_storage`` retries that on every backend (servers
+``connect_attempts`` times with back-off, SQLite three times), by which time the other process
+has created them.
+
 Errors name the URL with its password hidden, and what to do.
 """
 
@@ -45,7 +56,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import optuna
 
-__all__ = ["StorageError", "StorageOptions", "open_storage", "redact", "uses_heartbeat"]
+__all__ = ["StorageBusy", "StorageError", "StorageOptions", "open_storage", "redact", "sqlite_writer_lock",
+           "uses_heartbeat"]
 
 SERVER_SCHEMES = ("postgresql", "mysql")
 SCHEMES = ("sqlite",) + SERVER_SCHEMES
@@ -53,6 +65,10 @@ SCHEMES = ("sqlite",) + SERVER_SCHEMES
 
 class StorageError(RuntimeError):
     """The storage URL is malformed, its driver is missing, or the database cannot be reached."""
+
+
+class StorageBusy(StorageError):
+    """Another search is writing the SQLite study file (SQLite storage has one writer)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,7 @@ def open_storage(url: str, options: StorageOptions | None = None) -> optuna.stor
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=opts.max_retry)
         kwargs.update(heartbeat_interval=opts.heartbeat_interval, grace_period=opts.grace_period,
                       heartbeat_stale_trial_callback=retry)
-    attempts = opts.connect_attempts if scheme in SERVER_SCHEMES else 1
+    attempts = opts.connect_attempts if scheme in SERVER_SCHEMES else 3
     last: Exception | None = None
     for attempt in range(attempts):
         try:
@@ -155,13 +171,81 @@ def open_storage(url: str, options: StorageOptions | None = None) -> optuna.stor
                                f"install it with: pip install 'mase-passes[{extra}]'") from None
         except sqlalchemy.exc.ArgumentError as exc:
             raise StorageError(f"storage: malformed URL {redact(url)!r}: {exc}") from None
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError,
-                sqlalchemy.exc.ProgrammingError) as exc:
+        except sqlalchemy.exc.DatabaseError as exc:
+            if scheme == "sqlite" and "not a database" in str(exc):  # a file that is not SQLite: no retry helps
+                path = sqlite_path(url)
+                raise StorageError(f"storage: {path} is not a SQLite database (not an Optuna study file); move it "
+                                   f"away, or give [search] storage another file") from None
             last = exc
-            if attempt + 1 < attempts:
-                time.sleep(2**attempt)
+            if attempt + 1 < attempts:  # the table-creation race: the other process is finishing them
+                time.sleep(2**attempt if scheme in SERVER_SCHEMES else 0.2 * (attempt + 1))
     reason = str(getattr(last, "orig", None) or last).strip().splitlines()[0]
     raise StorageError(f"storage: cannot open {redact(url)!r} after {attempts} attempt(s): {reason}")
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///path`` URL (None for other schemes and in-memory databases)."""
+    if not isinstance(url, str) or not url.lower().startswith("sqlite:"):
+        return None
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    path = rest[1:] if rest.startswith("/") else rest
+    path = path.split("?", 1)[0]
+    return None if path in ("", ":memory:") else path
+
+
+class sqlite_writer_lock:
+    """Context manager: the exclusive writer lock of a SQLite study file (``<file>.lock``, a
+    ``flock`` the kernel drops if the holder dies); a no-op for server URLs. A second holder is
+    refused at once with :class:`StorageBusy` naming the first and the way to run several
+    workers (PostgreSQL)."""
+
+    def __init__(self, url: str, what: str = "search"):
+        self.url, self.what, self._fd = url, what, None
+
+    def __enter__(self) -> "sqlite_writer_lock":
+        import fcntl
+        import os
+        import socket
+        import sys
+        from pathlib import Path
+
+        path = sqlite_path(self.url)
+        if path is None:
+            return self
+        lock = Path(path + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = lock.read_text(errors="replace").strip() or "another process"
+            except OSError:
+                holder = "another process"
+            os.close(fd)
+            raise StorageBusy(
+                f"storage: the SQLite study file {path} is being written by {holder}. SQLite storage takes one "
+                f"writer (a second would fail the first one's running trial): wait for it to finish, or run "
+                f"several workers on a PostgreSQL database (storage = 'postgresql://user@host/db'; see "
+                f"docs/scale-out.md)") from None
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        text = f"{self.what} (pid {os.getpid()} on {socket.gethostname()}, since {since}: {' '.join(sys.argv)})"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text[:500].encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+        import os
+
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
 
 class _quiet_experimental:

@@ -37,7 +37,7 @@ def main(args, stages: Stages) -> int:
         fp32 = st.evaluate(p.graph, wl, reference)
         q = st.quantize_chosen(p.graph, wl, cfg.quantize["config"], cfg.quantize, stages)
         r = st.evaluate(q, wl, reference)
-        q.save(cfg.out_dir / "quantized")
+        q.save(p.folder.claim("quantized"))
         st.write_chosen_config(cfg.quantize["config"], p.artifacts / "chosen_config.toml",
                                f"{wl.metric} {r.value:.4f}, {r.average_bits:.3f} average bits")
         s.summary = f"{wl.metric} {r.value:.4f} (FP32 {fp32.value:.4f}), {r.average_bits:.2f} bits"

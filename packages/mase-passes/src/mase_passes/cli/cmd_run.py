@@ -19,6 +19,8 @@ Outputs under [output] dir (or --out): artifacts/ (results.json and the files of
 search/ (the Optuna storage and search outputs; keep it to resume; search_no_hw_terms/ for the
 search without hardware terms), design/ (the emitted
 design), report/. A second run with the same config resumes the search from its storage.
+The folder is locked for the run, artefacts and design are staged and published with a manifest
+at the end, and nothing mase did not create is replaced (cli/runfolder.py).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def main(args, stages: Stages) -> int:
             if cfg.search[key]:
                 log.warning("warning: [search] %s = %g has no effect: [search] trials = 0 (no search)", key,
                             cfg.search[key])
-    p = prepare(args, stages)
+    p = prepare(args, stages, staged=True)  # artefacts and design published at the end
     results = software(p, stages, verbose=args.verbose)
     failure = None
     with stages.stage("hardware") as s:
@@ -88,6 +90,7 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
         with stages.stage("search") as s:
             search_reference = reference_logits(graph, wl.search)
             terms, scored = None, {}  # scored: evaluations shared with the search without hardware terms
+            p.folder.claim("search")
             if cfg.search["k_area"] or cfg.search["k_throughput"]:
                 terms = st.hardware_terms(graph, wl, cfg.search, cfg.out_dir / "search", cfg.hardware)
             res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", search_reference, stages, verbose,
@@ -105,6 +108,7 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
                 scfg = dict(cfg.search, k_area=0.0, k_throughput=0.0,
                             study_name=cfg.search["study_name"] + "_no_hw_terms")
                 fresh = len(scored)
+                p.folder.claim("search_no_hw_terms")
                 res0, info0 = st.search(graph, wl, scfg, cfg.out_dir / "search_no_hw_terms", search_reference,
                                         stages, verbose, terms=terms, evaluations=scored)
                 info0["evaluated"] = len(scored) - fresh  # the others were scored by the first search
@@ -174,7 +178,9 @@ def finish(p: Prepared, results: dict, stages: Stages, args) -> object:
         files.append("comparison.png")
         results["files"] = files
         write_atomic(p.artifacts / "results.json", json.dumps(results, indent=1, default=str))
-        report_dir = write_report(p.artifacts, p.cfg.out_dir / "report")
+        # artefacts and design swapped in with a manifest; the report is rendered from them
+        published = p.folder.publish(results["config"], results["versions"])
+        report_dir = write_report(published, p.folder.claim("report"))
         s.summary = f"{report_dir / 'report.md'} and report.html"
     return report_dir
 

@@ -31,7 +31,7 @@ def main(args, stages: Stages) -> int:
     if cfg.search["trials"] < 1:
         raise RunConfigError(f"{args.config}: [search] trials = 0; mase search needs trials >= 1")
     p = prepare(args, stages, profile=False)
-    out = cfg.out_dir / "search"
+    out = p.folder.claim("search")
     with stages.stage("search") as s:
         reference = reference_logits(p.graph, p.wl.search)
         _, info = st.search(p.graph, p.wl, cfg.search, out, reference, stages, args.verbose, hw=cfg.hardware)

@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
 
 def main(args, stages: Stages) -> int:
     p = prepare(args, stages, profile=args.profile)
-    out = p.cfg.out_dir / "graph"
+    out = p.folder.claim("graph")
     with stages.stage("save") as s:
         p.graph.save(out)
         s.summary = str(out)

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import logging
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -294,7 +293,11 @@ def run(p, results: dict, stages) -> dict:
         for k, msg in bad.items():
             info["lines"].append(f"No estimate for {k}: {msg}")
     if Emit is not None:
-        design = (p.cfg.out_dir / "design").resolve()
+        # mase run emits into its staging area (published with the artefacts, cli/runfolder.py);
+        # mase emit into OUT/design, which must be mase's own and not a link (never resolved)
+        design = p.design_dir if getattr(p, "design_dir", None) is not None else \
+            (p.folder.claim("design") if getattr(p, "folder", None) is not None else p.cfg.out_dir / "design")
+        published = p.cfg.out_dir.absolute() / "design"
         design.parent.mkdir(parents=True, exist_ok=True)
         if "estimate" in info:
             cycles = info["estimate"]["cycles_per_input"]
@@ -311,8 +314,8 @@ def run(p, results: dict, stages) -> dict:
         res = Emit(overwrite=True, clock_mhz=hw["clock_mhz"]).apply(sub, design, sample_inputs=x,
                                                                     cost_model=cost_model)
         info["emit_s"] = time.perf_counter() - t
-        info["design_dir"] = str(design)
-        info["lines"].append(f"Emitted {len(res.files)} files to `{design}` (top.sv, rtl/, mem/, testbench, "
+        info["design_dir"] = str(published)
+        info["lines"].append(f"Emitted {len(res.files)} files to `{published}` (top.sv, rtl/, mem/, testbench, "
                              f"Yosys scripts, README.md).")
         for gap in res.gaps:
             d = gap.__dict__
@@ -359,10 +362,13 @@ def _synthesize(design: Path, info: dict, timeout: int = 3600) -> None:
     if shutil.which("yosys") is None:
         info["lines"].append("Synthesis: skipped, yosys not found on PATH.")
         return
+    from mase_cost.synth import run_group  # its own process group; dies with us; a CPU-time limit
     t = time.perf_counter()
-    p = subprocess.run(["yosys", "-q", "-s", "synth.ys"], cwd=design, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"yosys synthesis failed in {design}: {(p.stdout + p.stderr)[-1500:]}")
+    rc, out, err, timed_out = run_group(["yosys", "-q", "-s", "synth.ys"], str(design), timeout)
+    if timed_out:
+        raise RuntimeError(f"yosys synthesis of the emitted design did not finish within {timeout} s (killed)")
+    if rc != 0:
+        raise RuntimeError(f"yosys synthesis of the emitted design failed: {(out + err)[-1500:]}")
     from mase_passes.hardware.yosys import parse_stat
     stat = parse_stat(json.loads((design / "synth_stat.json").read_text()))
     info["synthesis"] = {"resources": stat, "seconds": time.perf_counter() - t}

@@ -9,23 +9,28 @@ Exit status (scripts can rely on it):
 
     0    success
     1    runtime failure (a stage failed, or a pass it needs is not installed)
-    2    bad usage or configuration (nothing was run)
+    2    bad usage or configuration (nothing was run), or a config that no longer matches the
+         stored study it would resume (nothing was added to the study)
     130  interrupted (Ctrl-C); finished search trials are kept and the next run resumes
+    143  terminated (SIGTERM, what schedulers and containers send): handled like Ctrl-C
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import traceback
 
 from mase_passes.cli import cmd_check, cmd_emit, cmd_quantize, cmd_report, cmd_run, cmd_search, cmd_trace
 from mase_passes.cli.progress import Stages, setup_logging
 from mase_passes.cli.schema import RunConfigError
 from mase_passes.config import ConfigError
+from mase_passes.fingerprint import StudyMismatchError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 COMMANDS = {"run": cmd_run, "check": cmd_check, "trace": cmd_trace, "quantize": cmd_quantize,
             "search": cmd_search, "emit": cmd_emit, "report": cmd_report}
 EPILOG = """exit status: 0 ok, 1 runtime failure, 2 bad usage or config (nothing run), 130 interrupted
@@ -86,19 +91,49 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.quiet, args.verbose)
     stages = Stages(quiet=args.quiet)
     try:
-        return COMMANDS[args.command].main(args, stages)
+        return _run(args, stages)
     except (RunConfigError, ConfigError) as exc:
         log.error("mase %s: config error: %s", args.command, exc)
         return EXIT_USAGE
+    except StudyMismatchError as exc:  # the config no longer matches the stored study: nothing was added to it
+        log.error("mase %s: config error: %s", args.command, exc)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        log.error("mase %s: interrupted; finished search trials are kept in the study storage, "
-                  "run the same command again to resume", args.command)
-        return EXIT_INTERRUPTED
+        log.error("mase %s: %s; finished search trials are kept in the study storage, "
+                  "run the same command again to resume", args.command,
+                  "terminated (SIGTERM)" if _terminated else "interrupted")
+        return EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - every failure becomes exit 1 with its message
         if args.verbose:
             traceback.print_exc()
         log.error("mase %s: error: %s: %s", args.command, type(exc).__name__, exc)
         return EXIT_FAILURE
+
+
+_terminated = False
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM becomes SIGINT: the search holds it until a trial is stored (mase_passes.interrupts),
+    the trial in hand is closed and the run exits 143 with the same message as Ctrl-C."""
+    global _terminated
+    _terminated = True
+    signal.raise_signal(signal.SIGINT)
+
+
+def _run(args, stages: Stages) -> int:
+    from mase_passes.cli import runfolder
+    global _terminated
+    _terminated = False
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return COMMANDS[args.command].main(args, stages)
+    finally:  # the output folder's lock (cli/runfolder.py); the kernel drops it too if we are killed
+        runfolder.release_all()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ class Prepared:
     rows: list = field(default_factory=list)   # compare: FP32 and the uniform configurations
     chosen: object = None                      # the chosen quantized graph
     plain: object = None                       # the chosen graph of the search without hardware terms
+    folder: object = None                      # the locked output folder (cli/runfolder.py)
+    design_dir: Path | None = None             # where the hardware stage emits (staged for mase run)
 
 
 def check(args) -> tuple[RunConfig, str]:
@@ -34,10 +36,18 @@ def check(args) -> tuple[RunConfig, str]:
     return cfg, preflight(cfg)
 
 
-def prepare(args, stages: Stages, profile: bool = True) -> Prepared:
+def prepare(args, stages: Stages, profile: bool = True, staged: bool = False) -> Prepared:
+    """Check, lock the output folder (a second command on it is refused, naming the holder),
+    load, trace (and profile). ``staged`` (mase run): artefacts and design go to the folder's
+    staging area and are published at the end (cli/runfolder.py)."""
+    from mase_passes.cli.runfolder import RunFolder
     cfg, family = check(args)
-    artifacts = cfg.out_dir / "artifacts"
-    artifacts.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(cfg.out_dir).acquire(getattr(args, "command", "run"))
+    if staged:
+        artifacts = folder.staging("artifacts")
+    else:
+        artifacts = folder.claim("artifacts")
+        artifacts.mkdir(parents=True, exist_ok=True)
     threads = os.environ.get("MASE_THREADS")
     if threads:  # torch picks all cores; a shared machine may want fewer
         import torch
@@ -50,7 +60,8 @@ def prepare(args, stages: Stages, profile: bool = True) -> Prepared:
         info = st.graph_info(graph, wl)
         s.summary = (f"{info['nodes']} nodes, {info['tensors']} quantizable tensors, "
                      f"traced vs eager max |diff| {info['trace_max_abs_diff']:.2g}")
-    p = Prepared(cfg, wl, graph, artifacts, {"graph": info, "workload": wl.info})
+    p = Prepared(cfg, wl, graph, artifacts, {"graph": info, "workload": wl.info}, folder=folder,
+                 design_dir=artifacts.parent / "design" if staged else None)
     if profile:
         with stages.stage("profile") as s:
             p.results["profile"] = st.profile(graph, wl, artifacts, stages)

@@ -73,6 +73,20 @@ def _target(v):
     return None if v in PRESETS else f"must be one of {sorted(PRESETS)}"
 
 
+def _seed(v):
+    # numpy's RandomState (under Optuna's samplers) takes 0 .. 2**32 - 1, and gets seed + stored trials
+    return None if 0 <= v < 2**31 else "must be in 0 .. 2**31 - 1"
+
+
+def _regex(v):
+    import re
+    try:
+        re.compile(v)
+    except re.error as exc:
+        return f"not a valid regular expression ({exc})"
+    return None
+
+
 def _mantissa(v):
     lo, hi = v
     return None if 1 <= lo <= hi <= 23 else "must be [lo, hi] with 1 <= lo <= hi <= 23"
@@ -136,12 +150,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "objective": Key("str", "single", "\"single\" (paper eq. 4) or \"multi\" (metric vs bits, "
                          "Pareto front)", _choice(("single", "multi"))),
         "seed": Key("int", 0, "sampler seed; the sampler gets seed + the number of trials already in the "
-                    "study, so a resumed study does not replay the first run's proposals"),
+                    "study, so a resumed study does not replay the first run's proposals", _seed),
         "mantissa": Key("int-pair", [2, 7], "inclusive range of mantissa widths searched per tensor",
                         _mantissa),
         "start_uniform": Key("int-list", [], "uniform mantissa widths tried first (new study only)"),
         "group_by": Key("str", None, "regex: tensors whose labels agree outside its matches share one "
-                        "width (e.g. \"layer\\\\.\\\\d+\\\\.\" for one width per tensor role across layers)", optional=True),
+                        "width (e.g. \"layer\\\\.\\\\d+\\\\.\" for one width per tensor role across layers)", _regex,
+                        optional=True),
         "max_mantissa": Key("float", None, "budget on the element-weighted mean mantissa (trials over it "
                             "are pruned, not evaluated)", _positive, optional=True),
         "startup_trials": Key("int", 10, "random trials before TPE models the space", _at_least(0)),
@@ -353,6 +368,9 @@ def _resolve_paths(s: dict, base: Path, where: str, check: bool) -> None:
 
 
 def _cross_checks(s: dict, where: str) -> None:
+    out = Path(s["output"]["dir"])
+    if out.exists() and not out.is_dir():
+        raise RunConfigError(f"{where}: [output] dir: {out} is a file, not a folder; give a folder path (or --out DIR)")
     model, data = s["model"]["name"], s["dataset"]["name"]
     if model in BUILTIN_MODELS and data not in BUILTIN_DATASETS:
         raise RunConfigError(f"{where}: [model] name = \"{model}\" has a head trained for the builtin "

@@ -56,6 +56,16 @@ def preflight(cfg: RunConfig) -> str:
     if family == "causal-lm" and suffix != ".txt":
         raise RunConfigError(f"{where}: [dataset] name: a causal LM is scored by perplexity on a .txt file, "
                              f"got {Path(d['name']).name}")
+    positions = _max_positions(m["name"])
+    if positions is not None and d["max_length"] > positions:
+        raise RunConfigError(f"{where}: [dataset] max_length = {d['max_length']} is more than the model's "
+                             f"{positions} positions (max_position_embeddings in {Path(m['name']) / 'config.json'}); "
+                             f"set max_length <= {positions}")
+    if family == "causal-lm":
+        try:
+            textdata.check_text_file(d["name"])
+        except textdata.DatasetError as exc:
+            raise RunConfigError(f"{where}: [dataset] name: {exc}") from None
     if family == "bert-classification":
         if suffix == ".txt":
             raise RunConfigError(f"{where}: [dataset] name: a classifier needs a .csv/.jsonl with text and "
@@ -69,6 +79,19 @@ def preflight(cfg: RunConfig) -> str:
             raise RunConfigError(f"{where}: [dataset] {n} test samples, fewer than batch_size = "
                                  f"{d['batch_size']}; lower [dataset] batch_size")
     return family
+
+
+def _max_positions(checkpoint_dir: str) -> int | None:
+    """The position limit of a Hugging Face checkpoint (config.json), or None if it has none."""
+    import json
+    try:
+        conf = json.loads((Path(checkpoint_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in ("max_position_embeddings", "n_positions", "max_seq_len"):
+        if isinstance(conf.get(key), int) and conf[key] > 0:
+            return conf[key]
+    return None
 
 
 def load(cfg: RunConfig, family: str) -> Workload:

@@ -11,13 +11,50 @@ import mx_formats as mxf
 import numpy as np
 from mase_ir import MaseGraph
 
-__all__ = ["MappingError", "StreamValue", "Stage", "HwDesign", "sv_name", "rom_path"]
+__all__ = ["MappingError", "StreamValue", "Stage", "HwDesign", "check_names", "sv_name", "rom_path"]
 
 
 def sv_name(value: str) -> str:
-    """A SystemVerilog identifier (and file stem) for an SSA value name."""
-    s = re.sub(r"[^A-Za-z0-9_]", "_", value)
+    """A SystemVerilog identifier (and file stem) for an SSA value name: the one sanitizer of
+    every name that reaches top.sv, a file or a ROM image. Not one-to-one (``fc.1`` and ``fc_1``
+    both give ``fc_1``): :func:`check_names` refuses a design where two names collide."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", value, flags=re.ASCII)
     return s if s and not s[0].isdigit() else f"v_{s}"
+
+
+def check_names(design: "HwDesign") -> None:
+    """Refuse (MappingError) a design in which two different names would become the same
+    SystemVerilog wire or instance name, or the same ROM file (one layer's weights would
+    overwrite another's), or a name that is not a legal SSA value name (it would reach top.sv's
+    comments as is: a newline would inject text). Called by emit before anything is written."""
+    from mase_ir.graph import check_value_name
+
+    groups = {"stream (wire s_<name>)": [v.name for v in design.values.values()],
+              "stage (instance u_<name>)": [st.name for st in design.stages]}
+    for kind, names in groups.items():
+        seen: dict[str, str] = {}
+        for name in names:
+            try:
+                check_value_name(name)
+            except ValueError as exc:
+                raise MappingError(name, f"{kind} name: {exc}; rename it (MaseGraph.rename) before emitting") \
+                    from None
+            ident = sv_name(name)
+            if ident in seen and seen[ident] != name:
+                raise MappingError(name, f"{kind} name {name!r} and {seen[ident]!r} both become the SystemVerilog "
+                                         f"name {ident!r}; rename one of them (MaseGraph.rename) before emitting")
+            seen[ident] = name
+    files: dict[str, tuple[str, str]] = {}
+    for st in design.stages:
+        for key, value in st.params.items():
+            if not (key.endswith("_FILE") and isinstance(value, str)):
+                continue
+            if value in files and files[value] != (st.name, key):
+                other = files[value]
+                raise MappingError(st.name, f"its {key} and {other[1]} of stage {other[0]!r} are both the ROM file "
+                                            f"{value!r} (one would overwrite the other's weights); rename one of the "
+                                            "nodes (MaseGraph.rename) before emitting")
+            files[value] = (st.name, key)
 
 
 def rom_path(stem: str) -> str:

@@ -23,7 +23,8 @@ unmappable node stops emit with no file created. Files are written into a fresh 
 sibling folder (``.<name>.tmp-*``) through one writer that refuses any path resolving
 outside it, and the folder is renamed to ``out_dir`` at the end; on any failure the temporary
 folder is removed, leaving nothing behind. ``out_dir``'s parent must exist; an existing
-non-empty ``out_dir`` is refused unless ``overwrite=True``.
+non-empty ``out_dir`` is refused unless ``overwrite=True``; an ``out_dir`` that is a symbolic
+link is always refused (replacing it would replace the folder it points to).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from mase_ir import MaseGraph
 
 from mase_passes.hardware import bench, emulate, fixed_map, topgen, yosys
 from mase_passes.hardware.estimate import DesignEstimate, estimate
+from mase_passes.hardware.design import check_names
 from mase_passes.hardware.mapping import HwDesign, map_graph
 
 
@@ -123,8 +125,14 @@ class Emit:
         if topgen.sv_name(self.top) != self.top:
             raise EmitError(f"emit: top {self.top!r} is not a SystemVerilog identifier")
         design = map_graph(graph)  # raises MappingError naming the node, before any file exists
+        check_names(design)  # two names -> one identifier or ROM file: refused, before any file exists
         est = estimate(design, cost_model, self.clock_mhz)
-        final = Path(out_dir).expanduser().resolve()
+        given = Path(out_dir).expanduser()
+        if given.is_symlink():  # replacing it would replace the folder it points to, wherever that is
+            raise EmitError(f"emit: {given} is a symbolic link (to {os.readlink(given)}); emit does not replace a "
+                            "folder through a link: remove the link, or emit to the folder it points to by its "
+                            "own path")
+        final = given.parent.resolve() / given.name  # the parent may be a link; the folder itself is not
         if not final.parent.is_dir():
             raise EmitError(f"emit: the parent of {final} does not exist (emit creates only the folder itself)")
         if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not self.overwrite)):

@@ -39,11 +39,13 @@ from mase_ir import MaseGraph
 
 from mase_passes.atomic import write_atomic
 from mase_passes.config import dump_toml
+from mase_passes.fingerprint import (FINGERPRINT_VERSION, StudyMismatchError,  # noqa: F401
+                                       batches_digest, check_fingerprint)
 from mase_passes.interrupts import DeferredInterrupt
 from mase_passes.search_space import SearchSpace
 from mase_passes.passes.evaluate import Evaluate, NonFiniteOutputError, reference_logits
 from mase_passes.passes.quantize import Quantize
-from mase_passes.storage import StorageOptions, open_storage, uses_heartbeat
+from mase_passes.storage import StorageOptions, open_storage, sqlite_writer_lock, uses_heartbeat
 
 SAMPLERS = ("tpe", "nsga2", "qmc", "random")
 FAMILIES = ("MXInt", "BMF", "BL")
@@ -179,7 +181,13 @@ class Search:
         return space.config(space.widths(params), lambda m: _format(family, block, exponent, m))
 
     def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None) -> SearchResult:
-        """Run (or resume) the study on ``graph`` evaluated on ``batches``; write the outputs."""
+        """Run (or resume) the study on ``graph`` evaluated on ``batches``; write the outputs.
+        A SQLite storage is held with its writer lock throughout (a second search on the file is
+        refused at once: StorageBusy, mase_passes.storage)."""
+        with sqlite_writer_lock(self.storage_url(), f"the search of study {self.study_name!r}"):
+            return self._apply(graph, batches, reference)
+
+    def _apply(self, graph: MaseGraph, batches: Iterable, reference) -> SearchResult:
         batches = list(batches)
         if not self.verbose:  # optuna logs every trial's ~200 parameters otherwise
             optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -200,6 +208,7 @@ class Search:
         study = optuna.create_study(study_name=self.study_name, storage=storage,
                                     sampler=self.make_sampler(), directions=self.directions(),
                                     load_if_exists=True)
+        check_fingerprint(study, self.fingerprint(space, batches), self.storage_url())
         if uses_heartbeat(storage):  # other workers may be live: fail only trials without a heartbeat
             _fail_dead_workers(study)
         else:
@@ -249,12 +258,13 @@ class Search:
                 return evaluator.objective(quality, r.average_bits, thr, area)
             return (quality, r.average_bits) + ((area,) if self.area_fn or self.hardware_fn else ())
 
-        if not study.trials:  # a new study: try the uniform widths first, TPE then starts near them
-            for rule in tuple(self.start_uniform) + tuple(self.seeds):
-                study.enqueue_trial(space.seed(rule))
         done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         remaining = self.n_trials - done
         if remaining > 0:
+            # the uniform widths first, TPE then starts near them; on a resume, the seed trials a
+            # kill or Ctrl-C cut short (FAIL without a recorded reason) are enqueued again
+            for params in missing_seeds(study, [space.seed(r) for r in tuple(self.start_uniform) + tuple(self.seeds)]):
+                study.enqueue_trial(params)
             stop = optuna.study.MaxTrialsCallback(self.n_trials, states=(optuna.trial.TrialState.COMPLETE,))
             # pruned (over-budget) trials cost no evaluation and do not count; cap them anyway
             attempts = remaining if self.max_mantissa is None else 20 * remaining + len(self.seeds)
@@ -277,6 +287,28 @@ class Search:
         plot_history(study, out / "history.png")
         finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         return SearchResult(study, best_conf, out, finished)
+
+    def fingerprint(self, space: SearchSpace, batches: list) -> dict:
+        """What a stored trial's score depends on besides its parameters: the space (every
+        dimension's tensors and range, the widths held fixed, the format choices), the objective
+        (directions, quality, eq. 4 weights and references, the mantissa budget) and a digest of
+        the search samples. A resumed study must have the same (check_fingerprint); the sampler,
+        seed, trial count and seed trials may change between runs."""
+        return {
+            "version": FINGERPRINT_VERSION,
+            "space": {d.name: {"range": [d.lo, d.hi], "tensors": list(d.keys)} for d in space.dims},
+            "fixed": dict(sorted(space.fixed.items())),
+            "families": list(self.families), "blocks": [list(b) for b in self.blocks],
+            "exponents": list(self.exponents),
+            "objective": self.objective, "directions": self.directions(), "metric": self.metric,
+            "quality": self.quality, "k": self.k, "k_area": self.k_area, "k_throughput": self.k_throughput,
+            "area_reference": float(f"{self.area_reference:.9g}"),
+            "throughput_reference": float(f"{self.throughput_reference:.9g}"),
+            "max_mantissa": self.max_mantissa,
+            "hardware_terms": self.hardware_fn is not None or self.area_fn is not None
+            or self.throughput_fn is not None,
+            "samples": batches_digest(batches),
+        }
 
     def _hardware_terms(self, q: MaseGraph, trial) -> tuple[float | None, float | None]:
         """(area in LUTs, throughput in inputs/s) of the trial's quantized graph from
@@ -318,12 +350,81 @@ def _as_strings(conf: dict) -> dict:
     return {"node": {n: {r: str(f) for r, f in slots_.items()} for n, slots_ in conf["node"].items()}}
 
 
+def missing_seeds(study: optuna.Study, seeds: list[dict]) -> list[dict]:
+    """The seed trials (parameter dicts) the study does not hold yet: none completed, pruned,
+    waiting or running with these parameters. A seed trial that FAILed with a recorded reason
+    (non-finite outputs, a missing hardware estimate) would fail the same way and is not retried;
+    one that FAILed without a reason (killed, interrupted) is."""
+    States = optuna.trial.TrialState
+    held = []
+    for t in study.get_trials(deepcopy=False):
+        # waiting: an enqueued seed (fixed_params) or a dead worker's trial queued again (params)
+        params = t.params if t.state in (States.COMPLETE, States.PRUNED) \
+            else (t.system_attrs.get("fixed_params") or t.params)
+        if t.state == States.FAIL and "failure" in t.user_attrs:
+            params = t.params
+        elif t.state == States.FAIL:
+            continue
+        if params:
+            held.append(params)
+    out = []
+    for s in seeds:
+        if any(all(p.get(k) == v for k, v in s.items()) for p in held) or s in out:
+            continue
+        out.append(s)
+    return out
+
+
+# A RUNNING trial with no heartbeat at all this long after its start is a dead worker's too
+# (seconds beyond the grace period: the start time is the worker's clock, the heartbeat the server's)
+NO_HEARTBEAT_MARGIN = 60
+
+
 def _fail_dead_workers(study: optuna.Study) -> None:
     """Fail (and, through the storage's retry callback, re-enqueue) the RUNNING trials whose
-    heartbeat is older than the grace period: their worker is dead (mase_passes.storage)."""
+    heartbeat is older than the grace period: their worker is dead (mase_passes.storage).
+    Optuna skips a RUNNING trial that has no heartbeat row yet (its worker died between taking
+    the trial and the heartbeat thread's first beat: the soak benchmark found one in 11 kills),
+    so it would stay RUNNING for good; those are failed once they are older than the grace
+    period plus NO_HEARTBEAT_MARGIN."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+        _fail_without_heartbeat(study)
+
+
+def _fail_without_heartbeat(study: optuna.Study) -> list[int]:
+    import copy
+    import datetime
+
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)
+    if not hasattr(rdb, "scoped_session") or not uses_heartbeat(rdb):
+        return []
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    grace = rdb.grace_period if rdb.grace_period is not None else 2 * rdb.heartbeat_interval
+    limit = datetime.timedelta(seconds=grace + NO_HEARTBEAT_MARGIN)
+    now = datetime.datetime.now()
+    old = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+           if t.datetime_start is not None and now - t.datetime_start > limit]
+    if not old:
+        return []
+    with _create_scoped_session(rdb.scoped_session) as session:
+        silent = [t for t in old if models.TrialHeartbeatModel.where_trial_id(t._trial_id, session) is None]
+    failed = []
+    for t in silent:
+        try:
+            if storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL):
+                failed.append(t._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+            pass
+    callback = rdb.get_heartbeat_stale_trial_callback()
+    if callback is not None:
+        for trial_id in failed:
+            callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+    return failed
 
 
 def _fail_stale(study: optuna.Study) -> None:

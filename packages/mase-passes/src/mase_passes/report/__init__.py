@@ -42,9 +42,9 @@ def write_report(artifacts: str | Path, report_dir: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.tmp-", dir=report_dir.parent))
     try:
         for name in results.get("files", []):
-            src = artifacts / name
+            src = _inside(artifacts, name, results_file)
             if src.is_file():
-                shutil.copy2(src, tmp / Path(name).name)
+                shutil.copy2(src, tmp / src.name)
         shutil.copy2(results_file, tmp / "results.json")
         (tmp / "report.md").write_text(md, encoding="utf-8")
         (tmp / "report.html").write_text(html, encoding="utf-8")
@@ -54,6 +54,21 @@ def write_report(artifacts: str | Path, report_dir: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report_dir
+
+
+def _inside(artifacts: Path, name, results_file: Path) -> Path:
+    """``artifacts / name`` for a plain file name of the artefacts folder; anything else (a path
+    with a separator or '..', an absolute path, a link) is refused: results.json names only the
+    run's own files, and a report must not copy ``../../etc/os-release`` into itself."""
+    text = str(name)
+    if not text or "/" in text or "\\" in text or text in (".", "..") or text.startswith("."):
+        raise ValueError(f"{results_file}: 'files' entry {text!r} is not a file name inside {artifacts}; "
+                         "results.json lists only the run's own artefacts (re-run `mase run` to write a clean one)")
+    src = artifacts / text
+    if src.is_symlink():
+        raise ValueError(f"{results_file}: 'files' entry {text!r} is a symbolic link in {artifacts}; "
+                         "the report copies only the run's own files")
+    return src
 
 
 def _readable(folder: Path) -> None:
@@ -69,6 +84,9 @@ def _replace(new: Path, target: Path) -> None:
     """Swap ``new`` in at ``target``: rename the old folder aside, rename the new one in, delete
     the old. Each rename is atomic; a reader sees the old or the new complete report."""
     old = None
+    if target.is_symlink():
+        raise OSError(f"report: {target} is a symbolic link (to {os.readlink(target)}); the report is not written "
+                      "through a link (that would replace the folder it points to): remove the link")
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.rmdir(old)

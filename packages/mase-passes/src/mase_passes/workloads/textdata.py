@@ -78,6 +78,34 @@ def read_table(path: str | Path, text_column: str, label_column: str, split_colu
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
+    """Rows of a .jsonl / .csv file; text that is not UTF-8 and csv's own errors (a field over
+    its size limit, a NUL byte) become a DatasetError naming the file."""
+    try:
+        return _read_rows_unchecked(path)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not a readable CSV file ({exc}); check the quoting, or that this is the "
+                           "dataset file") from None
+
+
+def check_text_file(path: str | Path) -> str:
+    """The text of a causal-LM dataset file, or a DatasetError: not UTF-8, binary (NUL bytes), empty."""
+    path = Path(path)
+    data = path.read_bytes()
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise DatasetError(f"{path}: holds NUL bytes (the first at byte {nul}): a binary file, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    if not text.strip():
+        raise DatasetError(f"{path}: empty text file")
+    return text
+
+
+def _read_rows_unchecked(path: Path) -> list[tuple[int, dict]]:
     if path.suffix == ".jsonl":
         out = []
         with open(path, encoding="utf-8") as fh:
@@ -139,9 +167,7 @@ def classification_batches(tok, texts: list[str], labels: list[int], batch_size:
 def text_windows(tok, path: str | Path, max_length: int) -> torch.Tensor:
     """[windows, max_length] token ids of a text file cut into non-overlapping windows."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise DatasetError(f"{path}: empty text file")
+    text = check_text_file(path)
     ids = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
     n = ids.numel() // max_length
     if n == 0:
