@@ -124,8 +124,9 @@ def test_op_without_operator_is_refused_naming_node_and_op():
 
 
 def test_format_without_operator_is_refused():
-    q = _quantized(_Tanh(), torch.randn(2, 8), {"default": "BMF((4,2),4,3,8)"})
-    with pytest.raises(MappingError, match=r"%linear: .*BMF.*MXInt stream operators only"):
+    # (BMF and BL linears map since mase_bmf_linear / mase_bl_linear: test_hw_bmf.py)
+    q = _quantized(_Tanh(), torch.randn(2, 8), {"default": "MXFP8_E4M3"})
+    with pytest.raises(MappingError, match=r"%linear: .*MXFP8_E4M3.*MXInt stream operators only"):
         map_graph(q)
 
 

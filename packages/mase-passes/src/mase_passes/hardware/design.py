@@ -26,8 +26,12 @@ def check_names(design: "HwDesign") -> None:
     """Refuse (MappingError) a design in which two different names would become the same
     SystemVerilog wire or instance name, or the same ROM file (one layer's weights would
     overwrite another's), or a name that is not a legal SSA value name (it would reach top.sv's
-    comments as is: a newline would inject text). Called by emit before anything is written."""
+    comments as is: a newline would inject text); also a design with stages emit cannot write yet
+    (BMF / BL linears: hardware/bmf_map.py). Called by emit before anything is written."""
     from mase_ir.graph import check_value_name
+
+    from mase_passes.hardware.bmf_map import refuse_emit
+    refuse_emit(design)
 
     groups = {"stream (wire s_<name>)": [v.name for v in design.values.values()],
               "stage (instance u_<name>)": [st.name for st in design.stages]}

@@ -23,7 +23,7 @@ import torch
 from mase_hwlib import catalog, ops, streams
 from mase_ir.graph import bind_roles
 
-from mase_passes.hardware import fixed_map
+from mase_passes.hardware import bmf_map, fixed_map
 from mase_passes.hardware.mapping import HwDesign
 
 __all__ = ["hardware_inputs", "exact", "fast", "Gap", "compare"]
@@ -69,6 +69,9 @@ def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
         if s.module in fixed_map.FIXED_MODULES or (s.module == "mase_fixed_to_mxint"
                                                    and s.op not in ("gelu", "layer_norm")):
             env[s.output] = fixed_map.exact_stage(design, s, env)
+            continue
+        if s.module in bmf_map.BLOCK_FLOAT_MODULES:
+            env[s.output] = bmf_map.exact_stage(design, s, env)
             continue
         if s.module == "mase_mxint_linear":
             y = ops.linear(env[s.inputs["x"]], s.constants["weight"], s.constants.get("bias"), fmt)

@@ -138,6 +138,11 @@ def estimate(design: HwDesign, cost_model=None, clock_mhz: float = 200.0, nodsp:
             cyc_label = "estimated (mase_cost.cycles formula)"
         except KeyError:
             c = None
+        if c is None and "CYCLES_PER_BLOCK" in resolved:
+            # no mase_cost formula, but the catalog entry derives its schedule (e.g. the BMF / BL
+            # linears: an output block every OUT_GROUP * IN_TILES cycles, checked in their benches)
+            c = {"cycles_per_block": float(resolved["CYCLES_PER_BLOCK"]), "latency": float(resolved["LATENCY"])}
+            cyc_label = f"catalog schedule (no mase_cost cycle model for {s.module})"
         if c is None:
             # mase_cost has no cycle formula: the catalog's documented schedule (one beat per cycle
             # for these streaming modules, LATENCY if the entry derives one), labelled as such

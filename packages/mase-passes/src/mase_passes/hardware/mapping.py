@@ -25,6 +25,8 @@ beat). The rules (docs/hardware.md has the tables):
   stream (last axis unchanged, block rows not split), and become a ``mase_mxint_cast`` when
   the result's format has other mantissa/exponent widths than the operand's.
 
+* Block-minifloat / block-logarithm values (``mx_formats.BMF`` / ``BL``, the BMF8 / BL8
+  comparison rows): hardware/bmf_map.py (``linear`` -> ``mase_bmf_linear`` / ``mase_bl_linear``).
 * Fixed-point values (``mx_formats.Fixed``: the int8 baseline, mixed-precision fixed point) and
   the casts between them and MXInt: hardware/fixed_map.py (``mase_fixed_linear`` / relu / add /
   cast, ``mase_fixed_to_mxint``, ``mase_mxint_block_to_fixed``); a Fixed format whose integer
@@ -45,7 +47,7 @@ import numpy as np
 from mase_ir import MaseGraph
 from mase_ir.graph import bind_roles
 
-from mase_passes.hardware import fixed_map
+from mase_passes.hardware import bmf_map, fixed_map
 from mase_passes.hardware.design import (HwDesign, MappingError, Stage, StreamValue, _fixed_stream_value, _mxint,
                                          _stream_value, _weight, rom_path, sv_name)
 from mase_passes.hardware.nonlinear_map import (GELU_X_FRAC, GELU_X_WIDTH, LN_OUT_FRAC, LN_OUT_WIDTH, LN_X_FRAC,
@@ -114,6 +116,8 @@ def map_graph(graph: MaseGraph) -> HwDesign:
                 if fixed_map.is_fixed(t.element):
                     values[a.name] = _fixed_stream_value(n.name, a.name, t.shape, t.element,
                                                          fixed_map.input_tile(graph, a.name, t.shape))
+                elif bmf_map.is_block_float(t.element):
+                    values[a.name] = bmf_map.stream_value(n.name, a.name, t.shape, t.element)
                 elif isinstance(t.element, mxf.Float32):
                     raise MappingError(n.name, f"its operand %{a.name} is a hardware input of format {t.element}: a "
                                                "hardware input needs an MXInt or Fixed format (set data_in on its "
@@ -144,6 +148,10 @@ def map_graph(graph: MaseGraph) -> HwDesign:
                 alias[n.name] = stages_or_alias
             continue
         operands = [src(n.name, a.name) for a in n.args if a.name in values or a.name in alias]
+        if bmf_map.involves_block_float(n, operands):
+            out, new_stages = bmf_map.map_node(graph, n, operands, values)
+            stages.extend(new_stages)
+            continue
         if fixed_map.involves_fixed(n, operands):
             out, new_stages = fixed_map.map_fixed_node(graph, n, operands, values, _mx_value)
             values[n.name] = out
