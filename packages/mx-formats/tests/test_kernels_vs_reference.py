@@ -183,3 +183,12 @@ def test_parallel_kernels_on_a_large_tensor_equal_the_serial_ones_on_its_slices(
     if fmt.is_block:
         q = mxf.quantize(x, fmt, rounding=rounding)
         assert np.array_equal(mxf.dequantize(q), whole, equal_nan=True)
+
+
+@pytest.mark.parametrize("fmt", [mxf.MiniFloat(7, 23, 63), mxf.BMF((4,), 3, 23, 4), mxf.BMF((16, 2), 2, 23, 8)], ids=str)
+def test_23_mantissa_bits_drop_nothing_in_the_top_binades(fmt):
+    # Found while writing the torch kernels: with 23 fraction bits the nearest-even hot path
+    # drops 0 bits, and its rounding offset (half - 1) took one ulp off every even significand.
+    x = np.r_[np.float32(1.0), np.float32(1.5), np.float32(-3.0), wide_random((61,), 2)].reshape(2, 32)
+    assert_matches_reference(x, fmt)
+    assert mxf.fake_quantize(np.float32(1.0), mxf.MiniFloat(7, 23, 63)) == 1.0  # was 0.99999994

@@ -134,7 +134,9 @@ def round_bits_f32(raw, drop_base, emin):
     sig = (raw & 0x7FFFFF) | (np.int64(field > 0) << 23)
     drop = min(drop_base + max(emin - (f_ulp - 127), 0), 40)
     half = (np.int64(1) << drop) >> 1
-    rounded = ((sig + half - 1 + ((sig >> drop) & 1)) >> drop) << drop
+    # max(..., 0): with drop = 0 (23 mantissa bits) nothing is dropped, and half - 1 = -1
+    # would otherwise take one ulp off every even significand.
+    rounded = ((sig + max(half - 1 + ((sig >> drop) & 1), 0)) >> drop) << drop
     return 0 if rounded == 0 else ((f_ulp - 1) << 23) + rounded
 
 
