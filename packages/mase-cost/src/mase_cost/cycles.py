@@ -12,6 +12,9 @@ Unstalled streams (no idle input cycles, no back-pressure):
 * ``matmul``: ``K_TILES`` tile pairs per output tile at one pair per cycle,
   latency ``K_TILES + S`` (the catalog's ``LATENCY``), ``cycles_per_block =
   K_TILES``, ``A_ROWS * B_COLS * BLOCK_K`` MACs per cycle;
+* ``bmf_linear`` / ``bl_linear``: the linear's schedule, an output block of
+  ``OUT_GROUP`` output tiles every ``OUT_GROUP * IN_TILES`` cycles (the catalog's
+  ``CYCLES_PER_BLOCK``, ``LATENCY``);
 * ``gelu``: one block per cycle, latency 1;
 * ``softmax``: a row of ``ROW_BLOCKS`` blocks takes ``3 * ROW_BLOCKS`` cycles
   (in, exponentials, out; rows do not overlap), the first output ``2 * ROW_BLOCKS``
@@ -55,6 +58,15 @@ def cycles(module: str, p: Mapping[str, int]) -> dict[str, float]:
             "latency": p["LATENCY"],
             "cycles_per_block": float(p["IN_TILES"]),
             "elements_per_block": p["X_ROWS"] * p["OUT_TILE"],
+            "macs_per_cycle": p["X_ROWS"] * p["OUT_TILE"] * p["BLOCK_K"],
+        }
+    if module in ("mase_bmf_linear", "mase_bl_linear"):
+        # one tile pair per cycle as the MXInt linear; an output block is OUT_GROUP output tiles,
+        # quantized together (the catalog's CYCLES_PER_BLOCK and LATENCY, checked by simulation)
+        return {
+            "latency": p["LATENCY"],
+            "cycles_per_block": float(p["CYCLES_PER_BLOCK"]),
+            "elements_per_block": p["OUT_BLOCK_LANES"],
             "macs_per_cycle": p["X_ROWS"] * p["OUT_TILE"] * p["BLOCK_K"],
         }
     if module in ("mase_mxint_matmul", "mase_fixed_matmul"):

@@ -251,6 +251,27 @@ def _fixed_unary(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
             "B_work": b * (p["IN_WIDTH"] + shift), "D": nodsp}
 
 
+def _block_float_linear(p: Mapping[str, int], nodsp: int) -> dict[str, float]:
+    """mase_bmf_linear / mase_bl_linear (one engine, mase_bmf_tile_dot; BL has no fraction bits):
+    per product an (M+1) x (M+1) magnitude product shifted by the exponent sum into ACC_TERM_WIDTH
+    bits, a tree of BLOCK_K such terms per lane, the bounded accumulator (ACC_BITS per lane, with its
+    shifter), the output quantizer (a leading one over ACC_BITS per lane, OUT_GROUP tiles held in
+    compact form) and the double-buffered x tiles."""
+    k, rows, lanes = p["BLOCK_K"], p["X_ROWS"], p["X_ROWS"] * p["OUT_TILE"]
+    macs, m1 = lanes * k, p.get("MAN_BITS", 0) + 1
+    tw, acc = p["ACC_TERM_WIDTH"], p["ACC_BITS"]
+    shift = 2 * (2 ** p["EXP_BITS"] - 2) + 1  # range of the product's exponent sum
+    held = p["OUT_BLOCK_LANES"] * (p.get("OUT_MAN_BITS", 0) + 2 + p["OUT_EXP_BITS"] + 1)
+    soft = _soft(nodsp, 2 * m1)
+    return {
+        "lanes": lanes, "macs": macs, "soft_mul": soft * macs * m1 * m1, "dsp_macs": (1 - soft) * macs,
+        "prod_shift": macs * tw * _lg(shift), "tree": macs * tw, "lanes_acc": lanes * acc,
+        "lanes_acc_lg_acc": lanes * acc * _lg(acc), "held_bits": held,
+        "xbuf_bits": 2 * p["IN_TILES"] * (rows * k * p["EL_WIDTH"] + p["BIAS_BITS"]),
+        "lg_tiles": _lg(p["IN_TILES"] * p["OUT_TILES"]), "D": nodsp,
+    }
+
+
 #: module name -> feature function ``(resolved params, nodsp) -> {name: value}``.
 FEATURES = {
     "mase_mxint_cast": _unary,
@@ -263,6 +284,8 @@ FEATURES = {
     "mase_mxint_softmax": _softmax,
     "mase_mxint_layer_norm": _layer_norm,
     "mase_fixed_linear": _fixed_linear,
+    "mase_bmf_linear": _block_float_linear,
+    "mase_bl_linear": _block_float_linear,
     "mase_fixed_matmul": _fixed_matmul,
     "mase_fixed_add": _fixed_add,
     "mase_fixed_relu": _fixed_unary,

@@ -49,7 +49,8 @@ def plot_bitwidths(dist: dict, path: str | Path, title: str = "chosen configurat
 def plot_comparison(rows: list[dict], reference: str | None, metric: str, path: str | Path) -> Path:
     """After the paper's Fig. 7: bars = area efficiency (throughput per LUT) relative to the
     ``reference`` row, one per configuration (estimated; a row without a hardware estimate gets
-    no bar and the label "no hardware"); line = metric difference vs FP32 (accuracy in percentage
+    no bar and the label "no hardware", or "no area estimate" when it maps but its operator has no
+    cost model); line = metric difference vs FP32 (accuracy in percentage
     points; measured). ``rows`` are :func:`mase_passes.report.content.comparison_rows` dicts."""
     import matplotlib
     matplotlib.use("Agg")
@@ -65,7 +66,9 @@ def plot_comparison(rows: list[dict], reference: str | None, metric: str, path: 
     top = max([e for e in effs if e is not None] or [1.0])
     for x, e, r in zip(xs, effs, rows):
         if e is None:
-            ax.text(x, 0.02 * top, "no hardware" if r["name"] != "FP32" else "not built", rotation=90,
+            why = ("not built" if r["name"] == "FP32" else
+                   "no area estimate" if str(r.get("error") or "").startswith("no area estimate") else "no hardware")
+            ax.text(x, 0.02 * top, why, rotation=90,
                     ha="center", va="bottom", fontsize=7, color="0.4")
         else:
             ax.text(x, e, f"{e:.2f}x", ha="center", va="bottom", fontsize=7)
