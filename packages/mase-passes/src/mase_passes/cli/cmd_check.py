@@ -37,5 +37,5 @@ def main(args, stages: Stages) -> int:
     from mase_passes.cli.prepare import check
     cfg, family = check(args)
     print(f"{args.config}: ok (model {cfg.model['name']}, family {family}, dataset {cfg.dataset['name']}, "
-          f"output {cfg.out_dir})")
+          f"device {cfg.model['device']}, output {cfg.out_dir})")
     return 0

@@ -8,6 +8,7 @@ writes OUT/quantized/ (the quantized graph) and OUT/artifacts/chosen_config.toml
 
 from __future__ import annotations
 
+from mase_passes.cli import device as dev
 from mase_passes.cli import stages as st
 from mase_passes.cli.prepare import prepare
 from mase_passes.cli.progress import Stages
@@ -37,7 +38,7 @@ def main(args, stages: Stages) -> int:
         fp32 = st.evaluate(p.graph, wl, reference)
         q = st.quantize_chosen(p.graph, wl, cfg.quantize["config"], cfg.quantize, stages)
         r = st.evaluate(q, wl, reference)
-        q.save(p.folder.claim("quantized"))
+        dev.to_device(q, dev.CPU).save(p.folder.claim("quantized"))  # weights saved from the host
         st.write_chosen_config(cfg.quantize["config"], p.artifacts / "chosen_config.toml",
                                f"{wl.metric} {r.value:.4f}, {r.average_bits:.3f} average bits")
         s.summary = f"{wl.metric} {r.value:.4f} (FP32 {fp32.value:.4f}), {r.average_bits:.2f} bits"

@@ -7,6 +7,7 @@ pass on the calibration samples and writes OUT/artifacts/variance.png.
 
 from __future__ import annotations
 
+from mase_passes.cli import device as dev
 from mase_passes.cli.prepare import prepare
 from mase_passes.cli.progress import Stages
 
@@ -23,7 +24,7 @@ def main(args, stages: Stages) -> int:
     p = prepare(args, stages, profile=args.profile)
     out = p.folder.claim("graph")
     with stages.stage("save") as s:
-        p.graph.save(out)
+        dev.to_device(p.graph, dev.CPU).save(out)  # weights saved from the host
         s.summary = str(out)
     print(p.graph.summary())
     print(out)

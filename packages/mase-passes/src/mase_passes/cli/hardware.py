@@ -15,6 +15,10 @@ block, output feature block), keeping mantissa and exponent widths; parallelize 
 may widen blocks. Both change the numbers, so the full model with the hardware formats is then
 scored again (measured) and the report shows both.
 
+The software half runs on ``[model] device``; everything here reads CPU tensors (the mapping
+quantizes weights with numpy, the exact emulation and the test vectors are numpy), so the
+sub-graph and its sample inputs are moved to the CPU first (cli/device.py).
+
 Simulation runs only when the estimated cycles per input are at most
 ``simulate_max_cycles`` (a 1600-row MiniLM linear takes ~460k cycles: minutes in Icarus).
 """
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import mx_formats as mxf
 
+from mase_passes.cli import device as dev
 from mase_passes.cli import stages as st
 from mase_passes.cli.stages import require_pass
 from mase_passes.cli.subgraph import extract, in_scope, sample_inputs
@@ -134,7 +139,7 @@ def estimate_row(graph, hw: dict, cost_model, tiles_like=None) -> dict:
         g = reblock(graph, hw["scope"]) if hw["reblock_weights"] else graph
         _, rep = get_parallelize()(budget=budget_of(hw), widen=False, clock_mhz=hw["clock_mhz"],
                                    dsp=hw["use_dsp"]).apply(
-            extract(g, hw["scope"]), cost_model=cost_model)
+            dev.to_device(extract(g, hw["scope"]), dev.CPU), cost_model=cost_model)
     except (MappingError, ValueError) as exc:
         return {"error": str(exc).splitlines()[0]}
     return describe(rep.estimate, hw, cost_model)
@@ -243,7 +248,7 @@ def run(p, results: dict, stages) -> dict:
                   "throughput_unit": "inputs/s", "lines": []}
     q = p.chosen
     hq = reblock(q, scope) if hw["reblock_weights"] else q
-    sub = extract(hq, scope)
+    sub = dev.to_device(extract(hq, scope), dev.CPU)  # the hardware stages read numpy
     info["lines"].append(f"Scope: `{scope}` — {len(sub.nodes)} nodes ({', '.join(sorted({n.op for n in sub.nodes}))}), "
                          f"inputs {[i.name for i in sub.inputs]}, outputs {sub.outputs}.")
     if Parallelize is not None:
@@ -309,7 +314,8 @@ def run(p, results: dict, stages) -> dict:
         # test vectors need the exact (golden-model) emulation, as slow as the design is big: only
         # for designs small enough to simulate
         small = cycles <= hw["simulate_max_cycles"]
-        x = sample_inputs(hfull, sub, p.wl.evaluation[0][0]) if small else None
+        # computed where the model runs ([model] device), read by the numpy emulation on the CPU
+        x = dev.to_device(sample_inputs(hfull, sub, p.wl.evaluation[0][0]), dev.CPU) if small else None
         t = time.perf_counter()
         res = Emit(overwrite=True, clock_mhz=hw["clock_mhz"]).apply(sub, design, sample_inputs=x,
                                                                     cost_model=cost_model)

@@ -38,7 +38,8 @@ def check(args) -> tuple[RunConfig, str]:
 
 def prepare(args, stages: Stages, profile: bool = True, staged: bool = False) -> Prepared:
     """Check, lock the output folder (a second command on it is refused, naming the holder),
-    load, trace (and profile). ``staged`` (mase run): artefacts and design go to the folder's
+    load, trace, move model, graph and batches to ``[model] device`` (cli/device.py) (and
+    profile). ``staged`` (mase run): artefacts and design go to the folder's
     staging area and are published at the end (cli/runfolder.py)."""
     from mase_passes.cli.runfolder import RunFolder
     cfg, family = check(args)
@@ -56,10 +57,13 @@ def prepare(args, stages: Stages, profile: bool = True, staged: bool = False) ->
         wl = load(cfg, family)
         s.summary = f"{wl.info['model'].split(' (')[0]}; {wl.info['eval_samples']} evaluation samples"
     with stages.stage("trace") as s:
-        graph = st.trace(wl)
+        graph = st.trace(wl)  # on the CPU, where the model was loaded
+        device = cfg.model["device"]
+        wl, graph = st.place(wl, graph, device)  # everything after runs on [model] device
         info = st.graph_info(graph, wl)
+        info["device"] = device
         s.summary = (f"{info['nodes']} nodes, {info['tensors']} quantizable tensors, "
-                     f"traced vs eager max |diff| {info['trace_max_abs_diff']:.2g}")
+                     f"traced vs eager max |diff| {info['trace_max_abs_diff']:.2g}, on {device}")
     p = Prepared(cfg, wl, graph, artifacts, {"graph": info, "workload": wl.info}, folder=folder,
                  design_dir=artifacts.parent / "design" if staged else None)
     if profile:

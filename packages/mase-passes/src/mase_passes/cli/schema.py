@@ -41,7 +41,8 @@ class RunConfigError(ValueError):
 class Key:
     """One config key: its type (``"str"``, ``"int"``, ``"float"``, ``"bool"``, ``"int-list"``,
     ``"str-list"``, ``"int-pair"``, ``"str-or-table"``), its default (``REQUIRED`` for none)
-    and a one-line description. ``check(value) -> str | None`` returns what is wrong."""
+    and a one-line description. ``check(value) -> str | None`` returns what is wrong. A
+    :class:`Computed` default is worked out when the config is loaded (``[model] device``)."""
 
     type: str
     default: Any
@@ -51,6 +52,18 @@ class Key:
 
 
 REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A default that depends on the machine: ``value()`` gives it when a config is loaded;
+    ``text`` says what it is (examples/README.md, ``mase check --keys``)."""
+
+    value: Callable[[], Any]
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def _choice(options):
@@ -76,6 +89,16 @@ def _target(v):
 def _seed(v):
     # numpy's RandomState (under Optuna's samplers) takes 0 .. 2**32 - 1, and gets seed + stored trials
     return None if 0 <= v < 2**31 else "must be in 0 .. 2**31 - 1"
+
+
+def _device(v):
+    from mase_passes.cli.device import device_problem
+    return device_problem(v)
+
+
+def _default_device():
+    from mase_passes.cli.device import default_device
+    return default_device()
 
 
 def _regex(v):
@@ -113,6 +136,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "family": Key("str", "auto", "what the checkpoint is: \"auto\" (from its config.json), "
                       "\"bert-classification\" or \"causal-lm\" (OPT, LLaMA)", _choice(FAMILIES)),
         "tokenizer": Key("str", None, "tokenizer folder (default: the checkpoint folder)", optional=True),
+        "device": Key("str", Computed(_default_device, '"cuda" when torch.cuda.is_available(), else "cpu"'),
+                      "torch device of the software flow: \"cpu\", \"cuda\" or \"cuda:N\"; the model, the "
+                      "batches, profile, evaluation, search trials and QAT run there; the hardware stages "
+                      "(mapping, exact emulation, emit, simulation) read CPU copies", _device),
     },
     "dataset": {
         "name": Key("str", "wordnet-glosses",
@@ -277,6 +304,8 @@ def load_run_config(path: str | Path | None, overrides: list[str] = (), check_pa
                 out[key] = _check(given[key], spec, f"{where}: [{section}] {key}")
             elif spec.default is REQUIRED:
                 raise RunConfigError(f"{where}: [{section}] {key} is required: {spec.doc}")
+            elif isinstance(spec.default, Computed):
+                out[key] = spec.default.value()
             else:
                 out[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
         sections[section] = out

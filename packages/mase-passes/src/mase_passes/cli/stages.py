@@ -61,6 +61,17 @@ def trace(wl: Workload):
     return mase_ir.trace(wl.model, dict(wl.evaluation[0][0]))
 
 
+def place(wl: Workload, graph, device: str) -> tuple[Workload, object]:
+    """(the workload, the graph) on ``device``: the eager model (moved in place), every batch of
+    calibration, evaluation and search, and a copy of the graph with its weights there."""
+    from mase_passes.cli import device as dev
+    moved = dataclasses.replace(wl, model=dev.to_device(wl.model, device),
+                                calibration=dev.to_device(wl.calibration, device),
+                                evaluation=dev.to_device(wl.evaluation, device),
+                                search=dev.to_device(wl.search, device))
+    return moved, dev.to_device(graph, device)
+
+
 def graph_info(graph, wl: Workload) -> dict:
     s = graph.summary()
     inputs, _ = wl.evaluation[0]

@@ -59,8 +59,8 @@ class Profile:
                 inputs = batch[0] if isinstance(batch, tuple) else batch
                 values = probe(**inputs)
                 values = values if isinstance(values, tuple) else (values,)
-                for name, v in zip(names, values):
-                    acc[name].add(v.detach().float().reshape(-1).numpy())
+                for name, v in zip(names, values):  # statistics in numpy: a GPU value is copied to the host
+                    acc[name].add(v.detach().float().reshape(-1).cpu().numpy())
                 seen += 1
         if seen == 0:
             raise ValueError("profile: no calibration batches were given")
