@@ -6,7 +6,7 @@ import numpy as np
 
 from mx_formats import kernels as K
 from mx_formats.array import MXArray, code_dtype
-from mx_formats.formats import BL, BMF, Fixed, Float32, Format, MiniFloat, MXInt, OCPFormat
+from mx_formats.formats import BL, BMF, Fixed, Float32, Format, MetadataFormat, MiniFloat, MXInt, OCPFormat
 from mx_formats.layout import Layout, make_layout
 
 __all__ = ["quantize", "dequantize", "fake_quantize", "ROUNDING_MODES"]
@@ -101,6 +101,10 @@ def _prepare(x, fmt, axes, rounding, seed, nonfinite, caller):
     x = _as_float_array(x, caller)
     rmode = _check_options(rounding, seed, nonfinite, caller)
     layout = make_layout(fmt, x.shape, axes)
+    if isinstance(fmt, MetadataFormat):
+        from mx_formats.metadata import check_rounding
+
+        check_rounding(fmt, rounding, caller)
     if nonfinite == "error":
         _refuse_nonfinite(x, caller, "nonfinite='error'")
     return fmt, x, rmode, layout
@@ -137,6 +141,11 @@ def fake_quantize(x, fmt, axes=None, rounding: str = "nearest_even", *, seed: in
         result = x.astype(np.float32)
     elif x.size == 0:
         result = np.empty(x.shape, np.float32)
+    elif isinstance(fmt, MetadataFormat):
+        from mx_formats import metadata
+
+        values = metadata.encode(fmt, layout, layout.to_view(x), True, False)[0]
+        result = layout.from_view(values)
     else:
         view = layout.to_view(x)
         direct = out is not None and not layout.needs_move
@@ -163,6 +172,8 @@ def quantize(x, fmt, axes=None, rounding: str = "nearest_even", *, seed: int = 0
         return MXArray(fmt, x.shape, (), np.zeros((0,), np.int16), x.astype(np.float32).view(np.uint32).copy())
     if not fmt.is_block:
         _refuse_nonfinite(x, "quantize", f"{fmt} has no code for NaN or Inf")
+    if isinstance(fmt, MetadataFormat):
+        return _quantize_metadata(fmt, x, layout)
     codes = np.empty(layout.view_shape, code_dtype(fmt.element_bits))
     scales = np.empty(_scales_2d(layout), np.int16) if fmt.is_block else _NO_SCALES
     if x.size:
@@ -174,6 +185,22 @@ def quantize(x, fmt, axes=None, rounding: str = "nearest_even", *, seed: int = 0
         scales.reshape(layout.scales_shape) if fmt.is_block else np.zeros((0,), np.int16),
         codes.reshape(layout.moved_shape),
     )
+
+
+def _quantize_metadata(fmt: MetadataFormat, x: np.ndarray, layout: Layout) -> MXArray:
+    from mx_formats import metadata
+
+    mshape = metadata.meta_shape(fmt, layout)
+    if x.size == 0:
+        codes = np.empty(layout.moved_shape, np.uint8)
+        scales = np.empty(layout.scales_shape, np.int16)
+        meta = np.empty(mshape, np.uint8) if fmt.meta_bits else None
+        return MXArray(fmt, tuple(x.shape), layout.axes, scales, codes, meta,
+                       np.float32(0) if fmt.tensor_scale_bits else None)
+    _, codes, scales, meta, tensor_scale = metadata.encode(fmt, layout, layout.to_view(x), False, True)
+    return MXArray(fmt, tuple(x.shape), layout.axes, scales.reshape(layout.scales_shape),
+                   codes.reshape(layout.moved_shape), meta.reshape(mshape) if meta is not None else None,
+                   np.float32(tensor_scale) if tensor_scale is not None else None)
 
 
 def dequantize(q: MXArray) -> np.ndarray:
@@ -189,6 +216,10 @@ def dequantize(q: MXArray) -> np.ndarray:
     out = np.empty(layout.view_shape, np.float32)
     if q.size == 0:
         return layout.from_view(out)
+    if isinstance(fmt, MetadataFormat):
+        from mx_formats import metadata
+
+        return layout.from_view(metadata.decode(fmt, layout, q.elements, q.scales, q.meta, q.tensor_scale))
     P, R, C = layout.view_shape
     size = P * R * C
     codes = np.ascontiguousarray(q.elements).reshape(P * R, C)

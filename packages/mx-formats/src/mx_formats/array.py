@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mx_formats.formats import BMF, BlockFormat, Fixed, Format, MXInt, OCPFormat
+from mx_formats.formats import BMF, BlockFormat, Fixed, Format, MetadataFormat, MXInt, OCPFormat
 from mx_formats.layout import make_layout
 
 __all__ = ["MXArray"]
@@ -55,6 +55,11 @@ class MXArray:
     block (the shared exponent for MXInt/OCP, the bias for BMF/BL; ``fmt.scale_nan``
     marks a NaN block), or an empty array for scalar formats. ``shape`` and
     ``axes`` are the original tensor's.
+
+    Metadata formats (``MetadataFormat``): M2XFP has ``meta``, the 2-bit code of
+    each subgroup (uint8, the layout of ``scales`` with ``subgroup`` in place of
+    the block); NVFP4 has ``tensor_scale`` (a float32) and ``scales`` holding the
+    unsigned E4M3 code of each block (0x7F = NaN block).
     """
 
     fmt: Format
@@ -62,6 +67,8 @@ class MXArray:
     axes: tuple[int, ...]
     scales: np.ndarray
     elements: np.ndarray
+    meta: np.ndarray | None = None
+    tensor_scale: np.float32 | None = None
 
     @property
     def size(self) -> int:
@@ -73,6 +80,10 @@ class MXArray:
         size = packed_size(self.elements.size, self.fmt.element_bits)
         if isinstance(self.fmt, BlockFormat):
             size += packed_size(self.scales.size, self.fmt.scale_bits)
+        if isinstance(self.fmt, MetadataFormat):
+            if self.fmt.meta_bits:
+                size += packed_size(self.meta.size, self.fmt.meta_bits)
+            size += self.fmt.tensor_scale_bits // 8
         return size
 
     def mantissas(self) -> np.ndarray:
@@ -96,6 +107,8 @@ class MXArray:
         saturated (clamped) rather than rounded.
         """
         fmt = self.fmt
+        if isinstance(fmt, MetadataFormat):
+            raise TypeError(f"max_magnitude() is not defined for {fmt} (its scale varies within a block)")
         layout = make_layout(fmt, self.shape, self.axes if isinstance(fmt, BlockFormat) else None)
         if not isinstance(fmt, BlockFormat):
             if isinstance(fmt, Fixed):
@@ -127,7 +140,7 @@ class MXArray:
         fmt = self.fmt
         mask = (1 << fmt.scale_bits) - 1
         s = self.scales.astype(np.int32)
-        if isinstance(fmt, (MXInt, OCPFormat)):
+        if isinstance(fmt, (MXInt, OCPFormat)) or fmt.family == "m2xfp":
             s = s + fmt.scale_max
         return (s & mask).astype(np.uint8 if fmt.scale_bits <= 8 else np.uint16)
 
@@ -137,6 +150,11 @@ class MXArray:
         parts = [_MAGIC, struct.pack("<I", len(header)), header]
         if isinstance(self.fmt, BlockFormat):
             parts.append(pack_bits(self.scale_codes(), self.fmt.scale_bits))
+        if isinstance(self.fmt, MetadataFormat):
+            if self.fmt.meta_bits:
+                parts.append(pack_bits(self.meta, self.fmt.meta_bits))
+            if self.fmt.tensor_scale_bits:
+                parts.append(struct.pack("<f", float(self.tensor_scale)))
         parts.append(pack_bits(self.elements, self.fmt.element_bits))
         return b"".join(parts)
 
@@ -159,6 +177,8 @@ class MXArray:
         body = data[8 + hlen :]
         count = int(np.prod(layout.moved_shape, dtype=np.int64))
         scales = np.zeros((0,), np.int16)
+        if isinstance(fmt, MetadataFormat):
+            return cls._from_body(fmt, shape, layout, body, count)
         if isinstance(fmt, BlockFormat):
             nscales = int(np.prod(layout.scales_shape, dtype=np.int64))
             ssize = packed_size(nscales, fmt.scale_bits)
@@ -172,6 +192,33 @@ class MXArray:
         elements = unpack_bits(body, fmt.element_bits, count, code_dtype(fmt.element_bits))
         return cls(fmt, shape, layout.axes if isinstance(fmt, BlockFormat) else (), scales,
                    elements.reshape(layout.moved_shape))
+
+    @classmethod
+    def _from_body(cls, fmt, shape, layout, body: bytes, count: int) -> "MXArray":
+        """The payload of a metadata format: scale codes, meta codes or the tensor scale, elements."""
+        from mx_formats.metadata import meta_shape
+
+        nscales = int(np.prod(layout.scales_shape, dtype=np.int64))
+        ssize = packed_size(nscales, fmt.scale_bits)
+        codes = unpack_bits(body[:ssize], fmt.scale_bits, nscales, np.dtype(np.uint16)).astype(np.int32)
+        if fmt.family == "m2xfp":
+            codes = codes - fmt.scale_max
+        scales = codes.astype(np.int16).reshape(layout.scales_shape)
+        body = body[ssize:]
+        meta = tensor_scale = None
+        if fmt.meta_bits:
+            mshape = meta_shape(fmt, layout)
+            nmeta = int(np.prod(mshape, dtype=np.int64))
+            msize = packed_size(nmeta, fmt.meta_bits)
+            meta = unpack_bits(body[:msize], fmt.meta_bits, nmeta, np.dtype(np.uint8)).reshape(mshape)
+            body = body[msize:]
+        if fmt.tensor_scale_bits:
+            if len(body) < 4:
+                raise ValueError("MXArray.from_bytes: truncated tensor scale")
+            tensor_scale = np.float32(struct.unpack("<f", body[:4])[0])
+            body = body[4:]
+        elements = unpack_bits(body, fmt.element_bits, count, code_dtype(fmt.element_bits))
+        return cls(fmt, shape, layout.axes, scales, elements.reshape(layout.moved_shape), meta, tensor_scale)
 
     def __repr__(self) -> str:
         return f"MXArray({self.fmt}, shape={self.shape}, axes={self.axes}, nbytes={self.nbytes})"

@@ -41,6 +41,11 @@ __all__ = [
     "MXFP4_E2M1",
     "MXINT8",
     "OCP_FORMATS",
+    "NVFP4",
+    "M2XFP",
+    "MetadataFormat",
+    "M2XFP_ES",
+    "M2XFP_EM",
 ]
 
 
@@ -420,3 +425,165 @@ class Float32(Format):
 
 
 F32 = Float32()
+
+
+# --------------------------------------------------------------------------- metadata-augmented FP4
+class MetadataFormat(BlockFormat):
+    """FP4 E2M1 block formats with more than one shared exponent per block (issue 20).
+
+    Their ``MXArray`` carries, next to ``scales`` (one per block) and ``elements``
+    (4-bit FP4 codes ``sign << 3 | magnitude code``), either 2-bit ``meta`` per
+    subgroup (M2XFP) or one float32 ``tensor_scale`` (NVFP4). Only nearest-even
+    rounding is defined; blocks run along one axis. Their kernels are in
+    ``metadata_kernels.py``.
+    """
+
+    meta_bits: ClassVar[int] = 0
+    tensor_scale_bits: ClassVar[int] = 0
+
+    @property
+    def element_bits(self) -> int:
+        return 4
+
+    @property
+    def subgroup_size(self) -> int:
+        return self.block_size
+
+
+def _check_1d_block(owner: str, block, allowed: str, ok) -> tuple[int, ...]:
+    block = _normalize_block(owner, block)
+    if len(block) != 1 or not ok(block[0]):
+        raise ValueError(f"{owner}: block must be {allowed} along one axis, got {block!r}")
+    return block
+
+
+@dataclass(frozen=True)
+class NVFP4(MetadataFormat):
+    """NVIDIA's NVFP4: FP4 E2M1 elements, blocks of 16, an E4M3 scale per block and an FP32 scale per tensor.
+
+    Per tensor: ``S = fp32(amax / (448 * 6))`` over the finite elements of the
+    tensor (the float64 quotient rounded to float32 once). Per block of 16 with
+    absolute maximum ``b``: the block scale ``d = e4m3(b / (6 * S))``, the exact
+    quotient rounded to nearest even on the FP8 E4M3 grid (subnormals down to
+    2^-9, saturating at 448; code 0x7F is NaN). Element ``k = fp4(x / (d * S))``,
+    nearest even, saturating at 6. Value ``fp32(fp4[k] * d * S)`` (the exact
+    product rounded once to float32: it can need up to 30 significant bits).
+
+    Documented corner cases: ``S = 0`` (an all-zero tensor, or one whose amax is
+    below 2688 * 2^-150 so that S underflows) and ``d = 0`` (a block whose scale
+    rounds to zero) give zeros; a block holding NaN or Inf is a NaN block (scale
+    code 0x7F) and does not enter the tensor amax, so an infinite or NaN amax never
+    reaches S (``nonfinite="error"`` raises instead). A tensor of only NaN/Inf has
+    S = 0 and only NaN blocks.
+
+    Bits: 4 + 8/16 = 4.5 per element (``bits_per_element``, eq. 1 style) plus the
+    32-bit tensor scale once per tensor, 32/numel more, which ``MXArray.nbytes``
+    counts and ``bits_per_element`` leaves out (it does not know the tensor).
+    Not idempotent: re-quantizing recomputes S from the rounded amax.
+    """
+
+    block: tuple[int, ...] = (16,)
+    family: ClassVar[str] = "nvfp4"
+    tensor_scale_bits: ClassVar[int] = 32
+
+    def __post_init__(self):
+        object.__setattr__(self, "block", _check_1d_block("NVFP4", self.block, "(16,)", lambda n: n == 16))
+
+    def __str__(self) -> str:
+        return "NVFP4"
+
+    @property
+    def scale_bits(self) -> int:
+        return 8
+
+    @property
+    def scale_max(self) -> int:
+        return 0x7E  # largest finite E4M3 code (448)
+
+    @property
+    def scale_nan(self) -> int:
+        return 0x7F
+
+
+M2XFP_VARIANTS = ("ES", "EM")
+
+
+@dataclass(frozen=True)
+class M2XFP(MetadataFormat):
+    """M2XFP (metadata-augmented MXFP4, ASPLOS 2026): OCP MXFP4 blocks plus 2 bits per subgroup.
+
+    Blocks of ``block`` elements (default 32) with an E8M0 shared exponent ``s``
+    (``scales``, code 128 = NaN block), cut into subgroups of ``subgroup``
+    (default 8) consecutive elements, each with a 2-bit ``meta`` code. FP4 E2M1
+    elements are rounded nearest even and saturate. ``s0`` is the OCP exponent
+    ``clamp(floor(log2 amax) - 2, -127, 127)`` (from the float bits; -127 for an
+    all-zero block).
+
+    ``variant="ES"`` (extra scale, for weights, chosen offline): the subgroup's
+    scale is ``r * 2^s`` with ``r = 1 + meta/4`` in {1, 1.25, 1.5, 1.75}, and
+    ``s = s0 + delta``, delta in {0, -1, +1} (kept within [-127, 127]). Element
+    ``k = fp4(x / (r 2^s))``, value ``fp4[k] * r * 2^s``. Choice: for each delta,
+    each subgroup takes the r of least squared error ``sum (x - value)^2`` of its
+    elements (ties: the smaller r); the block takes the delta whose mean of the
+    subgroup minima is least (ties: the order 0, -1, +1). Candidates whose values
+    would exceed float32 are skipped. The errors are compared exactly (see
+    ``metadata_kernels.py``), and r = 1, delta = 0 is plain MXFP4, so the block
+    error is never above MXFP4's.
+
+    ``variant="EM"`` (extra mantissa, for activations, online): ``s = s0``, and
+    every element is the MXFP4 one except one per subgroup: the element of
+    largest FP4 magnitude code (ties: the lowest index), whose value is taken on
+    the FP6 E2M3 grid restricted to the four codes ``w, w+1, w+2, w+3`` with
+    ``w = clamp(4k - 1, 0, 28)`` around its FP4 code ``k`` (the FP6 code of an FP4
+    value is ``4k``): nearest even among those, ``meta = fp6 code - w``. The
+    decoder finds the element again from the stored FP4 magnitude codes with the
+    same rule. That element's sign bit is the sign of its FP6 value (so an FP4
+    code of magnitude 0 may carry a sign). Its error is never above its FP4 one
+    (code 4k is in the window), so no element is worse than in MXFP4.
+
+    Bits: 4 + 8/block + 2/subgroup = 4.5 per element for the defaults.
+    Canonical strings ``M2XFP_ES`` and ``M2XFP_EM`` for the defaults, otherwise
+    ``M2XFP_ES((64,),16)``. Allowed: one blocked axis, block <= 1024 (keeps the
+    exact error sums within float64), subgroup >= 2 dividing the block.
+    """
+
+    variant: str
+    block: tuple[int, ...] = (32,)
+    subgroup: int = 8
+    family: ClassVar[str] = "m2xfp"
+    meta_bits: ClassVar[int] = 2
+
+    def __post_init__(self):
+        if self.variant not in M2XFP_VARIANTS:
+            raise ValueError(f"M2XFP: variant must be 'ES' (extra scale) or 'EM' (extra mantissa), got {self.variant!r}")
+        block = _check_1d_block("M2XFP", self.block, "at most 1024 elements", lambda n: 2 <= n <= 1024)
+        object.__setattr__(self, "block", block)
+        _check_int("M2XFP", "subgroup", self.subgroup, 2, block[0])
+        if block[0] % self.subgroup:
+            raise ValueError(f"M2XFP: subgroup={self.subgroup} does not divide the block of {block[0]}")
+
+    def __str__(self) -> str:
+        name = f"M2XFP_{self.variant}"
+        if self.block == (32,) and self.subgroup == 8:
+            return name
+        return f"{name}({_block_str(self.block)},{self.subgroup})"
+
+    @property
+    def scale_bits(self) -> int:
+        return 8
+
+    @property
+    def scale_nan(self) -> int:
+        return 128
+
+    @property
+    def subgroup_size(self) -> int:
+        return self.subgroup
+
+    @property
+    def bits_per_element(self) -> float:
+        return self.scale_bits / self.block_size + self.element_bits + self.meta_bits / self.subgroup
+
+
+M2XFP_ES = M2XFP("ES")
+M2XFP_EM = M2XFP("EM")

@@ -10,12 +10,17 @@ Grammar (spaces allowed between tokens)::
             | "MiniFloat(" int "," int "," int ")"
     block  := "(" int ",)" | "(" int "," int ")" | int
     int    := ["-"] digit+
+            | "NVFP4"
+            | ("M2XFP_ES" | "M2XFP_EM") ["(" block "," int ")"]
     OCP_NAME := MXFP8_E4M3 | MXFP8_E5M2 | MXFP6_E3M2 | MXFP6_E2M3 | MXFP4_E2M1 | MXINT8
+
+``M2XFP_ES`` alone is the default block (32,) and subgroup 8; ``M2XFP_ES((64,),16)``
+another one (the canonical string of the defaults is the bare name).
 """
 
 from __future__ import annotations
 
-from mx_formats.formats import BL, BMF, F32, OCP_FORMATS, Fixed, Format, MiniFloat, MXInt
+from mx_formats.formats import BL, BMF, F32, M2XFP, NVFP4, OCP_FORMATS, Fixed, Format, MiniFloat, MXInt
 
 __all__ = ["FormatParseError", "parse"]
 
@@ -102,6 +107,18 @@ def parse(text: str) -> Format:
         fmt = F32
     elif name in OCP_FORMATS:
         fmt = OCP_FORMATS[name]
+    elif name == "NVFP4":
+        fmt = NVFP4()
+    elif name in ("M2XFP_ES", "M2XFP_EM"):
+        if cur.peek("("):
+            cur.expect("(")
+            block = cur.block()
+            cur.expect(",")
+            subgroup = cur.integer()
+            cur.expect(")")
+            fmt = M2XFP(name[-2:], block, subgroup)
+        else:
+            fmt = M2XFP(name[-2:])
     elif name in _CONSTRUCTORS:
         cls, arity = _CONSTRUCTORS[name]
         cur.expect("(")
@@ -113,7 +130,8 @@ def parse(text: str) -> Format:
         cur.expect(")")
         fmt = cls(*args)
     else:
-        known = ", ".join(["f32", *OCP_FORMATS, *(f"{k}(...)" for k in _CONSTRUCTORS)])
+        known = ", ".join(["f32", *OCP_FORMATS, "NVFP4", "M2XFP_ES", "M2XFP_EM",
+                           *(f"{k}(...)" for k in _CONSTRUCTORS)])
         raise FormatParseError(text, start, f"one of {known}")
     cur.skip_spaces()
     if cur.pos != len(text):

@@ -21,7 +21,7 @@ import numpy as np
 from mx_formats.formats import BL, BMF, F32, Fixed, Format, MiniFloat, MXInt, OCPFormat
 from mx_formats.layout import make_layout
 
-__all__ = ["reference_quantize", "reference_fake_quantize", "splitmix_uniform"]
+__all__ = ["reference_quantize", "reference_fake_quantize", "reference_metadata_quantize", "splitmix_uniform"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -208,3 +208,149 @@ def reference_quantize(x, fmt: Format, axes=None, rounding: str = "nearest_even"
 
 def reference_fake_quantize(x, fmt: Format, axes=None, rounding: str = "nearest_even", seed: int = 0):
     return reference_quantize(x, fmt, axes, rounding, seed)[0]
+
+
+# --------------------------------------------------------------------------- metadata formats (issue 20)
+# Exact rational arithmetic (fractions.Fraction) throughout: grids from the element
+# definitions, nearest by distance with ties to the even code, squared errors summed exactly.
+from fractions import Fraction  # noqa: E402
+
+from mx_formats.formats import M2XFP, NVFP4  # noqa: E402
+
+
+def _minifloat_grid(exp_bits: int, man_bits: int, bias: int, count: int) -> list[Fraction]:
+    """Magnitudes of codes 0..count-1 of a minifloat: c = 0 subnormal, else 2^(c-bias) (1 + f/2^M)."""
+    grid = []
+    for code in range(count):
+        c, f = code >> man_bits, code & ((1 << man_bits) - 1)
+        if c == 0:
+            grid.append(Fraction(f, 1 << man_bits) * Fraction(2) ** (1 - bias))
+        else:
+            grid.append((1 + Fraction(f, 1 << man_bits)) * Fraction(2) ** (c - bias))
+    return grid
+
+
+FP4_GRID = _minifloat_grid(2, 1, 1, 8)  # 0, 0.5, 1, 1.5, 2, 3, 4, 6
+FP6_GRID = _minifloat_grid(2, 3, 1, 32)  # E2M3, up to 7.5
+E4M3_GRID = _minifloat_grid(4, 3, 7, 127)  # up to 448; code 127 is NaN
+
+
+def _nearest(a: Fraction, grid: list[Fraction], lo: int = 0, hi: int | None = None) -> int:
+    """Code in [lo, hi] whose value is nearest a >= 0; ties to the even code."""
+    hi = len(grid) - 1 if hi is None else hi
+    return min(range(lo, hi + 1), key=lambda c: (abs(a - grid[c]), c & 1))
+
+
+def _fp4_codes(block, unit: Fraction):
+    return [_nearest(abs(Fraction(v)) / unit, FP4_GRID) for v in block]
+
+
+def _signed(code: int, v: float, nonzero: bool) -> int:
+    return code | (8 if v < 0 and nonzero else 0)
+
+
+def _m2xfp_block(block: list[float], fmt: M2XFP):
+    """(scale, [meta per subgroup], [(value, code)]) of one M2XFP block."""
+    ng = -(-len(block) // fmt.subgroup)
+    if any(not math.isfinite(v) for v in block):
+        return fmt.scale_nan, [0] * ng, [(math.nan, 0)] * len(block)
+    amax = max(abs(v) for v in block)
+    s0 = -127 if amax == 0 else min(max(floor_log2(amax) - 2, -127), 127)
+    groups = [block[i:i + fmt.subgroup] for i in range(0, len(block), fmt.subgroup)]
+    flt_max = Fraction(float(np.finfo(np.float32).max))
+    if fmt.variant == "ES":
+        best = None
+        for delta in (0, -1, 1):  # tie order: the OCP exponent first
+            s = s0 + delta
+            if not -127 <= s <= 127:
+                continue
+            metas, errors = [], []
+            for group in groups:
+                options = []
+                for m in range(4):
+                    unit = Fraction(4 + m, 4) * Fraction(2) ** s
+                    ys = [FP4_GRID[k] * unit for k in _fp4_codes(group, unit)]
+                    if max(ys) > flt_max:
+                        continue
+                    options.append((sum((abs(Fraction(v)) - y) ** 2 for v, y in zip(group, ys)), m))
+                if not options:
+                    break
+                err, m = min(options)  # ties: the smaller m
+                metas.append(m)
+                errors.append(err)
+            else:
+                mean = sum(errors) / len(errors)
+                if best is None or mean < best[0]:
+                    best = (mean, s, metas)
+        _, s, metas = best
+        out = []
+        for group, m in zip(groups, metas):
+            unit = Fraction(4 + m, 4) * Fraction(2) ** s
+            for v, k in zip(group, _fp4_codes(group, unit)):
+                out.append((math.copysign(float(FP4_GRID[k] * unit), v) if k else 0.0, _signed(k, v, k != 0)))
+        return s, metas, out
+    unit = Fraction(2) ** s0  # EM
+    metas, out = [], []
+    for group in groups:
+        ks = _fp4_codes(group, unit)
+        pick = max(range(len(group)), key=lambda i: (ks[i], -i))  # largest code, lowest index
+        start = min(max(4 * ks[pick] - 1, 0), 28)
+        j = _nearest(abs(Fraction(group[pick])) / unit, FP6_GRID, start, start + 3)
+        metas.append(j - start)
+        for i, (v, k) in enumerate(zip(group, ks)):
+            if i == pick:
+                out.append((math.copysign(float(FP6_GRID[j] * unit), v) if j else 0.0, _signed(k, v, j != 0)))
+            else:
+                out.append((math.copysign(float(FP4_GRID[k] * unit), v) if k else 0.0, _signed(k, v, k != 0)))
+    return s0, metas, out
+
+
+def _nvfp4_block(block: list[float], tensor_scale: np.float32):
+    if any(not math.isfinite(v) for v in block):
+        return 0x7F, [(math.nan, 0)] * len(block)
+    S = Fraction(float(tensor_scale))
+    amax = Fraction(max(abs(v) for v in block))
+    d = 0 if S == 0 else _nearest(amax / (6 * S), E4M3_GRID)
+    unit = E4M3_GRID[d] * S
+    big = float(np.finfo(np.float32).max)
+    out = []
+    for v in block:
+        k = 0 if unit == 0 else _nearest(abs(Fraction(v)) / unit, FP4_GRID)
+        value = float(np.float32(min(float(FP4_GRID[k] * unit), big)))  # exact in float64, one float32 rounding
+        out.append((math.copysign(value, v) if k else 0.0, _signed(k, v, k != 0)))
+    return d, out
+
+
+def reference_metadata_quantize(x, fmt, axes=None):
+    """(values, scales, codes, meta or None, tensor_scale or None) of NVFP4 / M2XFP, block by block."""
+    x = np.asarray(x).astype(np.float32)  # these formats read float32
+    layout = make_layout(fmt, x.shape, axes)
+    view = layout.to_view(x).astype(np.float64)
+    P, R, C = view.shape
+    rows = view.reshape(P * R, C)
+    tensor_scale = None
+    if isinstance(fmt, NVFP4):
+        finite = [abs(float(v)) for v in x.reshape(-1) if math.isfinite(v)]
+        tensor_scale = np.float32(max(finite, default=0.0) / 2688)
+    nb, ns = -(-C // fmt.block_size), -(-C // fmt.subgroup_size)
+    values = np.zeros(rows.shape, np.float32)
+    codes = np.zeros(rows.shape, np.uint8)
+    scales = np.zeros((P * R, nb), np.int16)
+    meta = np.zeros((P * R, ns), np.uint8)
+    for r in range(P * R):
+        for b in range(nb):
+            c0 = b * fmt.block_size
+            block = [float(v) for v in rows[r, c0:c0 + fmt.block_size]]
+            if isinstance(fmt, NVFP4):
+                scale, results = _nvfp4_block(block, tensor_scale)
+            else:
+                scale, metas, results = _m2xfp_block(block, fmt)
+                g0 = c0 // fmt.subgroup
+                meta[r, g0:g0 + len(metas)] = metas
+            scales[r, b] = scale
+            for i, (value, code) in enumerate(results):
+                values[r, c0 + i] = value + 0.0
+                codes[r, c0 + i] = code
+    mshape = (*layout.moved_shape[:-1], ns)
+    return (layout.from_view(values), scales.reshape(layout.scales_shape), codes.reshape(layout.moved_shape),
+            meta.reshape(mshape) if isinstance(fmt, M2XFP) else None, tensor_scale)

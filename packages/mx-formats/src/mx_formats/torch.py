@@ -27,7 +27,7 @@ import torch
 from mx_formats import api
 from mx_formats import torch_kernels as TK
 from mx_formats.array import MXArray, code_dtype
-from mx_formats.formats import BMF, Fixed, Float32, Format, MXInt, OCPFormat
+from mx_formats.formats import BMF, Fixed, Float32, Format, MetadataFormat, MXInt, OCPFormat
 from mx_formats.layout import make_layout
 
 __all__ = ["fake_quantize", "quantize"]
@@ -88,6 +88,8 @@ def _max_magnitude(scales: torch.Tensor, fmt: Format, layout) -> torch.Tensor:
 
 
 def _saturated(t: torch.Tensor, fmt, axes) -> torch.Tensor:
+    if isinstance(fmt, MetadataFormat):
+        raise ValueError(f"zero_saturated_grad is not defined for {fmt}: its scale varies within a block")
     if _on_device(t, "fake_quantize"):
         x = t.detach()
         scales = TK.quantize(x, fmt, axes)[0] if fmt.is_block else torch.zeros(0, device=x.device)
@@ -148,6 +150,13 @@ def quantize(t: torch.Tensor, fmt: Format | str, axes=None, rounding: str = "nea
                             rounding, seed=seed)
     api._check_options(rounding, seed, "nan", "quantize")
     layout = make_layout(fmt, tuple(x.shape), axes)
+    if isinstance(fmt, MetadataFormat):
+        if x.numel() == 0:
+            return api.quantize(np.empty(tuple(x.shape), np.float32), fmt, axes, rounding)
+        scales, codes, meta, tensor_scale = TK.quantize_metadata(x, fmt, axes, rounding)
+        return MXArray(fmt, tuple(x.shape), layout.axes, scales.cpu().numpy(), codes.cpu().numpy(),
+                       meta.cpu().numpy() if meta is not None else None,
+                       np.float32(tensor_scale.item()) if tensor_scale is not None else None)
     if not fmt.is_block and not bool(torch.isfinite(x).all()):
         api._refuse_nonfinite(x.float().cpu().numpy(), "quantize", f"{fmt} has no code for NaN or Inf")
     scales, codes = TK.quantize(x, fmt, axes, rounding, seed=seed)

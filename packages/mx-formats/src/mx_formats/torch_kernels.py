@@ -44,10 +44,10 @@ from dataclasses import dataclass
 
 import torch
 
-from mx_formats.formats import BL, BMF, Fixed, Float32, Format, MiniFloat, MXInt, OCPFormat
+from mx_formats.formats import BL, BMF, Fixed, Float32, Format, MetadataFormat, MiniFloat, MXInt, OCPFormat
 from mx_formats.layout import Layout, make_layout
 
-__all__ = ["fake_quantize", "quantize", "SUPPORTED_DTYPES", "ROUNDING_MODES"]
+__all__ = ["fake_quantize", "quantize", "quantize_metadata", "SUPPORTED_DTYPES", "ROUNDING_MODES"]
 
 ROUNDING_MODES = {"nearest_even": 0, "nearest_away": 1, "toward_zero": 2, "floor": 3, "stochastic": 4}
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -563,6 +563,13 @@ def fake_quantize(x: torch.Tensor, fmt: Format, axes=None, rounding: str = "near
         return x.to(out_dtype or torch.float32)
     if x.numel() == 0:
         return torch.empty(x.shape, dtype=out_dtype or torch.float32, device=x.device)
+    if isinstance(fmt, MetadataFormat):
+        if rounding != "nearest_even":
+            raise ValueError(f"{fmt} is defined for rounding='nearest_even' only, got {rounding!r}")
+        if x.dtype not in SUPPORTED_DTYPES:
+            raise TypeError(f"torch kernels take {', '.join(map(str, SUPPORTED_DTYPES))} tensors, got {x.dtype}")
+        layout, values = _metadata_encode(x, fmt, axes)[:2]
+        return _metadata_finish(layout, values).to(out_dtype or torch.float32)
     return _run(x, fmt, axes, rounding, seed, True, False, out_dtype or torch.float32, compile)[0]
 
 
@@ -577,6 +584,8 @@ def quantize(x: torch.Tensor, fmt: Format, axes=None, rounding: str = "nearest_e
     """
     if isinstance(fmt, Float32):
         raise TypeError("quantize: f32 has no packed codes on the torch path")
+    if isinstance(fmt, MetadataFormat):
+        raise TypeError(f"quantize: {fmt} has metadata; use torch_kernels.quantize_metadata")
     layout = make_layout(fmt, tuple(x.shape), axes)
     if x.numel() == 0:
         codes = torch.empty(layout.moved_shape, dtype=torch.uint8 if _code_bits(_spec(fmt)) <= 8 else torch.int32,
@@ -586,3 +595,144 @@ def quantize(x: torch.Tensor, fmt: Format, axes=None, rounding: str = "nearest_e
     res = _run(x, fmt, axes, rounding, seed, False, True, None, compile)
     return (res[1] if len(res) > 1 else None), res[0]
 
+
+
+# --------------------------------------------------------------------------- metadata formats (issue 20)
+# NVFP4 and M2XFP on torch tensors, bit for bit metadata_kernels.py. Rounding is a count of
+# exact float64 comparisons against midpoints times the unit (every product exact, see
+# metadata_kernels.py), powers of two are built from their float64 bits, the M2XFP-ES error
+# sums are exact in float64 in any order, and ties are broken by explicit first-index rules
+# (no argmin/argmax tie conventions). Eager torch ops on every device (no torch.compile yet).
+
+def _metadata_tables(device):
+    from mx_formats import metadata_kernels as MK
+
+    f64 = dict(dtype=torch.float64, device=device)
+    return (torch.tensor(MK.FP4_VALUES, **f64), torch.tensor(MK.FP4_MIDS, **f64), torch.tensor(MK.FP6_VALUES, **f64),
+            torch.tensor(MK.FP6_MIDS, **f64), torch.tensor(MK.E4M3_VALUES, **f64), torch.tensor(MK.E4M3_MIDS, **f64))
+
+
+def _pow2_f64(k: torch.Tensor) -> torch.Tensor:
+    """2^k in float64 from its bits, for integer tensors -1022 < k < 1024."""
+    return ((k.to(torch.int64) + 1023) << 52).view(torch.float64)
+
+
+def _count_code(a: torch.Tensor, mids: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """Nearest-even code on a grid of values[j] * unit (codes 0..len(mids)): see metadata_kernels.round_code."""
+    t = mids * unit.unsqueeze(-1)
+    odd = (torch.arange(mids.numel(), device=a.device) & 1) == 1
+    av = a.unsqueeze(-1)
+    return ((av > t) | ((av == t) & odd)).sum(-1)
+
+
+def _metadata_view(x: torch.Tensor, layout: Layout, n: int):
+    """(rows, C, padded rows x (C rounded up to n)) of the working view as float32."""
+    xs = x.reshape(layout.shape)
+    if layout.needs_move:
+        xs = xs.movedim(tuple(reversed(layout.axes)), tuple(range(-len(layout.axes), 0)))
+    P, R, C = layout.view_shape
+    xs = xs.reshape(P * R, C)
+    xs = xs if xs.dtype == torch.float32 else _bits32(xs).view(torch.float32)
+    pad = -C % n
+    return P * R, C, torch.nn.functional.pad(xs, (0, pad)) if pad else xs
+
+
+def _metadata_encode(x: torch.Tensor, fmt, axes):
+    """(values float32, codes uint8, scales int16, meta uint8 or None, tensor_scale float32 or None), working view."""
+    from mx_formats.formats import NVFP4
+
+    layout = make_layout(fmt, tuple(x.shape), axes)
+    n = fmt.block_size
+    rows, C, xp = _metadata_view(x, layout, n)
+    fp4, fp4_mid, fp6, fp6_mid, e4m3, e4m3_mid = _metadata_tables(x.device)
+    raw = xp.view(torch.int32)
+    finite = (raw & _MAG) < _INF
+    a = torch.where(finite, xp, 0.0).abs().to(torch.float64)
+    nb = xp.shape[1] // n
+    nan_block = (~finite).view(rows, nb, n).any(-1)
+    neg = raw < 0
+    flt_max = float(torch.finfo(torch.float32).max)
+    tensor_scale = meta = None
+    if isinstance(fmt, NVFP4):
+        amax = a.max() if a.numel() else torch.zeros((), dtype=torch.float64, device=x.device)
+        tensor_scale = (amax.to(torch.float32).to(torch.float64) / (448.0 * 6.0)).to(torch.float32)
+        S = tensor_scale.to(torch.float64)
+        bmax = a.view(rows, nb, n).amax(-1)
+        d = torch.where(S > 0, _count_code(bmax / (6.0 * S), e4m3_mid, torch.ones_like(bmax)), 0)
+        unit = (e4m3[d] * S).repeat_interleave(n, dim=-1)
+        k = torch.where(unit > 0, _count_code(a, fp4_mid, unit), 0)
+        values = (fp4[k] * unit).clamp(max=flt_max).to(torch.float32)
+        scales = torch.where(nan_block, 0x7F, d)
+    else:
+        G, g = n // fmt.subgroup, fmt.subgroup
+        top = (raw & _MAG).masked_fill(~finite, 0).view(rows, nb, n).amax(-1)
+        s0 = torch.where(top > 0, (_exponent(*_split(top)[::2]) - 2).clamp(-127, 127), -127)
+        ag = a.view(rows, nb, G, g)
+        if fmt.variant == "ES":
+            best = torch.full_like(s0, float("inf"), dtype=torch.float64)
+            best_s, best_m = s0.clone(), torch.zeros(rows, nb, G, dtype=torch.int64, device=x.device)
+            for delta in (0, -1, 1):
+                s = s0 + delta
+                sub_best = torch.full(ag.shape[:-1], float("inf"), dtype=torch.float64, device=x.device)
+                sub_m = torch.zeros_like(best_m)
+                for m in range(4):
+                    unit = ((4 + m) * _pow2_f64(s - 2))[..., None, None].expand(ag.shape)
+                    y = fp4[_count_code(ag, fp4_mid, unit)] * unit
+                    err = torch.where((y <= flt_max).all(-1), (y * (y - 2.0 * ag)).sum(-1), float("inf"))
+                    better = err < sub_best
+                    sub_best, sub_m = torch.where(better, err, sub_best), torch.where(better, m, sub_m)
+                total = torch.where((s >= -127) & (s <= 127), sub_best.sum(-1), float("inf"))
+                better = total < best
+                best = torch.where(better, total, best)
+                best_s = torch.where(better, s, best_s)
+                best_m = torch.where(better[..., None], sub_m, best_m)
+            unit = ((4 + best_m) * _pow2_f64(best_s - 2)[..., None])[..., None].expand(ag.shape).reshape(rows, -1)
+            k = _count_code(a, fp4_mid, unit)
+            values = (fp4[k] * unit).to(torch.float32)
+            scales, meta = best_s, best_m
+        else:
+            unit = _pow2_f64(s0)[..., None, None].expand(ag.shape)
+            kg = _count_code(ag, fp4_mid, unit)
+            kmax = kg.amax(-1, keepdim=True)
+            pos = torch.arange(g, device=x.device).expand(kg.shape)
+            pick = torch.where(kg == kmax, pos, g).amin(-1, keepdim=True)
+            w = (4 * kmax - 1).clamp(0, 28)
+            a_pick = ag.gather(-1, pick)
+            t = fp6_mid[w + torch.arange(3, device=x.device)] * unit[..., :1]
+            odd = ((w + torch.arange(3, device=x.device)) & 1) == 1
+            j = w + ((a_pick > t) | ((a_pick == t) & odd)).sum(-1, keepdim=True)
+            vg = torch.where(pos == pick, fp6[j].expand(kg.shape), fp4[kg]) * unit
+            values = vg.to(torch.float32).reshape(rows, -1)
+            k = kg.reshape(rows, -1)
+            code_nz = torch.where(pos == pick, j != 0, kg != 0).reshape(rows, -1)
+            scales, meta = s0, (j - w).squeeze(-1)
+        scales = torch.where(nan_block, 128, scales)
+    if isinstance(fmt, NVFP4) or fmt.variant == "ES":
+        code_nz = k != 0
+    values = torch.where(neg & (values != 0), -values, values)
+    sign = neg & code_nz
+    el_nan = nan_block.repeat_interleave(n, dim=-1)
+    values = torch.where(el_nan, float("nan"), values)
+    codes = torch.where(el_nan, 0, k | torch.where(sign, 8, 0)).to(torch.uint8)
+    if meta is not None:
+        meta = torch.where(nan_block[..., None], 0, meta).reshape(rows, -1)
+        meta = meta[:, : -(-C // fmt.subgroup)].to(torch.uint8)
+    return layout, values[:, :C], codes[:, :C], scales.to(torch.int16), meta, tensor_scale
+
+
+def _metadata_finish(layout: Layout, values):
+    v = values.reshape(layout.moved_shape)
+    if layout.needs_move:
+        v = v.movedim(tuple(range(-len(layout.axes), 0)), tuple(reversed(layout.axes)))
+    return v.reshape(layout.original).contiguous()
+
+
+def quantize_metadata(x: torch.Tensor, fmt, axes=None, rounding: str = "nearest_even"):
+    """(scales int16, codes uint8, meta uint8 or None, tensor_scale float32 tensor or None) of an
+    NVFP4 / M2XFP tensor on its device, in the layouts of ``MXArray``."""
+    if rounding != "nearest_even":
+        raise ValueError(f"{fmt} is defined for rounding='nearest_even' only, got {rounding!r}")
+    layout, _, codes, scales, meta, tensor_scale = _metadata_encode(x, fmt, axes)
+    mshape = (*layout.moved_shape[:-1], -(-layout.moved_shape[-1] // fmt.subgroup_size))
+    return (scales.reshape(layout.scales_shape), codes.reshape(layout.moved_shape),
+            meta.reshape(mshape) if meta is not None else None, tensor_scale)
