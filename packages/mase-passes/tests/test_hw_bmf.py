@@ -83,7 +83,9 @@ def test_estimate_gives_cycles_from_the_catalog_and_no_invented_area(fmt, module
     d = map_graph(q)
     (e,) = estimate(d, cost_model=_NoBlockFloatCost()).stages
     assert e.area is None and e.area_label == f"no cost model for {module}"
-    assert e.cycles_label == f"catalog schedule (no mase_cost cycle model for {module})"
+    # mase_cost.cycles has the formula now (it reads the catalog's schedule, which the hwlib
+    # bench checks by simulation); the value is the schedule's either way
+    assert e.cycles_label == "estimated (mase_cost.cycles formula)"
     # 2 x groups of 16 output tiles, IN_TILES = 4 tile pairs each
     assert e.cycles_per_input == 2 * 16 * 4
     _, report = Parallelize(budget="u250", widen=False).apply(q, cost_model=_NoBlockFloatCost())
