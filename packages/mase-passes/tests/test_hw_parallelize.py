@@ -77,7 +77,7 @@ def test_widening_keeps_widths_and_records_hardware_meta():
 
 def test_impossible_budget_is_a_clear_error():
     _, _, q = examples.toy()
-    with pytest.raises(BudgetError, match=r"does not fit budget custom.*lut 1120 > 1000"):
+    with pytest.raises(BudgetError, match=r"does not fit budget custom.*lut 1120 > 1000 \(estimated by the cost model\)"):
         Parallelize(budget={"lut": 1000}).apply(q, cost_model=FakeCost())
 
 

@@ -82,6 +82,17 @@ def _nan_block(r, c0, c1, out, codes, want_values, want_codes):
             codes[r, c] = 0
 
 
+@njit(cache=True)
+def _m2xfp_nan_block(r, b, c0, c1, ng, per_block, out, codes, scales, meta, want_values, want_codes):
+    """An M2XFP block with a NaN / Inf: NaN values, zero codes, the E8M0 NaN scale (128 here),
+    zero metadata for its ``ng`` subgroups (both variants)."""
+    _nan_block(r, c0, c1, out, codes, want_values, want_codes)
+    if want_codes:
+        scales[r, b] = 128
+        for g in range(ng):
+            meta[r, b * per_block + g] = 0
+
+
 # --------------------------------------------------------------------------- M2XFP extra scale
 @njit(cache=True)
 def _es_subgroup(x, r, g0, g1, s):
@@ -114,11 +125,7 @@ def encode_m2xfp_es(x, xb, block, sub, out, codes, scales, meta, want_values, wa
             ng = (c1 - c0 + sub - 1) // sub
             top = _block_top(xb, r, c0, c1)
             if top >= 0x7F800000:
-                _nan_block(r, c0, c1, out, codes, want_values, want_codes)
-                if want_codes:
-                    scales[r, b] = 128
-                    for g in range(ng):
-                        meta[r, b * (block // sub) + g] = 0
+                _m2xfp_nan_block(r, b, c0, c1, ng, block // sub, out, codes, scales, meta, want_values, want_codes)
                 continue
             s0 = _ocp_exponent(top)
             best, best_s = np.inf, s0
@@ -185,11 +192,7 @@ def encode_m2xfp_em(x, xb, block, sub, out, codes, scales, meta, want_values, wa
             ng = (c1 - c0 + sub - 1) // sub
             top = _block_top(xb, r, c0, c1)
             if top >= 0x7F800000:
-                _nan_block(r, c0, c1, out, codes, want_values, want_codes)
-                if want_codes:
-                    scales[r, b] = 128
-                    for g in range(ng):
-                        meta[r, b * (block // sub) + g] = 0
+                _m2xfp_nan_block(r, b, c0, c1, ng, block // sub, out, codes, scales, meta, want_values, want_codes)
                 continue
             s = _ocp_exponent(top)
             unit = K.POW2[K.POW2_OFFSET + s]

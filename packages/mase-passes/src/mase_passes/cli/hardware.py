@@ -142,8 +142,7 @@ def estimate_row(graph, hw: dict, cost_model, tiles_like=None) -> dict:
             dev.to_device(extract(g, hw["scope"]), dev.CPU), cost_model=cost_model)
     except (MappingError, ValueError) as exc:
         # the first line says why; the per-stage table after it does not fit a table cell
-        first = str(exc).splitlines()[0].removesuffix("; per stage:")
-        return {"error": first + (" (cost-model estimate)" if "does not fit budget" in first else "")}
+        return {"error": str(exc).splitlines()[0].removesuffix("; per stage:")}
     return describe(rep.estimate, hw, cost_model)
 
 

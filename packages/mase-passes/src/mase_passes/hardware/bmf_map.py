@@ -31,8 +31,7 @@ from mase_hwlib.golden import bmf as bmf_golden
 from mase_ir import MaseGraph
 from mase_ir.graph import bind_roles
 
-from mase_passes.hardware.design import MappingError, Stage, StreamValue, _check_rows, _rows_features, _weight, \
-    rom_path
+from mase_passes.hardware.design import MappingError, Stage, StreamValue, _weight, block_stream_value, rom_path
 
 __all__ = ["BLOCK_FLOAT_MODULES", "is_block_float", "involves_block_float", "stream_value", "map_node",
            "exact_stage", "refuse_emit"]
@@ -52,16 +51,7 @@ def involves_block_float(n, operands: list[StreamValue]) -> bool:
 
 def stream_value(node: str, name: str, shape, fmt) -> StreamValue:
     """A BMF / BL value as a stream of its blocks (the rules of an MXInt stream value)."""
-    if len(fmt.block) > 2:
-        raise MappingError(node, f"value %{name}: block {fmt.block} has more than two axes")
-    rows, feats = _rows_features(node, tuple(shape))
-    v = StreamValue(name, (rows, feats), fmt, tuple(shape))
-    f, r = v.tile
-    _check_rows(node, tuple(shape), r)
-    if feats % f or rows % r:
-        raise MappingError(node, f"value %{name} {list(shape)} is not a whole number of {r}x{f} tiles "
-                                 f"(block {fmt.block}); hwlib streams whole blocks only")
-    return v
+    return block_stream_value(node, name, shape, fmt)
 
 
 def _element(fmt) -> tuple:

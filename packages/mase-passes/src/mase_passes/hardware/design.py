@@ -209,7 +209,12 @@ def _fixed_stream_value(node: str, name: str, shape, fmt: mxf.Fixed, tile: tuple
 
 
 def _stream_value(node: str, name: str, shape, fmt) -> StreamValue:
-    fmt = _mxint(node, f"value %{name}", fmt)
+    return block_stream_value(node, name, shape, _mxint(node, f"value %{name}", fmt))
+
+
+def block_stream_value(node: str, name: str, shape, fmt) -> StreamValue:
+    """A value of a block format (MXInt, BMF, BL) as a stream of its blocks: at most two block
+    axes, whole tiles only (the format family is the caller's check)."""
     if len(fmt.block) > 2:
         raise MappingError(node, f"value %{name}: block {fmt.block} has more than two axes")
     rows, feats = _rows_features(node, tuple(shape))

@@ -243,6 +243,8 @@ class Parallelize:
         over = bud.over({r: est.total(r) for r in ("lut", "ff", "dsp", "bram")})
         if over:
             detail = ", ".join(f"{k} {u:.0f} > {lim:.0f}" for k, (u, lim) in over.items())
+            extra = sorted({s.module for s in est.stages if s.area is not None and "extrapolated" in s.area_label})
+            detail += " (estimated by the cost model" + (f", extrapolated for {', '.join(extra)}" if extra else "") + ")"
             raise BudgetError(f"parallelize: the design does not fit budget {bud.name} even at its starting tiles "
                               f"(the quantization config's blocks): {detail}; per stage:\n{est.table()}")
         steps, notes = [], []
