@@ -179,7 +179,7 @@ def main() -> None:
             print(f"{label:<20}{ms:>9.4f}{rec['gbps']:>8.0f}{rec['x_copy']:>8.2f}{rec['gelem_s']:>9.1f}{goal:>6.2f}"
                   f"{loop:>9.4f}{kernels:>5}  "
                   f"{extra}{flag}", flush=True)
-        del x, out
+        x = out = None  # free this dtype's tensors before the next one allocates
     below = [f"{r['format']} {r['dtype']}" for r in records if r["x_copy"] < r["goal"]]
     print("\nall goals met" if not below else f"\nbelow goal: {', '.join(below)}")
     if args.json:

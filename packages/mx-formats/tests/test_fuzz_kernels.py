@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_kernels_under_numba_bounds_checks_equal_the_reference(tmp_path):
     env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"),
                MX_FUZZ_EXAMPLES=os.environ.get("MX_FUZZ_EXAMPLES", "120"))

@@ -279,6 +279,7 @@ def test_nvfp4_values_are_fp4_times_block_times_tensor_scale(x):
         assert float(v) == math.copysign(float(np.float32(min(float(exact), float(np.finfo(np.float32).max)))), float(v))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(x=st.one_of(ARRAYS, WIDE), fmt=st.one_of(M2XFP_FORMATS, st.just(mxf.NVFP4())))
 def test_codes_metadata_and_tensor_scale_equal_the_reference_on_any_input(x, fmt):

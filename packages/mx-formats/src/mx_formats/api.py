@@ -73,6 +73,7 @@ def _encode(fmt: Format, layout: Layout, view: np.ndarray, rmode: int, seed: int
     # The minifloat and power-of-two hot paths write float32 results as bit patterns
     # through an integer view of ``out``.
     bit_flags = (rmode, seed, out, out.view(np.int32), codes, scales, want_values, want_codes)
+    args: tuple  # each family's kernel takes its own argument list
     if isinstance(fmt, MXInt) or (isinstance(fmt, OCPFormat) and fmt.is_int):
         m = fmt.man_bits if isinstance(fmt, MXInt) else fmt.elem_man_bits
         qmax = float((1 << m) - 1)
@@ -148,11 +149,11 @@ def fake_quantize(x, fmt, axes=None, rounding: str = "nearest_even", *, seed: in
         result = layout.from_view(values)
     else:
         view = layout.to_view(x)
-        direct = out is not None and not layout.needs_move
-        values = out.reshape(layout.view_shape) if direct else np.empty(layout.view_shape, np.float32)
-        _encode(fmt, layout, view, rmode, seed, values, _NO_CODES, _NO_SCALES, True, False)
-        if direct:
+        if out is not None and not layout.needs_move:  # the kernel writes into the caller's array
+            _encode(fmt, layout, view, rmode, seed, out.reshape(layout.view_shape), _NO_CODES, _NO_SCALES, True, False)
             return out
+        values = np.empty(layout.view_shape, np.float32)
+        _encode(fmt, layout, view, rmode, seed, values, _NO_CODES, _NO_SCALES, True, False)
         result = layout.from_view(values)
     if out is not None:
         np.copyto(out, result)
@@ -223,9 +224,10 @@ def dequantize(q: MXArray) -> np.ndarray:
     P, R, C = layout.view_shape
     size = P * R * C
     codes = np.ascontiguousarray(q.elements).reshape(P * R, C)
-    out = out.reshape(P * R, C)
+    flat = out.reshape(P * R, C)  # a view: the kernel fills ``out``
     scales = np.ascontiguousarray(q.scales, dtype=np.int16).reshape(_scales_2d(layout)) if fmt.is_block else _NO_SCALES
     b_row, b_col = layout.b_row, layout.b_col
+    args: tuple  # each family's kernel takes its own argument list
     if isinstance(fmt, MXInt) or (isinstance(fmt, OCPFormat) and fmt.is_int):
         m = fmt.man_bits if isinstance(fmt, MXInt) else fmt.elem_man_bits
         name, args = "decode_int", (b_row, b_col, 0, m - 1, fmt.scale_max, m + 1)
@@ -242,5 +244,5 @@ def dequantize(q: MXArray) -> np.ndarray:
         name, args = "decode_log", (b_row, b_col, fmt.scale_max, fmt.exp_bits)
     else:  # pragma: no cover
         raise TypeError(f"no decoder for {fmt}")
-    K.kernel(name, size)(codes, scales, R, *args, out)
+    K.kernel(name, size)(codes, scales, R, *args, flat)
     return layout.from_view(out)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mx_formats.formats import BMF, BlockFormat, Fixed, Format, MetadataFormat, MXInt, OCPFormat
+from mx_formats.formats import BL, BMF, BlockFormat, Fixed, Format, MetadataFormat, MXInt, OCPFormat
 from mx_formats.layout import make_layout
 
 __all__ = ["MXArray"]
@@ -82,6 +82,7 @@ class MXArray:
             size += packed_size(self.scales.size, self.fmt.scale_bits)
         if isinstance(self.fmt, MetadataFormat):
             if self.fmt.meta_bits:
+                assert self.meta is not None  # set by quantize for every format with meta bits
                 size += packed_size(self.meta.size, self.fmt.meta_bits)
             size += self.fmt.tensor_scale_bits // 8
         return size
@@ -112,19 +113,21 @@ class MXArray:
         layout = make_layout(fmt, self.shape, self.axes if isinstance(fmt, BlockFormat) else None)
         if not isinstance(fmt, BlockFormat):
             if isinstance(fmt, Fixed):
-                top = ((1 << (fmt.width - 1)) - 1) * 2.0**-fmt.frac
+                limit = ((1 << (fmt.width - 1)) - 1) * 2.0**-fmt.frac
             else:
-                top = getattr(fmt, "max_value", np.inf)
-            return np.full(self.shape, top, np.float64)
+                limit = getattr(fmt, "max_value", np.inf)
+            return np.full(self.shape, limit, np.float64)
         s = self.scales.astype(np.float64)
         nan = self.scales == fmt.scale_nan
+        top: np.ndarray
         if isinstance(fmt, MXInt):
             top = ((1 << fmt.man_bits) - 1) * np.exp2(s - fmt.man_bits + 1)
         elif isinstance(fmt, OCPFormat):
             top = fmt.elem_max * np.exp2(s)
         elif isinstance(fmt, BMF):
             top = np.exp2(fmt.exp_code_max - s) * (2.0 - 2.0**-fmt.man_bits)
-        else:  # BL
+        else:
+            assert isinstance(fmt, BL)  # the last block format without metadata
             top = np.exp2(fmt.exp_code_max - s)
         top = np.where(nan, np.nan, top)
         # Expand each block's value over its elements (moved layout), crop, move back.
@@ -138,6 +141,8 @@ class MXArray:
     def scale_codes(self) -> np.ndarray:
         """Unsigned scale codes as stored: biased exponent (all ones = NaN) or two's-complement bias."""
         fmt = self.fmt
+        if not isinstance(fmt, BlockFormat):
+            raise TypeError(f"scale_codes() is for block formats, not {fmt}")
         mask = (1 << fmt.scale_bits) - 1
         s = self.scales.astype(np.int32)
         if isinstance(fmt, (MXInt, OCPFormat)) or fmt.family == "m2xfp":
@@ -152,8 +157,10 @@ class MXArray:
             parts.append(pack_bits(self.scale_codes(), self.fmt.scale_bits))
         if isinstance(self.fmt, MetadataFormat):
             if self.fmt.meta_bits:
+                assert self.meta is not None  # set by quantize for every format with meta bits
                 parts.append(pack_bits(self.meta, self.fmt.meta_bits))
             if self.fmt.tensor_scale_bits:
+                assert self.tensor_scale is not None  # likewise for a tensor scale
                 parts.append(struct.pack("<f", float(self.tensor_scale)))
         parts.append(pack_bits(self.elements, self.fmt.element_bits))
         return b"".join(parts)

@@ -70,6 +70,7 @@ def decode(fmt: MetadataFormat, layout: Layout, codes: np.ndarray, scales: np.nd
     else:
         if meta is None:
             raise ValueError(f"dequantize: an {fmt} MXArray needs its meta codes")
+        assert isinstance(fmt, M2XFP)  # the metadata formats are NVFP4 and M2XFP
         meta = np.ascontiguousarray(meta, dtype=np.uint8).reshape(P * R, -1)
         name = "decode_m2xfp_es" if fmt.variant == "ES" else "decode_m2xfp_em"
         MK.kernel(name, out.size)(codes, scales, meta, fmt.block_size, fmt.subgroup, out)

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from mx_formats.formats import BL, BMF, F32, Fixed, Format, MiniFloat, MXInt, OCPFormat
+from mx_formats.formats import BL, BMF, F32, BlockFormat, Fixed, Format, MiniFloat, MXInt, OCPFormat
 from mx_formats.layout import make_layout
 
 __all__ = ["reference_quantize", "reference_fake_quantize", "reference_metadata_quantize", "splitmix_uniform"]
@@ -91,7 +91,7 @@ def _quantize_block(values, fmt: Format, rounding: str, seed: int, indices):
     """(scale, [(value, code)]) of one block's elements (floats), in order."""
     us = [splitmix_uniform(seed, i) if rounding == "stochastic" else 0.0 for i in indices]
     if any(not math.isfinite(v) for v in values):
-        nan_scale = fmt.scale_nan if fmt.is_block else 0
+        nan_scale = fmt.scale_nan if isinstance(fmt, BlockFormat) else 0
         return nan_scale, [(math.nan, 0)] * len(values)
     amax = max((abs(v) for v in values), default=0.0)
     out = []
@@ -282,6 +282,7 @@ def _m2xfp_block(block: list[float], fmt: M2XFP):
                 mean = sum(errors) / len(errors)
                 if best is None or mean < best[0]:
                     best = (mean, s, metas)
+        assert best is not None  # s = the OCP exponent (offset 0) always has a candidate
         _, s, metas = best
         out = []
         for group, m in zip(groups, metas):

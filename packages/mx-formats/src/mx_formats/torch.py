@@ -27,7 +27,7 @@ import torch
 from mx_formats import api
 from mx_formats import torch_kernels as TK
 from mx_formats.array import MXArray, code_dtype
-from mx_formats.formats import BMF, Fixed, Float32, Format, MetadataFormat, MXInt, OCPFormat
+from mx_formats.formats import BL, BMF, BlockFormat, Fixed, Float32, Format, MetadataFormat, MiniFloat, MXInt, OCPFormat
 from mx_formats.layout import make_layout
 
 __all__ = ["fake_quantize", "quantize"]
@@ -65,7 +65,8 @@ def _max_magnitude(scales: torch.Tensor, fmt: Format, layout) -> torch.Tensor:
     """Per-element largest magnitude of its block (float64, original shape), as MXArray.max_magnitude."""
     if isinstance(fmt, Fixed):
         return torch.tensor(((1 << (fmt.width - 1)) - 1) * 2.0**-fmt.frac, dtype=torch.float64, device=scales.device)
-    if not fmt.is_block:
+    if not isinstance(fmt, BlockFormat):
+        assert isinstance(fmt, MiniFloat)  # Fixed above; Float32 never saturates and is not asked
         return torch.tensor(fmt.max_value, dtype=torch.float64, device=scales.device)
     s = scales.to(torch.float64)
     if isinstance(fmt, MXInt):
@@ -75,6 +76,7 @@ def _max_magnitude(scales: torch.Tensor, fmt: Format, layout) -> torch.Tensor:
     elif isinstance(fmt, BMF):
         top = torch.ldexp(torch.full_like(s, 2.0 - 2.0**-fmt.man_bits), fmt.exp_code_max - s)
     else:
+        assert isinstance(fmt, BL)  # the last block format without metadata
         top = torch.ldexp(torch.ones_like(s), fmt.exp_code_max - s)
     top = torch.where(scales == fmt.scale_nan, float("nan"), top)
     moved = layout.moved_shape

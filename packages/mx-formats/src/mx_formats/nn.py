@@ -1,0 +1,138 @@
+"""``MXLinear``: an ``nn.Linear`` whose forward and backward GEMMs take MX inputs (issue 21).
+
+    import mx_formats.nn as mxnn
+    from mx_formats.training import TrainingSpec
+    spec = TrainingSpec.mx("MXFP8_E4M3", "MXFP8_E5M2")
+    layer = mxnn.MXLinear(512, 256, spec=spec)          # or: mxnn.convert_linears(model, spec)
+
+One training step of ``y = x W^T + b`` (``x`` flattened to ``[tokens, in_features]``):
+
+    forward       y  = Q_fi(x)  @ Q_fw(W)^T        Q_fi, Q_fw blocked along in_features
+    input grad    dx = Q_ig(dy) @ Q_iw(W)          blocked along out_features
+    weight grad   dW = Q_wg(dy)^T @ Q_wi(x)        blocked along tokens
+    bias grad     db = sum_tokens dy               (no GEMM: FP32)
+
+each ``Q`` being :func:`mx_formats.torch.fake_quantize` in the format the
+:class:`~mx_formats.training.TrainingSpec` gives that operand (the table in
+``mx_formats.training``). The products of on-grid values are exact in float32 and are
+accumulated in float32 (``torch.matmul`` with TF32 off, PyTorch's default for float32 matmul);
+the output is cast to the spec's ``elementwise`` dtype. The parameters stay FP32 master
+weights, the optimizer updates them, and the next step quantizes them again.
+
+The layer saves the full-precision ``x`` and ``W`` and quantizes them again in the backward
+along the backward GEMMs' reduction axes, so the forward and the backward copies of one tensor
+are on different grids (blocks along different axes). ``ste`` says what the forward quantizers
+contribute to the gradient (``mx_formats.training``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mx_formats.torch import _saturated, fake_quantize
+from mx_formats.training import Operand, TrainingSpec, TrainingSpecError
+
+__all__ = ["MXLinear", "convert_linears", "mx_linear"]
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def _q(t: torch.Tensor, op: Operand, rounding: str) -> torch.Tensor:
+    """``t`` (2-D, float32) on ``op``'s grid, blocked along ``op.axes``; detached."""
+    if not op.quantized:
+        return t
+    return fake_quantize(t, op.format, op.axes or None, rounding).detach()
+
+
+class _MXLinearFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x2, weight, bias, spec: TrainingSpec):
+        x2 = x2.float()
+        w = weight.float()
+        y = _q(x2, spec["forward", "input"], spec.rounding) @ _q(w, spec["forward", "weight"], spec.rounding).T
+        if bias is not None:
+            y = y + bias.float()
+        ctx.spec = spec
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x2, w)
+        return y.to(_DTYPES[spec.elementwise])
+
+    @staticmethod
+    def backward(ctx, dy):
+        x2, w = ctx.saved_tensors
+        spec = ctx.spec
+        dy = dy.float()
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = _q(dy, spec["input_grad", "grad_output"], spec.rounding) @ _q(w, spec["input_grad", "weight"],
+                                                                                spec.rounding)
+            if spec.ste == "zero_saturated" and spec["forward", "input"].quantized:
+                dx = dx.masked_fill(_clipped(x2, spec["forward", "input"]), 0.0)
+        if ctx.needs_input_grad[1]:
+            dw = _q(dy, spec["weight_grad", "grad_output"], spec.rounding).T @ _q(x2, spec["weight_grad", "input"],
+                                                                                   spec.rounding)
+            if spec.ste == "zero_saturated" and spec["forward", "weight"].quantized:
+                dw = dw.masked_fill(_clipped(w, spec["forward", "weight"]), 0.0)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            db = dy.sum(0)
+        return dx, dw, db, None
+
+
+def _clipped(t: torch.Tensor, op: Operand) -> torch.Tensor:
+    """Where the forward quantizer saturated ``t`` (``|t|`` above its block's largest magnitude)."""
+    return _saturated(t, op.format, op.axes or None)
+
+
+def mx_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: TrainingSpec) -> torch.Tensor:
+    """``F.linear`` with the spec's MX GEMMs in forward and backward; ``x`` is ``[..., in_features]``."""
+    if not isinstance(spec, TrainingSpec):
+        raise TypeError(f"mx_linear: spec must be a TrainingSpec, got {type(spec).__name__}")
+    if x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"mx_linear: input has {x.shape[-1]} features, the weight takes {weight.shape[1]}")
+    lead = x.shape[:-1]
+    y = _MXLinearFunction.apply(x.reshape(-1, x.shape[-1]), weight, bias, spec)
+    return y.reshape(*lead, weight.shape[0])
+
+
+class MXLinear(torch.nn.Linear):
+    """``nn.Linear`` trained with MX GEMMs (module docstring); same parameters and state dict."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, spec: TrainingSpec,
+                 device=None, dtype=None):
+        if not isinstance(spec, TrainingSpec):
+            raise TrainingSpecError(f"MXLinear: spec must be a TrainingSpec, got {type(spec).__name__}")
+        super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
+        self.spec = spec
+
+    @classmethod
+    def from_linear(cls, linear: torch.nn.Linear, spec: TrainingSpec) -> MXLinear:
+        """An MXLinear holding ``linear``'s parameters (the same tensors, not copies)."""
+        new = cls(linear.in_features, linear.out_features, linear.bias is not None, spec=spec, device="meta")
+        new.weight = linear.weight
+        new.bias = linear.bias
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return mx_linear(x, self.weight, self.bias, self.spec)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", spec={self.spec.describe()}"
+
+
+def convert_linears(model: torch.nn.Module, spec: TrainingSpec, skip=()) -> list[str]:
+    """Replace every ``nn.Linear`` of ``model`` (in place) by an :class:`MXLinear` sharing its
+    parameters, except those whose qualified name is in ``skip``; returns the replaced names."""
+    if not isinstance(spec, TrainingSpec):
+        raise TrainingSpecError(f"convert_linears: spec must be a TrainingSpec, got {type(spec).__name__}")
+    names = dict(model.named_modules())
+    missing = [s for s in skip if s not in names]
+    if missing:
+        raise ValueError(f"convert_linears: skip names {missing} are not modules of the model")
+    replaced = []
+    for name, module in list(names.items()):
+        if type(module) is not torch.nn.Linear or name in skip:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        setattr(names[parent_name] if parent_name else model, child, MXLinear.from_linear(module, spec))
+        replaced.append(name)
+    return replaced
