@@ -94,6 +94,7 @@ def test_qat_steps_lower_the_loss():
     assert losses[-1] < 0.8 * losses[0]
 
 
+@pytest.mark.slow
 def test_qat_on_tiny_llama_lowers_the_loss():
     from mase_ir_testkit import _inputs, _tiny
     model, extra = _tiny("llama")

@@ -33,7 +33,7 @@ class VerifyError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Operand:
     """An SSA argument: the value's name and the type the consumer expects."""
 
@@ -41,7 +41,7 @@ class Operand:
     type: TensorType
 
 
-@dataclass
+@dataclass(slots=True)
 class Param:
     """A parameter or constant operand: its state_dict path and type."""
 
@@ -49,7 +49,7 @@ class Param:
     type: TensorType
 
 
-@dataclass
+@dataclass(slots=True)  # no per-object __dict__: parsed graphs hold 10^5 of these
 class Node:
     name: str
     op: str
@@ -87,7 +87,7 @@ def bind_roles(node: Node) -> list[tuple[str, str, Any]]:
         if role.variadic:
             keys = [k for k in node.params if k.startswith(role.name + ".")]
             total = len(keys) + len(node.args) - next_arg
-            items = []
+            items: list[tuple[str, str, Any]] = []  # (key, "param" | "arg", param key | arg index)
             for i in range(total):
                 key = f"{role.name}.{i}"
                 if key in node.params:
@@ -188,7 +188,7 @@ class MaseGraph:
 
     def set_format(self, value: str, fmt: mxf.Format) -> None:
         """Give SSA value ``value`` the format ``fmt`` at its producer and all its consumers."""
-        producer = None
+        producer: Operand | Node | None = None
         for i in self.inputs:
             if i.name == value:
                 producer = i
@@ -358,7 +358,8 @@ class MaseGraph:
         outs = []
         for o in self.outputs:
             t = self.value_type(o)
-            outs.append(fake_quantize(env[o], t.element) if t.is_quantized else env[o])
+            outs.append(fake_quantize(env[o], t.element) if isinstance(t.element, mxf.Format) and t.is_quantized
+                        else env[o])
         return outs[0] if len(outs) == 1 else tuple(outs)  # () for a graph without outputs
 
     # --- reporting ----------------------------------------------------------------
@@ -383,7 +384,7 @@ class MaseGraph:
                     seen.add(key)
                     tensors.append(p.type)
         for t in tensors:
-            if t.is_float:
+            if isinstance(t.element, mxf.Format):  # t.is_float
                 bits += t.element.bits_per_element * t.numel
                 count += t.numel
         return Summary(len(self.nodes), dict(hist), n_params, bits / count if count else 0.0)

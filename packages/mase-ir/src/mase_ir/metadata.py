@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 
-@dataclass
+@dataclass(slots=True)
 class SoftwareMeta:
     """Software-side annotations: the statistics slot filled by profiling passes
     (e.g. ``{"amax": 3.5, "variance": 0.2}``), keyed by statistic name."""
@@ -22,7 +22,7 @@ class SoftwareMeta:
         return not self.statistics
 
 
-@dataclass
+@dataclass(slots=True)
 class HardwareMeta:
     """Hardware-side annotations of one node.
 

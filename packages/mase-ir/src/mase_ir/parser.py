@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,10 @@ class _Parser:
         self.text = text
         self._toks = self._lex(text)
         self._cur = next(self._toks)
+        # one TensorType object per distinct (shape, element): a graph repeats a few types
+        # thousands of times, and each copy cost ~100 bytes (a third of the parsed graph)
+        self._types: dict[tuple, TensorType] = {}
+        self._names: dict[str, str] = {}  # each defined value name, to share its string with its uses
 
     # --- positions and errors ----------------------------------------------------------
     def _linecol(self, pos: int) -> tuple[int, int]:
@@ -87,6 +92,7 @@ class _Parser:
                 line, col = self._linecol(pos)
                 raise ParseError("unexpected character", line, col, "a token", repr(text[pos]))
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             if kind != "ws":
                 yield Token(kind, m.group(), pos)
             pos = m.end()
@@ -180,7 +186,11 @@ class _Parser:
         for d in dims:
             if d < 0:
                 raise self.error("a non-negative dimension", None, "negative dimension")
-        return TensorType(tuple(dims), element)
+        key = (tuple(dims), element)
+        t = self._types.get(key)
+        if t is None:
+            t = self._types[key] = TensorType(*key)
+        return t
 
     def literal(self, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -215,16 +225,16 @@ class _Parser:
             return items
         if tok.kind == "punct" and tok.text == "{":
             self.next()
-            items = {}
+            table: dict[str, Any] = {}
             if not self.accept("}"):
                 while True:
                     key = self.string()
                     self.expect(":")
-                    items[key] = self.literal(depth + 1)
+                    table[key] = self.literal(depth + 1)
                     if not self.accept(","):
                         break
                 self.expect("}")
-            return items
+            return table
         raise self.error("a literal")
 
     def record(self, name: Token, depth: int) -> SoftwareMeta | HardwareMeta:
@@ -259,6 +269,7 @@ class _Parser:
                 self.expect(":")
                 inputs.append(Operand(name, self.tensor_type()))
                 types[name] = inputs[-1].type
+                self._names[name] = name
                 if not self.accept(","):
                     break
             self.expect(")")
@@ -268,6 +279,7 @@ class _Parser:
             node = self.node(types)
             nodes.append(node)
             types[node.name] = node.result
+            self._names[node.name] = node.name
         self.expect("return")
         outputs = []
         if self.peek().kind == "value":
@@ -292,7 +304,7 @@ class _Parser:
         op_tok = self.expect_kind("ident", "an op name")
         if op_tok.text not in OPS:
             raise self.error(f"one of the MASE ops ({', '.join(sorted(OPS))})", op_tok, "unknown op")
-        node = Node(name=name, op=op_tok.text, result=result)
+        node = Node(name=name, op=sys.intern(op_tok.text), result=result)  # one string per op name
         self.expect("(")
         if not self.accept(")"):
             while True:
@@ -300,7 +312,8 @@ class _Parser:
                 if arg not in types:
                     raise self.error("a value defined earlier", tok, f"%{arg} is not defined before use")
                 self.expect(":")
-                node.args.append(Operand(arg, self.tensor_type()))
+                # the defining name's own string object (one copy per value, not one per use)
+                node.args.append(Operand(self._names.get(arg, arg), self.tensor_type()))
                 if not self.accept(","):
                     break
             self.expect(")")
@@ -312,7 +325,7 @@ class _Parser:
                 self.expect(":")
                 ptype = self.tensor_type()
                 self.expect("=")
-                node.params[role.text] = Param(self.string(), ptype)
+                node.params[sys.intern(role.text)] = Param(self.string(), ptype)
                 if not self.accept(","):
                     break
             self.expect("]")

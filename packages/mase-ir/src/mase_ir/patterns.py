@@ -57,10 +57,11 @@ def raise_rms_norm(graph: MaseGraph) -> None:
         k = len(dims)
         if sorted(d if d < 0 else d - len(x.type.shape) for d in dims) != list(range(-k, 0)):
             continue
-        a = sole_user(m, "add")
-        if a is None or not isinstance(a.attrs.get("other"), float) or len(a.args) != 1 or "alpha" in a.attrs:
+        plus = sole_user(m, "add")
+        if plus is None or not isinstance(plus.attrs.get("other"), float) or len(plus.args) != 1 \
+                or "alpha" in plus.attrs:
             continue
-        r = sole_user(a, "rsqrt")
+        r = sole_user(plus, "rsqrt")
         if r is None:
             continue
         y = sole_user(r, "mul")
@@ -75,9 +76,9 @@ def raise_rms_norm(graph: MaseGraph) -> None:
             last = y
         fused = Node(name=last.name, op="rms_norm", result=last.result, args=[x],
                      params={"weight": weight} if weight is not None else {},
-                     attrs={"normalized_shape": list(x.type.shape[-k:]), "eps": a.attrs["other"]},
+                     attrs={"normalized_shape": list(x.type.shape[-k:]), "eps": plus.attrs["other"]},
                      module=y.module)
-        chain = [p, m, a, r, y] + ([w] if weight is not None else [])
+        chain = [p, m, plus, r, y] + ([last] if weight is not None else [])  # last is w then
         removed.update(c.name for c in chain)
         replace[last.name] = fused
     if not replace:
@@ -161,7 +162,7 @@ def fuse_data_movement(graph: MaseGraph) -> None:
         chain_of[n.name] = chain
     removed: set[str] = set()
     replace: dict[str, Node] = {}
-    for last_name, chain in chain_of.items():
+    for chain in chain_of.values():
         if len(chain) < 2:
             continue
         # Fuse the longest suffix-free prefix pieces greedily from the start.
@@ -169,7 +170,7 @@ def fuse_data_movement(graph: MaseGraph) -> None:
         while start < len(chain) - 1:
             end = len(chain)
             while end - start >= 2:
-                steps = [s for c in chain[start:end] for s in _as_steps(c)]
+                steps = [s for c in chain[start:end] for s in _as_steps(c) or ()]
                 form = _canonical(steps)
                 if form is not None:
                     break
@@ -189,9 +190,11 @@ def fuse_data_movement(graph: MaseGraph) -> None:
 
 def _fused_node(first: Node, last: Node, form) -> Node:
     kinds = [k for k, _ in form]
-    base = dict(name=last.name, result=last.result, args=[first.args[0]], module=last.module)
+    def fused(op: str, attrs: dict[str, Any]) -> Node:
+        return Node(name=last.name, op=op, result=last.result, args=[first.args[0]], attrs=attrs, module=last.module)
+
     if "perm" not in kinds:
-        return Node(op="reshape", attrs={"shape": list(last.result.shape)}, **base)
+        return fused("reshape", {"shape": list(last.result.shape)})
     attrs: dict[str, Any] = {}
     i = kinds.index("perm")
     if i == 1:
@@ -199,4 +202,4 @@ def _fused_node(first: Node, last: Node, form) -> Node:
     attrs["dims"] = form[i][1]
     if i + 1 < len(form):
         attrs["out_shape"] = form[i + 1][1]
-    return Node(op="reorder", attrs=attrs, **base)
+    return fused("reorder", attrs)

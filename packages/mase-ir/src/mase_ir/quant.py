@@ -23,10 +23,11 @@ def fake_quantize(t: torch.Tensor, fmt: mxf.Format, block_axis: int = -1) -> tor
     """
     if fmt == mxf.F32:
         return t
-    if not fmt.is_block:
+    if not isinstance(fmt, mxf.BlockFormat):  # fmt.is_block
         return mxt.fake_quantize(t, fmt)
     ndim = max(t.dim(), len(fmt.block))
     axis = block_axis % ndim
+    axes: tuple[int, ...]
     if len(fmt.block) == 1:
         axes = (axis,)
     else:

@@ -403,7 +403,7 @@ class _Raiser:
         for role in spec.roles:
             value = operands.get(role.name)
             if role.variadic:
-                for i, item in enumerate(value):
+                for i, item in enumerate(value or ()):  # a variadic role without operands has none
                     self._operand(node, f"{role.name}.{i}", item, fx.name, module, variadic=True)
             else:
                 self._operand(node, role.name, value, fx.name, module)

@@ -107,7 +107,7 @@ class TensorType:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        return torch.float32 if self.is_float else self.element.torch_dtype
+        return torch.float32 if isinstance(self.element, mxf.Format) else self.element.torch_dtype
 
     def with_format(self, fmt: mxf.Format) -> TensorType:
         if not self.is_float:
