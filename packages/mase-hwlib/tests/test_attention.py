@@ -91,6 +91,7 @@ def test_plan_refuses_blocks_that_do_not_chain():
         attention.plan(k_fmt=f, v_fmt=f, **{**kw, "score_fmt": mxf.MXInt((2, 2), 8, 16)})
 
 
+@pytest.mark.slow
 def test_every_stage_rtl_equals_its_golden_stage():
     """Each stage simulated on the golden output of its producer (random stalls both sides)."""
     stages, qq, qk, qv = _case(1, q_block=(4, 2), kv_block=(4, 2), v_block=(2, 4))

@@ -48,6 +48,8 @@ FAMILIES: tuple[str, ...] = (
     "mase_hwlib.catalog_stream",
     "mase_hwlib.catalog_fixed",
     "mase_hwlib.catalog_bmf",
+    "mase_hwlib.catalog_decoder",
+    "mase_hwlib.catalog_m2xfp",
 )
 
 

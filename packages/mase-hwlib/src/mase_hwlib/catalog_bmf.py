@@ -18,8 +18,9 @@ from mase_hwlib.catalog_tiles import (B_STREAM_DOC, HAS_BIAS, LINEAR_TILES, TILE
                                       bias_streamed, linear_rom_params, linear_tiling, weights_streamed)
 from mase_hwlib.golden import bmf
 
-#: registers of mase_bmf_tile_dot after its accumulator: the finished sum, the quantizer's output
-BMF_TILE_DOT_STAGES = 2
+#: registers of mase_bmf_tile_dot after its accumulator: the finished sum, the quantizer's compact
+#: tile (normalised, with its maximum) and its output
+BMF_TILE_DOT_STAGES = 3
 
 _ACC = (
     Param("ACC_WIDTH", -1, "accumulator bits per lane: -1 the derived default (F = clog2(N)+2 fraction bits), "

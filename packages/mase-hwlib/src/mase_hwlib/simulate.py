@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from mase_hwlib import catalog, streams
+from mase_hwlib.extras import require
 
 __all__ = ["SimResult", "SimTimeout", "simulate", "build", "build_dir_for"]
 
@@ -125,7 +126,7 @@ def _locked(path: Path):
 
 def build(module: str, params: Mapping[str, object] | None = None) -> Path:
     """Compile ``module`` with ``params`` (once per cache key); returns the build dir."""
-    from cocotb_tools.runner import get_runner
+    get_runner = require("cocotb_tools.runner", "mase-hwlib[sim]", "mase_hwlib.simulate").get_runner
 
     spec = catalog.get(module)
     vparams = spec.verilog_params(params)
@@ -196,7 +197,7 @@ def simulate(
     ``max_cycles / 100`` s, far above any healthy run); reaching it kills the
     simulator and raises an error naming the module.
     """
-    from cocotb_tools.runner import get_runner
+    get_runner = require("cocotb_tools.runner", "mase-hwlib[sim]", "mase_hwlib.simulate").get_runner
 
     if not 0 <= idle < 1 or not 0 <= backpressure < 1:
         raise ValueError(f"simulate: idle and backpressure must be in [0, 1), got {idle}, {backpressure}")

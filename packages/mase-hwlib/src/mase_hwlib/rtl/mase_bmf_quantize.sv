@@ -24,9 +24,11 @@
 //            subnormal, q < 2^M); c > TOP saturates to TOP, f = 2^M - 1.
 //   LOG = 1: zero when e + beta < 0 (|v| < 2^(-beta), half the smallest
 //            power), else c = clamp(e + g + beta, 1, TOP).
-// Handshake: one tile per cycle; the last tile of a group goes through the
-// rounding straight into the output register, so the input stalls only when
-// that register is still full on a last tile. Bit-exact model:
+// Handshake: one tile per cycle. Two register stages: the compact tile (after
+// the leading-one detection, the normalising shift and the tile's maximum key),
+// then the output register; the last tile of a group goes from its compact
+// register through the bias and the rounding into the output register, so the
+// input stalls only when that register is still full on a last tile. Bit-exact model:
 // mase_hwlib.golden.bmf.quantize_bmf / quantize_bl.
 `default_nettype none
 
@@ -113,6 +115,14 @@ module mase_bmf_quantize #(
         tile_max = mx;
     end
 
+    // ---- the compact tile register: normalisation and tile maximum in one cycle, the block
+    // bias and the rounding in the next (the longest path of the unregistered quantizer ran
+    // through all of them: 108 cells, Yosys ltp on the ECP5 netlist) -----------------------
+    logic                 t_valid;
+    logic [LANES*CW-1:0]  t_tile;
+    logic                 t_nz;
+    logic signed [EW-1:0] t_max;
+
     // ---- group sequencing ---------------------------------------------------------------
     logic [COUNT_WIDTH-1:0] count_reg;
     logic                   nz_reg;      // some element of the group so far is non-zero
@@ -120,13 +130,13 @@ module mase_bmf_quantize #(
     logic [LANES*CW-1:0]    slot [SLOTS];  // the group's first GROUP-1 tiles
     wire first = count_reg == '0;
     wire last  = count_reg == COUNT_WIDTH'(GROUP - 1);
-    assign in_ready = !last || !y_valid || y_ready;
-    wire take = in_valid && in_ready;
+    wire take  = t_valid && (!last || !y_valid || y_ready);  // the registered tile moves on
+    assign in_ready = !t_valid || take;
 
     wire                 prev_nz = !first && nz_reg;
-    wire                 blk_nz  = tile_nz || prev_nz;
-    wire signed [EW-1:0] blk_max = !prev_nz ? tile_max : !tile_nz ? max_reg
-                                 : (tile_max > max_reg ? tile_max : max_reg);
+    wire                 blk_nz  = t_nz || prev_nz;
+    wire signed [EW-1:0] blk_max = !prev_nz ? t_max : !t_nz ? max_reg
+                                 : (t_max > max_reg ? t_max : max_reg);
 
     // ---- shared bias --------------------------------------------------------------------
     wire signed [EW-1:0] capped = (LOG != 0 && blk_max > EW'(127)) ? EW'(127) : blk_max;
@@ -140,7 +150,7 @@ module mase_bmf_quantize #(
             for (genvar c = 0; c < COLS; c++) begin : g_c
                 wire [CW-1:0] el;
                 if (g == GROUP - 1) begin : g_in
-                    assign el = tile[(r*COLS+c)*CW +: CW];
+                    assign el = t_tile[(r*COLS+c)*CW +: CW];
                 end else begin : g_slot
                     assign el = slot[g][(r*COLS+c)*CW +: CW];
                 end
@@ -187,7 +197,7 @@ module mase_bmf_quantize #(
     // ---- registers ------------------------------------------------------------------------
     if (GROUP > 1) begin : g_slots
         always_ff @(posedge clk) begin
-            if (take && !last) slot[count_reg] <= tile;
+            if (take && !last) slot[count_reg] <= t_tile;
         end
     end else begin : g_noslots
         /* verilator lint_off UNUSEDSIGNAL */
@@ -200,6 +210,11 @@ module mase_bmf_quantize #(
     assign y_data = data_reg;
     assign y_bias = bias_reg;
     always_ff @(posedge clk) begin
+        if (in_valid && in_ready) begin
+            t_tile <= tile;
+            t_nz   <= tile_nz;
+            t_max  <= tile_max;
+        end
         if (take) begin
             nz_reg  <= blk_nz;
             max_reg <= blk_max;
@@ -211,7 +226,10 @@ module mase_bmf_quantize #(
         if (rst) begin
             count_reg <= '0;
             y_valid   <= 1'b0;
+            t_valid   <= 1'b0;
         end else begin
+            if (in_valid && in_ready) t_valid <= 1'b1;
+            else if (take)            t_valid <= 1'b0;
             if (y_valid && y_ready) y_valid <= 1'b0;
             if (take) begin
                 count_reg <= last ? '0 : count_reg + 1'b1;

@@ -30,8 +30,9 @@
 //   ACC_WIDTH = 0: exact, for verification: F = LSB_MAX - LSB_MIN, the largest
 //   possible exponent gap, so no shifted-out bit is ever non-zero.
 // Register stages (mase_tile_dot_pipeline, OUT_STAGES = 1): the tile products,
-// the accumulator, the finished sum, then the quantizer's output register;
-// y_valid rises three cycles after the last p beat of a group is taken.
+// the accumulator, the finished sum, then the quantizer's compact tile and its
+// output register; y_valid rises four cycles after the last p beat of a group
+// is taken.
 // Bit-exact model: mase_hwlib.golden.bmf (linear_sums, quantize_bmf / quantize_bl).
 `default_nettype none
 

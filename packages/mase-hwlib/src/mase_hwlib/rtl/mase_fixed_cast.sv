@@ -9,8 +9,8 @@
 
 module mase_fixed_cast #(
     parameter int BLOCK     = 4,   // lanes per beat
-    parameter int IN_WIDTH  = 16,  // input lane bits (two's complement)
-    parameter int IN_FRAC   = 8,   // input fraction bits
+    parameter int IN_WIDTH  = 8,   // input lane bits (two's complement)
+    parameter int IN_FRAC   = 4,   // input fraction bits
     parameter int OUT_WIDTH = 8,   // output lane bits (two's complement)
     parameter int OUT_FRAC  = 4    // output fraction bits
 ) (
