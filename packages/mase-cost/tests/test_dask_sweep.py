@@ -16,6 +16,7 @@ POINTS = [("mase_mxint_relu", {"BLOCK_0": 1, "BLOCK_1": 1, "IN_MAN": 3, "OUT_MAN
           ("mase_mxint_mul", {"BLOCK_0": 1, "BLOCK_1": 1, "A_MAN": 3, "B_MAN": 3, "OUT_MAN": 3}, True)]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 def test_dask_local_cluster_reproduces_the_local_sweep(tmp_path):
     local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"

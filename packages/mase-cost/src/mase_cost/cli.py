@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     r.set_defaults(func=_report)
     f = sub.add_parser("fit", help="measure held-out error, refit on every point, save the default model")
     f.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    f.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.pkl)")
+    f.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.npz)")
     f.add_argument("--yosys", default=None, metavar="PREFIX",
                    help="fit only on rows whose yosys_version starts with PREFIX, e.g. 'Yosys 0.70'")
     f.add_argument("--rtl", choices=("current", "all"), default="current",
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
                                       "installed RTL's rows, write docs/accuracy")
     rf.add_argument("--merge", type=Path, action="append", help="sweep CSV to merge first (repeatable)")
     rf.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    rf.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.pkl)")
+    rf.add_argument("--out", type=Path, default=None, help="model file (default: the shipped cost_model.npz)")
     rf.add_argument("--docs", type=Path, default=None, help="report folder (errors.md, data.md, PNGs); default none")
     rf.set_defaults(func=_refit)
     t = sub.add_parser("timing", help="synth_ecp5 + timing-driven nextpnr-ecp5 place and route: Fmax and post-route cells")

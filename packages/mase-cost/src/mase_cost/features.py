@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from math import ceil, log2
 
-__all__ = ["FEATURES", "UNCONSTRAINED", "available", "features"]
+__all__ = ["FEATURES", "STRUCTURAL_DSP", "UNCONSTRAINED", "available", "features", "structural_dsp"]
 
 #: Features a model may weigh either way: the DSP indicators trade LUTs for DSP48s (a
 #: product that moves into a DSP removes its LUTs) and ``D`` is the -nodsp flag.
@@ -319,3 +319,53 @@ def features(module: str, resolved: Mapping[str, int], nodsp: bool) -> dict[str,
     except KeyError:
         raise KeyError(f"mase_cost: no cost model for module {module!r}; known: {sorted(FEATURES)}") from None
     return {k: float(v) for k, v in fn(resolved, int(bool(nodsp))).items()}
+
+
+#: Modules whose DSP48E1 count is structural (:func:`structural_dsp`), not fitted: the tile-dot
+#: and elementwise multipliers, whose products are the ``dsp_macs`` / ``dsp_lanes`` features,
+#: and the operators without a data-dependent product (constant shifts and adders only).
+STRUCTURAL_DSP = {
+    "mase_mxint_mul": "dsp_lanes", "mase_mxint_linear": "dsp_macs", "mase_mxint_matmul": "dsp_macs",
+    "mase_fixed_linear": "dsp_macs", "mase_fixed_matmul": "dsp_macs",
+    "mase_mxint_cast": None, "mase_mxint_relu": None, "mase_mxint_add": None,
+    "mase_fixed_add": None, "mase_fixed_cast": None, "mase_fixed_relu": None,
+}
+
+#: Signed operand widths one DSP48E1 multiplies (25 x 18): a wider product takes several.
+DSP48_WIDTHS = (25, 18)
+
+
+def _product_widths(module: str, p: Mapping[str, int]) -> tuple[int, int]:
+    if module == "mase_mxint_mul":
+        return p["A_MAN"] + 1, p["B_MAN"] + 1
+    if module == "mase_mxint_linear":
+        return p["X_MAN"] + 1, p["W_MAN"] + 1
+    if module == "mase_mxint_matmul":
+        return p["A_MAN"] + 1, p["B_MAN"] + 1
+    if module == "mase_fixed_linear":
+        return p["X_WIDTH"], p["W_WIDTH"]
+    return p["A_WIDTH"], p["B_WIDTH"]  # mase_fixed_matmul
+
+
+def structural_dsp(module: str, resolved: Mapping[str, int], nodsp: bool) -> int | None:
+    """The DSP48E1 count of a point, counted from the RTL's multipliers, or None where it is fitted.
+
+    ``synth_xilinx`` (xc7) puts every ``$mul`` whose result is at least 9 bits wide into one
+    DSP48E1 when the operands fit its 25 x 18 signed multiplier (``_soft``), and nothing into
+    DSPs under ``-nodsp``; so a module whose only products are its tile-dot / lane products has
+    exactly ``dsp_macs`` (``dsp_lanes``) DSPs, and a module without products has none.  Checked
+    against every synthesized point of these modules (``tests/test_structural_dsp.py``). A
+    product wider than 25 x 18 is split over several DSP48E1s (Yosys ``mul2dsp``): counted here
+    as ``ceil((w_a - 1) / 24) * ceil((w_b - 1) / 17)`` per product (signed chunks of 24 / 17 bits
+    and a sign), an estimate that no synthesized point checks yet (the sweeps stop at 16 bits);
+    it keeps the count non-decreasing in every width.
+    """
+    if module not in STRUCTURAL_DSP:
+        return None
+    feature = STRUCTURAL_DSP[module]
+    if feature is None or nodsp:
+        return 0
+    wide, narrow = sorted(_product_widths(module, resolved), reverse=True)
+    per_product = ceil((wide - 1) / (DSP48_WIDTHS[0] - 1)) * ceil((narrow - 1) / (DSP48_WIDTHS[1] - 1))
+    return int(features(module, resolved, nodsp)[feature]) * max(per_product, 1)
+

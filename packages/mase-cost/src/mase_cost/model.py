@@ -32,7 +32,6 @@ parameter outside the range the model was fitted on (unless the caller passes
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -40,8 +39,9 @@ from pathlib import Path
 import numpy as np
 from mase_hwlib import catalog
 
+from mase_cost import model_io
 from mase_cost.compact import Constant, compact
-from mase_cost.features import FEATURES, features
+from mase_cost.features import FEATURES, STRUCTURAL_DSP, features, structural_dsp
 from mase_cost.synth import TARGETS
 
 __all__ = ["CostModel", "DEFAULT_MODEL", "FAMILIES", "FIT_TARGETS", "fit_default", "relative_errors"]
@@ -50,8 +50,9 @@ __all__ = ["CostModel", "DEFAULT_MODEL", "FAMILIES", "FIT_TARGETS", "fit_default
 FIT_TARGETS = TARGETS
 #: Model families compared per target.
 FAMILIES = ("linear", "powerlaw", "boosting", "forest")
-#: The fitted default model (package data, written by ``mase-cost fit``).
-DEFAULT_MODEL = Path(str(resources.files("mase_cost").joinpath("data", "cost_model.pkl")))
+#: The fitted default model (package data, written by ``mase-cost fit`` / ``refit``; the
+#: pickle-free form of :mod:`mase_cost.model_io`).
+DEFAULT_MODEL = Path(str(resources.files("mase_cost").joinpath("data", "cost_model.npz")))
 
 
 def _make(family: str, seed: int, monotone=None):
@@ -181,6 +182,10 @@ class CostModel:
                     print(module, t, {k: round(v, 4) for k, v in scores.items()}, "->", best)
                 # stored as numpy arithmetic: loading must not import scikit-learn (seconds)
                 models[(module, t)], fams[(module, t)] = compact(best, _make(best, seed, cst).fit(x, y)), best
+            if module in STRUCTURAL_DSP and "dsp" in targets:
+                # predict() counts these DSPs from the multipliers (features.structural_dsp); the
+                # fitted model is only the fallback for products wider than one DSP48E1
+                fams[(module, "dsp")] = "structural"
         import sklearn
 
         if verbose:
@@ -195,16 +200,17 @@ class CostModel:
 
     @classmethod
     def default(cls) -> "CostModel":
-        """The model fitted on the shipped dataset (``data/cost_model.pkl``)."""
+        """The model fitted on the shipped dataset (``data/cost_model.npz``)."""
         return cls.load(DEFAULT_MODEL)
 
     @classmethod
     def load(cls, path) -> "CostModel":
-        with Path(path).open("rb") as f:
-            state = pickle.load(f)
-        return cls(**state)
+        """A model saved by :meth:`save`; the file holds numbers and text only
+        (:mod:`mase_cost.model_io`), so loading one from elsewhere runs no code from it."""
+        return cls(**model_io.load(path))
 
     def save(self, path) -> None:
+        """Write the model to ``path`` (an ``.npz`` file, :mod:`mase_cost.model_io`), atomically."""
         state = dict(models=self.models, families=self.families, feature_names=self.feature_names,
                      ranges=self.ranges, errors=self.errors, meta=self.meta)
         # atomically (temp file + rename): a reader never sees half a model
@@ -215,7 +221,7 @@ class CostModel:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(pickle.dumps(state))
+                f.write(model_io.dumps(state))
                 f.flush()
                 os.fsync(f.fileno())  # on disk before the rename: a crash leaves the old model or the new
             umask = os.umask(0)
@@ -260,8 +266,12 @@ class CostModel:
         resolved = self.check(module, params, extrapolate)
         f = features(module, resolved, nodsp)
         x = np.array([[f[n] for n in self.feature_names[module]]])
-        return {t: float(max(self.models[(module, t)].predict(x)[0], 0.0))
-                for (m, t) in self.models if m == module}
+        out = {t: float(max(self.models[(module, t)].predict(x)[0], 0.0))
+               for (m, t) in self.models if m == module}
+        dsp = structural_dsp(module, resolved, nodsp)
+        if dsp is not None and "dsp" in out:  # counted from the RTL's multipliers: exact
+            out["dsp"] = float(dsp)
+        return out
 
     def throughput(self, module: str, params: Mapping[str, int], clock_mhz: float) -> dict:
         """Cycle counts and rates at ``clock_mhz`` (see :mod:`mase_cost.cycles`)."""

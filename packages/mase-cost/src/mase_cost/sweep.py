@@ -159,12 +159,13 @@ def _umask_mode(path) -> None:
 
 
 class _Progress:
-    """tqdm when it is installed, else one line per finished point on stderr."""
+    """A tqdm bar when stderr is a terminal and tqdm is installed, else one line per finished
+    point on stderr (a log file gets readable lines, not a bar's ``\r`` frames)."""
 
     def __init__(self, total: int, enabled: bool):
         self.bar = None
         self.done, self.total, self.enabled = 0, total, enabled
-        if enabled:
+        if enabled and _is_terminal(sys.stderr):
             try:
                 from tqdm import tqdm
 
@@ -182,6 +183,13 @@ class _Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty(), or isatty() on a closed file
+        return False
 
 
 def sweep(
