@@ -3,72 +3,77 @@
     nice -n 10 python3 packages/mase-passes/benchmarks/minilm_search.py --out minilm_search \
         --budget 4.0 --trials 64 --qat-steps 160 --qat-seeds 3 --extra-budgets 4.25 4.5 --holdout
 
+The flow is the pipeline in ``minilm_search.toml`` (mase_passes.pipeline), run on the TRAIN
+glosses; this script sets its budget, trial count, seed, k and quality from the arguments, runs
+it, and reports:
+
 1. Search space: one mantissa width per tensor *kind*, shared by the six layers
    (``group_by``), in [2, 7]; tensors that are a negligible share of the elements (biases,
    layer-norm parameters, position and token-type tables, pooling and head) fixed at 7 bits,
    which costs < 0.01 bit of the mean.
-2. Sensitivity of every dimension (mase_passes.sensitivity): the output KL to FP32 with that
-   dimension at the probe width and all others at 7, on a validation subset of the TRAIN split.
-3. Seeds: the Lagrangian allocation of the budget by that profile, and the same at a few
-   tighter budgets; the search space is narrowed around the allocation.
-4. TPE with the mean-mantissa budget as a constraint (over-budget trials are not evaluated),
-   eq. 4 objective q + k/b on the validation subset, q = -KL to the FP32 outputs by default
-   (``--quality``; accuracy on glosses the head was fitted on saturates near 97% and cannot
-   rank the trials).
-5. QAT of the best trial's configuration: ``--qat-steps`` Adam steps at ``--qat-lr`` (decaying
-   linearly), distilling the FP32 model (no labels; mase_passes.passes.quantize): its logits and
-   the output of each of the six encoder layers (``--hidden-weight``), on the TRAIN glosses and
-   the 6000 unlabeled glosses of the other noun classes, shuffled (``--qat-seeds`` runs, one
-   per data order, to show the spread of the recipe).
-6. The best trials by validation objective (PTQ, and the QAT models), the allocation seed and
-   the allocations at ``--extra-budgets`` and uniform widths (``--uniform``) are then scored on the 1000 TEST glosses (never seen
-   before this step) and, with ``--holdout``, on the 10000 holdout glosses (1000 per class,
-   disjoint from train and test; used by nothing else), which resolve differences to FP32 of
-   about half a point instead of 1.5.
+2. ``sensitivity``: the output KL to FP32 of every dimension at the probe width and all others
+   at 7, on ``--sens-val`` TRAIN glosses.
+3. ``allocate``: the Lagrangian allocation of the budget by that profile, and the same at two
+   tighter budgets (budget - 0.15, - 0.3), are the seeds; the space is narrowed to [m - 1, m + 2]
+   around the allocation.
+4. ``search``: TPE with the mean-mantissa budget as a constraint (over-budget trials are not
+   evaluated), eq. 4 objective q + k/b on ``--val`` TRAIN glosses, q = -KL to the FP32 outputs
+   by default (``--quality``; accuracy on glosses the head was fitted on saturates near 97% and
+   cannot rank the trials).
+5. QAT of the best trial's configuration, a one-pass pipeline ``quantize{mode=qat,loss=distill}``:
+   ``--qat-steps`` Adam steps at ``--qat-lr`` (decaying linearly), distilling the FP32 model (no
+   labels): its logits and the output of each of the six encoder layers (``--hidden-weight``),
+   on the TRAIN glosses and the 6000 unlabeled glosses of the other noun classes, shuffled
+   (``--qat-seeds`` runs, one per data order, to show the spread of the recipe).
+6. Reporting: the best trials by validation objective (PTQ, and the QAT models), the allocation
+   seed and the allocations at ``--extra-budgets`` and uniform widths (``--uniform``) are scored
+   on the 1000 TEST glosses (never seen before this step) and, with ``--holdout``, on the 10000
+   holdout glosses (1000 per class, disjoint from train and test; used by nothing else), which
+   resolve differences to FP32 of about half a point instead of 1.5.
 
 ``--reorder`` first applies the reorder_channels pass (exact: each FFN's hidden channels sorted
 by calibration range so that a 16-channel block holds channels of similar range).
 
-Everything lands in --out: sensitivity.json (reused if present), the study (resumable),
-report.json and the printed table.
+Everything lands in --out: sensitivity.json, the study (search/, resumable), report.json (with
+each pipeline stage's wall-clock seconds, measured) and the printed table.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import re
 import time
 from pathlib import Path
 
-import mx_formats as mxf
 import optuna
 import torch
 
 from mase_passes.passes.evaluate import Evaluate, reference_logits
 from mase_passes.passes.quantize import Quantize
 from mase_passes.passes.reorder_channels import ReorderChannels
-from mase_passes.passes.search import Search
-from mase_passes.search_space import SearchSpace
-from mase_passes.sensitivity import allocate, sensitivity
+from mase_passes.pipeline import Context, Pipeline
+from mase_passes.sensitivity import allocate
 from mase_passes.workloads import minilm
 
-GROUP_BY = r"(?<=layer\.)\d+"
-# small tensors: not worth a search dimension (fixed wide, they are ~0.2% of the elements)
-FIXED = ((r"LayerNorm:layer_norm\.(weight|bias)$", (7, 7)),
-         (r"\.bias$", (7, 7)),
-         (r"(position|token_type)_embeddings:embedding\.weight$", (7, 7)),
-         (r"^(model|head):", (7, 7)))
+PIPELINE = Path(__file__).with_name("minilm_search.toml")
 
 
-def fmt(m: int) -> mxf.Format:
-    return mxf.MXInt((16, 2), 8, m)
-
-
-def group_regex(name: str) -> str:
-    """A regex matching the labels of a group dimension (its '*' stands for a layer index)."""
-    return "^" + re.escape(name).replace(r"\*", r"\d+") + "$"
+def flow(args) -> Pipeline:
+    """minilm_search.toml with the arguments' budget, trials, seed, k and quality."""
+    passes = []
+    for p in Pipeline.from_toml(PIPELINE).passes:
+        if p.name == "allocate":
+            p = dataclasses.replace(p, budget=args.budget, extra_budgets=(args.budget - 0.15, args.budget - 0.3))
+        elif p.name == "search":
+            p = dataclasses.replace(p, n_trials=args.trials, seed=args.seed, k=args.k, quality=args.quality,
+                                    max_mantissa=args.budget)
+        elif p.name == "sensitivity":
+            p = dataclasses.replace(p, probe=tuple(args.probe))
+        passes.append(p)
+    return Pipeline(([ReorderChannels(block=16)] if args.reorder else []) + passes)
 
 
 def main(argv=None) -> int:
@@ -107,55 +112,41 @@ def main(argv=None) -> int:
     model, tok = minilm.load_model(len(classes), train)
     graph = minilm.trace(model, tok)
     # validation = train glosses (the head saw them, but it never saw quantization noise);
-    # test glosses are used only in step 5
+    # test glosses are used only in step 6
     val = minilm.batches(tok, train, limit=args.val)
     sens_val = minilm.batches(tok, train, limit=args.sens_val)
     test_batches = minilm.batches(tok, test)
+
+    # 1-4. the pipeline: [reorder_channels,] sensitivity, allocate, search
+    pipeline = flow(args)
+    print(pipeline, flush=True)
+    ctx = Context(calibration=sens_val, search=val, out_dir=args.out)
+    graph, records = pipeline.run(graph, ctx, on_stage=lambda r: print(f"[{r.label}] {r.seconds:.1f} s", flush=True))
+    report["pipeline"] = str(pipeline)
+    report["stage_seconds"] = {r.label: r.seconds for r in records}
     if args.reorder:
-        graph, reordered = ReorderChannels(block=16).apply(graph, sens_val)
-        print(reordered, flush=True)
-        report["reorder"] = [vars(grp) for grp in reordered.groups]
-    space = SearchSpace.build(graph, (2, 7), FIXED, GROUP_BY)
-    print(f"{len(space.dims)} dimensions, {len(space.fixed)} fixed tensors, "
-          f"min mean mantissa {space.min_mean_mantissa():.3f}", flush=True)
-
-    # 2. sensitivity
-    sens_file = args.out / "sensitivity.json"
-    if sens_file.is_file():
-        sens = {k: {int(m): v for m, v in d.items()} for k, d in json.loads(sens_file.read_text())["damage"].items()}
-    else:
-        t = time.perf_counter()
-        sens = sensitivity(graph, sens_val, space, fmt, probe=tuple(args.probe),
-                           progress=lambda n, m, v: print(f"  sens {n} m={m}: {v:.5f}", flush=True))
-        sens_s = time.perf_counter() - t
-        share = {d.name: d.numel / sum(space.numel.values()) for d in space.dims}
-        sens_file.write_text(json.dumps({"probe": args.probe, "glosses": args.sens_val, "seconds": sens_s,
-                                         "share": share, "damage": sens}, indent=1))
-    # 3. allocation seeds and the narrowed space
-    budgets = [args.budget, args.budget - 0.15, args.budget - 0.3]
-    allocs = [allocate(space, sens, b) for b in budgets]
-    a0 = allocs[0]
-    ranges = FIXED + tuple((group_regex(d.name), (max(2, a0[d.name] - 1), min(7, a0[d.name] + 2)))
-                           for d in space.dims)
-    report["allocation"] = {"budget": args.budget, "widths": a0,
-                            "mean_mantissa": space.mean_mantissa(space.widths(a0))}
+        report["reorder"] = [vars(grp) for grp in ctx.reports["reorder_channels"].groups]
+    sens = ctx.reports["sensitivity"]
+    space, fmt = sens.space, sens.fmt
+    share = {d.name: d.numel / sum(space.numel.values()) for d in space.dims}
+    (args.out / "sensitivity.json").write_text(json.dumps({"probe": args.probe, "glosses": args.sens_val,
+                                                           "seconds": sens.seconds, "share": share,
+                                                           "damage": sens.damage}, indent=1))
+    alloc = ctx.reports["allocate"]
+    a0 = alloc.widths
+    report["allocation"] = {"budget": args.budget, "widths": a0, "mean_mantissa": alloc.mean_mantissa}
     print("allocation:", json.dumps(a0, indent=1), flush=True)
-
-    # 4. the search
-    ref_val = reference_logits(graph, val)
-    search = Search(n_trials=args.trials, sampler="tpe", seed=args.seed, k=args.k, quality=args.quality, mantissa=(2, 7),
-                    ranges=ranges, group_by=GROUP_BY, max_mantissa=args.budget,
-                    seeds=tuple(allocs), startup_trials=len(allocs) + 4,
-                    out_dir=str(args.out / "search"), study_name="minilm_wordnet_budget")
-    t = time.perf_counter()
-    res = search.apply(graph, val, reference=ref_val)
-    search_s = time.perf_counter() - t
+    res = ctx.reports["search"]
     done = [tr for tr in res.study.trials if tr.state == optuna.trial.TrialState.COMPLETE]
     pruned = [tr for tr in res.study.trials if tr.state == optuna.trial.TrialState.PRUNED]
     dur = [(tr.datetime_complete - tr.datetime_start).total_seconds() for tr in done]
-    report["search"] = {"evaluated_trials": len(done), "pruned_over_budget": len(pruned), "seconds": search_s,
+    report["search"] = {"evaluated_trials": len(done), "pruned_over_budget": len(pruned),
+                        "seconds": report["stage_seconds"]["search"],
                         "trial_s_mean": sum(dur) / len(dur), "trial_s_min": min(dur), "trial_s_max": max(dur)}
     print(json.dumps(report["search"]), flush=True)
+    # the space the search ran on: its own ranges, then the ones allocate narrowed
+    searched = next(p for p in pipeline.passes if p.name == "search")
+    space_s = dataclasses.replace(searched, ranges=searched.ranges + ctx.ranges).space(graph)
 
     # 6. test split: best trials by validation objective, the seed, uniform references
     evaluate = Evaluate()
@@ -166,7 +157,6 @@ def main(argv=None) -> int:
         ref_hold = reference_logits(graph, hold_batches)
         right = sum(int((z.argmax(-1) == y).sum()) for z, (_, y) in zip(ref_hold, hold_batches))
         rows.append({"name": "FP32", "holdout_accuracy": right / sum(len(y) for _, y in hold_batches)})
-    space_s = search.space(graph)
 
     def score(name, widths, q=None):
         t0 = time.perf_counter()
@@ -197,9 +187,9 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         text = list(qat_text)
         random.Random(qat_seed).shuffle(text)
-        qat = Quantize(config=space.config(scored[0], fmt), mode="qat", loss="distill", lr=args.qat_lr,
-                       steps=args.qat_steps, distill_values=layers if args.hidden_weight else (),
-                       distill_weight=args.hidden_weight).apply(graph, text)
+        qat_pass = Quantize(mode="qat", loss="distill", lr=args.qat_lr, steps=args.qat_steps,
+                            distill_values=layers if args.hidden_weight else (), distill_weight=args.hidden_weight)
+        qat, _ = Pipeline([qat_pass]).run(graph, Context(calibration=text, config=space.config(scored[0], fmt)))
         report["qat"].append({"trial": best[0].number, "steps": args.qat_steps, "lr": args.qat_lr,
                               "data_order_seed": qat_seed, "hidden_weight": args.hidden_weight,
                               "hidden_values": list(layers), "seconds": time.perf_counter() - t})
@@ -209,7 +199,7 @@ def main(argv=None) -> int:
     if space.widths(a0) not in scored:  # the seed is often the best trial itself
         score("allocation seed", space.widths(a0))
     for b in args.extra_budgets:
-        score(f"allocation at budget {b} (no search)", space.widths(allocate(space, sens, b)))
+        score(f"allocation at budget {b} (no search)", space.widths(allocate(space, sens.damage, b)))
     for m in args.uniform:
         score(f"uniform m = {m} (fixed tensors at 7)", space.widths({d.name: m for d in space.dims}))
     report["test"] = rows

@@ -106,7 +106,7 @@ def test_inline_quantize_config_is_checked(tmp_path):
 
 def test_builtin_model_needs_builtin_dataset(tmp_path):
     (tmp_path / "d.csv").write_text("text,label\na,b\n")
-    assert "builtin dataset only" in error_of(toml(tmp_path, '[dataset]\nname = "d.csv"\n'))
+    assert 'the builtin dataset "wordnet-glosses" only' in error_of(toml(tmp_path, '[dataset]\nname = "d.csv"\n'))
 
 
 def test_unsupported_family_stops_before_work(tmp_path, capsys):
@@ -177,3 +177,65 @@ def test_usage_errors_exit_2(capsys):
     assert main(["check", "--keys"]) == 0
     out = capsys.readouterr().out
     assert "[search]" in out and "trials (int, default 16)" in out
+
+
+def test_a_new_pass_option_is_a_config_key_without_a_change_in_cli(tmp_path, monkeypatch):
+    """A field added to the quantize pass becomes [quantize] <field> with the field's type,
+    default and doc; a config sets it, a wrong type is refused naming file and key, and the
+    stage that quantizes hands it to the pass."""
+    import dataclasses
+    import types
+
+    import mase_ir
+
+    from mase_passes.cli import schema, stages
+    from mase_passes.passes import REGISTRY
+    from mase_passes.passes.options import option
+    from mase_passes.passes.quantize import Quantize
+
+    @dataclasses.dataclass(frozen=True)
+    class QuantizeWithKnob(Quantize):
+        knob: int = option(3, "a new option of the quantize pass", at_least=1)
+
+        def apply(self, graph, batches=None, loss_fn=None):
+            seen.append(self.knob)
+            return super().apply(graph, batches, loss_fn)
+
+    seen = []
+    module = types.ModuleType("quantize_with_knob")
+    module.QuantizeWithKnob = QuantizeWithKnob
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(REGISTRY, "quantize", (module.__name__, "QuantizeWithKnob"))
+    monkeypatch.setattr(schema, "SCHEMA", schema.build_schema())  # what a fresh import builds
+
+    key = schema.SCHEMA["quantize"]["knob"]
+    assert (key.type, key.default, key.doc) == ("int", 3, "a new option of the quantize pass")
+    p = toml(tmp_path, "[quantize]\nknob = 5\nmode = \"ptq\"\n")
+    cfg = load_run_config(p)
+    assert cfg.quantize["knob"] == 5
+    msg = error_of(toml(tmp_path, '[quantize]\nknob = "five"\nmode = "pqt"\n'))
+    lines = msg.splitlines()  # both errors at once, each with file and key
+    assert len(lines) == 2 and all(str(tmp_path) in line for line in lines)
+    assert "[quantize] knob: expected a whole number" in msg and "[quantize] mode: must be one of" in msg
+    assert "[quantize] knob: must be >= 1" in error_of(toml(tmp_path, "[quantize]\nknob = 0\n"))
+
+    class Workload:  # what quantize_chosen reads of a workload
+        metric, calibration, info = "accuracy", [], {"calibration_samples": 0}
+
+    g = mase_ir.parse('graph(%x: f32[2,4]) {\n  %y: f32[2,4] = relu(%x: f32[2,4])\n  return %y\n}\n')
+    stages.quantize_chosen(g, Workload(), {"default": "MXInt((4,),8,3)"}, cfg.quantize, None)
+    assert seen == [5]
+
+
+def test_every_problem_of_a_config_is_listed_at_once(tmp_path):
+    """A typo, a bad value, a missing file and a cross-key conflict: one error, a line each."""
+    msg = error_of(toml(tmp_path, '[search]\ntrails = 4\nsampler = "cmaes"\ntrials = 0\n'
+                                  '[quantize]\nconfig = "missing.toml"\n'))
+    lines = msg.splitlines()
+    assert len(lines) == 2  # the key errors first: path and cross checks need valid values
+    assert "did you mean 'trials'" in lines[0] and "[search] sampler: must be one of" in lines[1]
+    msg = error_of(toml(tmp_path, '[model]\nname = "ckpt"\n[dataset]\nname = "d.parquet"\n'
+                                  '[search]\nk_area = 0.1\n[hardware]\nparallelize = false\n'))
+    lines = msg.splitlines()
+    assert len(lines) == 3 and all(str(tmp_path) in line for line in lines)
+    assert "[model] name" in lines[0] and "[dataset] name" in lines[1] and "[search] k_area" in lines[2]

@@ -150,6 +150,7 @@ def _config(tmp_path, bert, **sections):
                         dataset={"text_column": "sentence"}, quantize={"config": str(quant)}, **sections)
 
 
+@pytest.mark.slow
 def test_prepare_moves_model_graph_and_every_batch_to_the_configured_device(monkeypatch, tmp_path, bert):
     from mase_passes.cli.prepare import prepare
     from mase_passes.cli.progress import Stages
@@ -173,6 +174,7 @@ def test_prepare_moves_model_graph_and_every_batch_to_the_configured_device(monk
     assert any("variance" in n.sw.statistics for n in p.graph.nodes)
 
 
+@pytest.mark.slow
 def test_device_cpu_runs_as_today(monkeypatch, tmp_path, bert, capsys):
     gpus(monkeypatch, False)
     cfg = _config(tmp_path, bert)

@@ -89,6 +89,7 @@ def run_search(g, wl, cfg, out, terms, evaluations=None):
     return res, info
 
 
+@pytest.mark.slow
 def test_k_area_records_area_per_trial_and_chooses_the_smallest_design(setup3, tmp_path, monkeypatch):
     g, wl = setup3
     from mase_passes.passes import evaluate as ev
@@ -136,6 +137,7 @@ def test_k_area_records_area_per_trial_and_chooses_the_smallest_design(setup3, t
     assert terms.trial.estimates == len(terms.trial.cache) < terms.trial.lookups  # the second search hit the cache
 
 
+@pytest.mark.slow
 def test_the_estimate_is_cached_per_format_assignment_of_the_scope(setup3, tmp_path):
     g, wl = setup3
     cfg = config("search.trials=8", "search.sampler='random'", "search.mantissa=[2, 3]", "search.k_area=1")
@@ -201,6 +203,7 @@ def test_a_term_that_cannot_change_the_ranking_is_warned_about(setup3, tmp_path,
                               "[hardware] scope is 5,000 LUT at uniform mantissa 2 and 7 alike"]
 
 
+@pytest.mark.slow
 def test_a_trial_without_the_weighed_estimate_fails_and_the_search_goes_on(mlp, task, tmp_path):
     from mase_passes.passes.search import Search
     _, _, g = mlp

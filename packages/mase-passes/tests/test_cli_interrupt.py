@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the tests run with --import-mode=importlib
 from cli_models import bert_checkpoint, csv_dataset, write_config  # noqa: E402
@@ -25,6 +26,7 @@ def complete_trials(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigint_keeps_the_study_and_run_resumes(tmp_path):
     ckpt = bert_checkpoint(tmp_path / "bert")
     data = csv_dataset(tmp_path / "d.csv")
@@ -65,6 +67,7 @@ def test_sigint_keeps_the_study_and_run_resumes(tmp_path):
     assert "resumed with" in (out / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     """What schedulers and containers send: exit 143 (not death by signal, -15), the trial in hand
     closed (none left RUNNING), the finished ones kept, the folder's lock released."""

@@ -34,6 +34,7 @@ def eager_accuracy(ckpt, texts, labels, max_length):
     return float((pred == torch.tensor([LABELS.index(y) for y in labels])).float().mean())
 
 
+@pytest.mark.slow
 def test_run_bert_classifier_from_csv(tmp_path, bert, capsys):
     data = csv_dataset(tmp_path / "d.csv", n_test=24)
     out = tmp_path / "out"
@@ -70,6 +71,7 @@ def test_run_bert_classifier_from_csv(tmp_path, bert, capsys):
     assert f"average bits {res['chosen']['average_bits']:.3f}" in line
 
 
+@pytest.mark.slow
 def test_jsonl_without_split_and_single_stages(tmp_path, bert, capsys):
     data = jsonl_dataset(tmp_path / "d.jsonl", n=24)
     out = tmp_path / "out"
@@ -105,6 +107,7 @@ def test_jsonl_without_split_and_single_stages(tmp_path, bert, capsys):
     assert stage["params"]["W_MAN"] == best["node"][stage["node"]]["weight"].man_bits
 
 
+@pytest.mark.slow
 def test_run_llama_perplexity_from_text(tmp_path):
     ckpt = llama_checkpoint(tmp_path / "llama")
     text = text_dataset(tmp_path / "t.txt")

@@ -97,7 +97,7 @@ def test_report_folder_is_replaced_atomically(tmp_path, monkeypatch):
     assert "81.0" in first
     (art / "results.json").write_text(json.dumps(results(metric=0.5)))
 
-    def broken(doc):
+    def broken(doc, figures=None):
         raise RuntimeError("disk full")
     monkeypatch.setattr(report_mod, "to_html", broken)
     with pytest.raises(RuntimeError):

@@ -92,6 +92,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     assert target.read_text() == "new = 2\n"
 
 
+@pytest.mark.slow
 def test_search_outputs_are_renamed_into_place(mlp, task, tmp_path, monkeypatch):
     """Every output of a search goes through os.replace from a temporary in the same folder."""
     _, _, g = mlp

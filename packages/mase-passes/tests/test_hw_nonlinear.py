@@ -65,4 +65,5 @@ def test_layer_norm_chain_equals_the_documented_integer_layer_norm_then_affine()
     out = mxf.quantize(mxf.dequantize(scaled) + beta, fmt, axes=(-1,))
     np.testing.assert_array_equal(mxf.dequantize(env["layer_norm"]), mxf.dequantize(out))
     (gap,) = emulate.compare(d, {"x": x})
-    assert gap.elements == 128  # the integer layer norm / i-GELU differ from float: measured, not hidden
+    # the integer layer norm / i-GELU differ from float: measured 61 of 128 by at most 2 LSB (docs/hardware.md §2)
+    assert gap.elements == 128 and 0 < gap.differing <= 61 and gap.max_ulp <= 2

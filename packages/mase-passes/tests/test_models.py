@@ -10,6 +10,7 @@ from mase_passes.passes.profile import Profile
 from mase_passes.passes.quantize import Quantize
 
 
+@pytest.mark.slow
 def test_llama_profile_quantize_evaluate():
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -42,6 +42,7 @@ def test_average_bits_by_hand(mlp):
     assert "linear.weight" in text and f"{num / den:.4f}" in text
 
 
+@pytest.mark.slow
 def test_qat_lowers_the_loss_and_leaves_the_input_graph_alone(mlp, task):
     _, _, g = mlp
     before = {k: v.detach().clone() for k, v in g.named_parameters()}
@@ -116,6 +117,7 @@ def test_the_linear_schedule_scales_each_step_by_the_remaining_fraction(mlp, tas
     assert seen == pytest.approx([0.2] * 4)
 
 
+@pytest.mark.slow
 def test_hidden_value_distillation_by_hand_and_on_the_mlp(mlp, task):
     torch.manual_seed(4)
     z, zt, h, ht = torch.randn(5, 7), torch.randn(5, 7), torch.randn(5, 3), torch.randn(5, 3)

@@ -70,6 +70,7 @@ def _complete(db: Path) -> list[tuple[int, float]]:
         return []
 
 
+@pytest.mark.slow
 def test_a_killed_search_resumes_without_losing_finished_trials(mlp, tmp_path):
     db = tmp_path / "study.db"
     proc = subprocess.Popen([sys.executable, str(HERE / "search_worker.py"), str(tmp_path)],
@@ -186,3 +187,14 @@ def test_ctrl_c_leaves_every_trial_stored_and_raises_keyboard_interrupt(mlp, tas
     # a result being stored is kept; an evaluation cut short is a FAIL trial
     expected = optuna.trial.TrialState.COMPLETE if where == "storing a result" else optuna.trial.TrialState.FAIL
     assert states[1] == expected and len(states) == 2
+
+
+def test_callbacks_see_every_trial_and_the_result_names_the_best(mlp, task, tmp_path):
+    """Progress comes from Optuna callbacks (no subclass of the pass): one call per finished trial,
+    in order; the result's best trial is the study's."""
+    _, _, g = mlp
+    seen = []
+    res = Search(n_trials=3, out_dir=str(tmp_path), k=0.5, mantissa=(2, 6)).apply(
+        g, task, reference=g, callbacks=[lambda study, trial: seen.append((trial.number, trial.state))])
+    assert seen == [(i, optuna.trial.TrialState.COMPLETE) for i in range(3)]
+    assert res.best_trial.number == res.study.best_trial.number

@@ -27,6 +27,7 @@ def _complete(db: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_second_search_on_a_sqlite_study_is_refused_and_the_first_goes_on(mlp, task, tmp_path):
     db = tmp_path / "study.db"
     proc = subprocess.Popen([sys.executable, str(HERE / "search_worker.py"), str(tmp_path)],

@@ -61,6 +61,7 @@ def test_sampler_seed_and_budget_may_change_on_resume(mlp, task, tmp_path):
     assert res.finished_trials == 3
 
 
+@pytest.mark.slow
 def test_an_interrupted_seed_trial_is_enqueued_again_on_resume(mlp, task, tmp_path, monkeypatch):
     """Ctrl-C inside the first uniform trial: it is FAIL; the resumed study runs it again (before,
     the seeds were enqueued only into an empty study, so the uniform-3 trial was never scored)."""
@@ -86,6 +87,7 @@ def test_an_interrupted_seed_trial_is_enqueued_again_on_resume(mlp, task, tmp_pa
     assert len(complete) == 4
 
 
+@pytest.mark.slow
 def test_a_seed_trial_that_failed_for_a_recorded_reason_is_not_retried(mlp, task, tmp_path, monkeypatch):
     _, _, g = mlp
     original = evaluate_module.Evaluate.apply
@@ -112,6 +114,7 @@ def workload(mlp, task):
     return Workload(model, None, "accuracy", task, task, task, info)
 
 
+@pytest.mark.slow
 def test_the_run_search_stage_refuses_a_changed_config_and_main_exits_2(mlp, task, tmp_path, monkeypatch, capsys):
     _, _, g = mlp
     wl, ref = workload(mlp, task), reference_logits(g, task)

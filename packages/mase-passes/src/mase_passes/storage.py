@@ -45,7 +45,10 @@ processes doing it at once fail with a unique-constraint error on ``alembic_vers
 ``connect_attempts`` times with back-off, SQLite three times), by which time the other process
 has created them.
 
-Errors name the URL with its password hidden, and what to do.
+Errors name the URL with its password hidden, and what to do. A write that fails because the
+disk (or the database's quota) is full reaches Optuna as "An exception is raised during the
+commit. This typically happens due to invalid data in the commit"; :func:`storage_failure`
+finds the real cause in the exception chain and says it (the search re-raises that).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from urllib.parse import urlsplit, urlunsplit
 import optuna
 
 __all__ = ["StorageBusy", "StorageError", "StorageOptions", "open_storage", "redact", "sqlite_writer_lock",
-           "uses_heartbeat"]
+           "uses_heartbeat", "storage_failure"]
 
 SERVER_SCHEMES = ("postgresql", "mysql")
 SCHEMES = ("sqlite",) + SERVER_SCHEMES
@@ -181,6 +184,41 @@ def open_storage(url: str, options: StorageOptions | None = None) -> optuna.stor
                 time.sleep(2**attempt if scheme in SERVER_SCHEMES else 0.2 * (attempt + 1))
     reason = str(getattr(last, "orig", None) or last).strip().splitlines()[0]
     raise StorageError(f"storage: cannot open {redact(url)!r} after {attempts} attempt(s): {reason}")
+
+
+#: Messages of a write refused for lack of space, per driver: SQLite's SQLITE_FULL, PostgreSQL's
+#: disk_full (SQLSTATE 53100, "could not extend file"), MySQL's table-full, and the OS's ENOSPC.
+_FULL = ("database or disk is full", "no space left on device", "could not extend file", "disk full",
+         "is full")
+
+
+def _chain(exc: BaseException):
+    """``exc`` and every exception behind it (``__cause__``, ``__context__``, a driver's ``orig``)."""
+    seen, todo = set(), [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+
+
+def storage_failure(exc: BaseException, url: str) -> StorageError | None:
+    """A :class:`StorageError` that says why a write to the study failed, when the cause is a full
+    disk or database (else None: the caller re-raises ``exc``). The trials stored before are kept."""
+    import errno
+
+    for e in _chain(exc):
+        text = str(e).lower()
+        if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or any(m in text for m in _FULL):
+            where = sqlite_path(url) or redact(url)
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return StorageError(
+                f"storage: cannot write the study to {where}: the disk or database is full ({reason}). The "
+                "trials finished before are kept; free some space (or give [search] storage a place that has "
+                "it) and run the same command again to resume the study")
+    return None
 
 
 def sqlite_path(url: str) -> str | None:

@@ -37,7 +37,7 @@ import mx_formats as mxf
 from mase_passes.cli import device as dev
 from mase_passes.cli import stages as st
 from mase_passes.cli.stages import require_pass
-from mase_passes.cli.subgraph import extract, in_scope, sample_inputs
+from mase_passes.cli.subgraph import extract, sample_inputs
 from mase_passes.graphs import clone
 from mase_passes.passes import REGISTRY
 
@@ -69,34 +69,17 @@ def budget_of(hw: dict):
 
 
 def reblock(graph, scope: str):
-    """A copy where every linear under ``scope`` has the blocking mase_mxint_linear chains:
-    weight (input feature block, output feature block), bias (output feature block,); mantissa
-    and exponent widths kept. Non-MXInt formats are left alone (mapping then names them)."""
-    g = clone(graph)
-    for n in g.nodes:
-        if n.op != "linear" or not in_scope(n.module or "", scope):
-            continue
-        x, out = g.value_type(n.args[0].name).element, n.result.element
-        if not (isinstance(x, mxf.MXInt) and isinstance(out, mxf.MXInt)):
-            continue
-        for role, block in (("weight", (x.block[0], out.block[0])), ("bias", (out.block[0],))):
-            p = n.params.get(role)
-            if p is not None and isinstance(p.type.element, mxf.MXInt):
-                f = p.type.element
-                g.set_param_format(n.name, role, mxf.MXInt(block, f.exp_bits, f.man_bits))
-    return g
+    """A copy where every linear under ``scope`` has the blocking mase_mxint_linear chains (the
+    registered reblock pass)."""
+    from mase_passes.passes.reblock import Reblock
+    return Reblock(scope=scope).apply(graph)
 
 
 def transplant(full, part):
-    """``full`` (a copy) with the formats ``part`` (a parallelized sub-graph) chose."""
-    g = clone(full)
-    for n in part.nodes:
-        if n.result.is_float and g.value_type(n.name).element != n.result.element:
-            g.set_format(n.name, n.result.element)
-        for role, p in n.params.items():
-            if p.type.is_float and g.node(n.name).params[role].type.element != p.type.element:
-                g.set_param_format(n.name, role, p.type.element)
-    return g
+    """``full`` (a copy) with the formats ``part`` (a parallelized sub-graph) chose (the
+    registered transplant pass)."""
+    from mase_passes.passes.transplant import Transplant
+    return Transplant().apply(full, part)
 
 
 def _formats(graph) -> dict:
@@ -181,7 +164,7 @@ def error_band(e, cost_model, resource: str) -> float | None:
         rec = errors.get((s.module, resource)) or {}
         err = rec.get("extrap_mape" if "extrapolated" in s.area_label else "interp_mape")
         if err is None or err != err:  # NaN: a constant target (every synthesized point equal)
-            if rec.get("family") == "constant":
+            if rec.get("family") in ("constant", "structural"):  # equal everywhere / counted exactly
                 err = 0.0
             else:
                 continue
@@ -344,8 +327,11 @@ def _simulate(res, hw: dict, info: dict) -> None:
     if not hw["simulate"]:
         info["lines"].append("Simulation: off ([hardware] simulate = false).")
         return
-    if shutil.which("iverilog") is None:
-        info["lines"].append("Simulation: skipped, Icarus Verilog (iverilog) not found on PATH.")
+    verilator = hw.get("simulator", "icarus") == "verilator"
+    tool = "verilator" if verilator else "iverilog"
+    if shutil.which(tool) is None:
+        name = "Verilator (verilator)" if verilator else "Icarus Verilog (iverilog)"
+        info["lines"].append(f"Simulation: skipped, {name} not found on PATH.")
         return
     if cycles > hw["simulate_max_cycles"]:
         info["lines"].append(f"Simulation: skipped, {cycles:,.0f} estimated cycles per input exceed [hardware] "
@@ -354,11 +340,12 @@ def _simulate(res, hw: dict, info: dict) -> None:
         return
     t = time.perf_counter()
     try:
-        ok = res.run_simulation()
+        ok = res.run_simulation(simulator=hw.get("simulator", "icarus"))
     except SystemExit as exc:  # the cocotb runner exits on a failing bench
         ok = exc.code in (0, None)
     info["simulation"] = {"passed": bool(ok), "seconds": time.perf_counter() - t}
-    info["lines"].append(f"Simulation (Icarus, cocotb bench with idle cycles and back-pressure): "
+    how = "Verilator C++ model" if verilator else "Icarus, cocotb bench"
+    info["lines"].append(f"Simulation ({how} with idle cycles and back-pressure): "
                          f"{'outputs equal the exact emulation bit for bit' if ok else 'FAILED: outputs differ'} "
                          f"({info['simulation']['seconds']:.1f} s, measured).")
     if not ok:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from mase_passes.cli.hardware import estimate_row
 from mase_passes.cli.schema import RunConfigError
-from mase_passes.cli.subgraph import in_scope
+from mase_passes.passes.extract import in_scope
 
 log = logging.getLogger("mase")
 

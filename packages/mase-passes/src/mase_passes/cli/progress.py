@@ -2,7 +2,9 @@
 
 Everything goes to stderr (stdout carries only the final result line, so scripts can read
 it). ``--quiet`` keeps warnings and errors only and hides progress bars; ``--verbose`` adds
-debug detail and Optuna's per-trial log. Each stage ends with one line
+debug detail and Optuna's per-trial log. Progress bars are drawn only when stderr is a
+terminal: in a log file or a pipe their ``\r`` frames would be noise, and the stage lines
+already say what finished. Each stage ends with one line
 
     [stage] <summary> (<seconds> s)
 
@@ -53,10 +55,18 @@ class Stages:
         log.info("[%s] %s (%.1f s)", name, rec.summary or "done", dt)
 
     def bar(self, total: int, desc: str, initial: int = 0):
-        """A tqdm bar on stderr (hidden with --quiet)."""
+        """A tqdm bar on stderr (hidden with --quiet, and when stderr is not a terminal)."""
         from tqdm.auto import tqdm
-        return tqdm(total=total, initial=initial, desc=desc, disable=self.quiet, file=sys.stderr,
-                    leave=False, dynamic_ncols=True)
+        return tqdm(total=total, initial=initial, desc=desc, disable=self.quiet or not is_terminal(sys.stderr),
+                    file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def is_terminal(stream) -> bool:
+    """Whether ``stream`` is an interactive terminal (False for files, pipes, closed or odd streams)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty(), or isatty() on a closed file
+        return False
 
 
 class _Stage:

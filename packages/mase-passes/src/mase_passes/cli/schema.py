@@ -1,11 +1,15 @@
 """The run configuration of the ``mase`` command: one TOML file, checked before any work.
 
 The schema is one table (``SCHEMA``): section -> key -> :class:`Key` (type, default, what it
-means). ``load_run_config`` reads the file, applies ``--set section.key=value`` overrides,
-and returns a :class:`RunConfig` whose sections are plain dicts with every key present
-(defaults filled in) and every value checked. Any problem raises :class:`RunConfigError`
-naming the file, the ``[section]`` and the key, and saying what to change; an unknown key
-comes with a did-you-mean (difflib) from the keys of its table.
+means). ``[quantize]`` and ``[search]`` are derived from the quantize and search passes'
+option fields (mase_passes.passes.options: type, default, one-line doc), so a new pass option
+is a config key without a change here; the commented tables ``CLI_DEFAULTS``, ``CLI_SET``,
+``CLI_DOCS``, ``CLI_CHECKS`` and ``CLI_ONLY`` say where the command differs on purpose.
+``load_run_config`` reads the file, applies ``--set section.key=value`` overrides, and returns
+a :class:`RunConfig` whose sections are plain dicts with every key present (defaults filled
+in) and every value checked. Problems raise one :class:`RunConfigError` listing every one of
+them, a line each, naming the file, the ``[section]`` and the key, and saying what to change;
+an unknown key comes with a did-you-mean (difflib) from the keys of its table.
 
 Input paths (``model.name`` when not builtin, ``dataset.name`` when not builtin,
 ``quantize.config`` when a string) are relative to the config file's folder, so an example
@@ -24,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-BUILTIN_MODELS = ("minilm-wordnet",)
-BUILTIN_DATASETS = ("wordnet-glosses",)
+BUILTIN_MODELS = ("minilm-wordnet", "llama-debtext")
+BUILTIN_DATASETS = ("wordnet-glosses", "debtext")
+# each builtin model is scored on its own builtin dataset (the llama-debtext causal LM: workloads/llama_debtext.py)
+BUILTIN_PAIRS = {"minilm-wordnet": "wordnet-glosses", "llama-debtext": "debtext"}
 FAMILIES = ("auto", "bert-classification", "causal-lm")
 SAMPLERS = ("tpe", "nsga2", "qmc", "random")
 DATASET_SUFFIXES = (".csv", ".jsonl", ".txt")
@@ -49,6 +55,8 @@ class Key:
     doc: str
     check: Callable[[Any], str | None] | None = None
     optional: bool = False  # None (key absent) is a legal value
+    annotation: Any = None  # a key derived from a pass option: the field's type (checked by coerce)
+    field: str | None = None  # ... and the field's name, when the key is spelled differently
 
 
 REQUIRED = object()
@@ -79,10 +87,7 @@ def _positive(v):
 
 
 def _target(v):
-    try:
-        from mase_passes.hardware.budgets import PRESETS
-    except ImportError:  # no hardware subpackage: the hardware stages say so themselves
-        return None
+    from mase_passes.hardware.budgets import PRESETS
     return None if v in PRESETS else f"must be one of {sorted(PRESETS)}"
 
 
@@ -115,6 +120,10 @@ def _mantissa(v):
     return None if 1 <= lo <= hi <= 23 else "must be [lo, hi] with 1 <= lo <= hi <= 23"
 
 
+def _str_or_table(v):
+    return None if isinstance(v, (str, Mapping)) else "expected a file path string or a table"
+
+
 def _compare(v):
     import mx_formats as mxf
     for name in v:
@@ -128,7 +137,8 @@ def _compare(v):
     return None
 
 
-SCHEMA: dict[str, dict[str, Key]] = {
+# the sections in order; None: derived from a pass (PASS_SECTIONS)
+_TABLES: dict[str, dict[str, Key] | None] = {
     "model": {
         "name": Key("str", "minilm-wordnet",
                     "builtin model (\"minilm-wordnet\": pretrained MiniLM + WordNet gloss head) "
@@ -158,57 +168,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
                           _at_least(1)),
         "max_length": Key("int", 32, "tokens per sample (padded / truncated)", _at_least(2)),
     },
-    "quantize": {
-        "config": Key("str-or-table", None,
-                      "quantization config used when [search] trials = 0: a TOML file path or an "
-                      "inline table with the levels default / op / regex / node", optional=True),
-        "mode": Key("str", "ptq", "\"ptq\" or \"qat\" (fine-tune the chosen config on the "
-                    "calibration samples through straight-through quantizers)", _choice(("ptq", "qat"))),
-        "lr": Key("float", 3e-6, "QAT learning rate (Adam; fake-quantized weights move in steps, and "
-                  "MiniLM at mean mantissa 4 diverged at 1e-4)", _positive),
-        "steps": Key("int", 20, "QAT optimizer steps", _at_least(1)),
-        "loss": Key("str", "task", "QAT loss: \"task\" (cross-entropy on the labels, or next-token loss) or "
-                    "\"distill\" (KL to the FP32 model's outputs; no labels needed)",
-                    _choice(("task", "distill"))),
-    },
-    "search": {
-        "trials": Key("int", 16, "Optuna trials (0 = no search: use [quantize] config)", _at_least(0)),
-        "sampler": Key("str", "tpe", "tpe, nsga2, qmc or random", _choice(SAMPLERS)),
-        "objective": Key("str", "single", "\"single\" (paper eq. 4) or \"multi\" (metric vs bits, "
-                         "Pareto front)", _choice(("single", "multi"))),
-        "seed": Key("int", 0, "sampler seed; the sampler gets seed + the number of trials already in the "
-                    "study, so a resumed study does not replay the first run's proposals", _seed),
-        "mantissa": Key("int-pair", [2, 7], "inclusive range of mantissa widths searched per tensor",
-                        _mantissa),
-        "start_uniform": Key("int-list", [], "uniform mantissa widths tried first (new study only)"),
-        "group_by": Key("str", None, "regex: tensors whose labels agree outside its matches share one "
-                        "width (e.g. \"layer\\\\.\\\\d+\\\\.\" for one width per tensor role across layers)", _regex,
-                        optional=True),
-        "max_mantissa": Key("float", None, "budget on the element-weighted mean mantissa (trials over it "
-                            "are pruned, not evaluated)", _positive, optional=True),
-        "startup_trials": Key("int", 10, "random trials before TPE models the space", _at_least(0)),
-        "samples": Key("int", 0, "validation samples scored per trial (0 = as many as the evaluation "
-                       "scores); they are never evaluation samples: the builtin task's holdout glosses, "
-                       "the dataset's validation (else train) rows, the text windows not evaluated",
-                       _at_least(0)),
-        "quality": Key("str", "metric", "eq. 4 quality term of a trial: \"metric\" (accuracy or -log perplexity), "
-                       "\"agreement\" or \"kl\" (-KL) with the FP32 outputs", _choice(("metric", "agreement", "kl"))),
-        "k": Key("float", 0.5, "eq. 4 weight of 1/bits"),
-        "k_throughput": Key("float", 0.0, "eq. 4 weight of the estimated throughput of [hardware] scope, relative "
-                            "to the uniform design at the top mantissa (theta / theta_ref; needs [hardware] "
-                            "parallelize; mase run then also searches without the hardware terms, for the report)"),
-        "k_area": Key("float", 0.0, "eq. 4 weight of 1 / estimated LUTs of [hardware] scope, relative to the "
-                      "uniform design at the top mantissa (A_ref / A; needs [hardware] parallelize; mase run then "
-                      "also searches without the hardware terms, for the report)"),
-        "storage": Key("str", None, "Optuna storage URL (default: SQLite file in <output>/search)",
-                       optional=True),
-        "study_name": Key("str", "mase", "Optuna study name (a second run with the same name resumes)"),
-    },
+    "quantize": None,  # derived from the quantize pass: pass_section() below
+    "search": None,    # derived from the search pass
     "hardware": {
         "parallelize": Key("bool", True, "run the parallelize pass (per-operator parallelism and "
                            "estimated area / throughput under the budget)"),
         "emit": Key("bool", True, "run the emit pass (SystemVerilog design folder)"),
         "simulate": Key("bool", True, "simulate the emitted design when the emit pass supports it"),
+        "simulator": Key("str", "icarus", "simulator of the emitted design: \"icarus\" (the cocotb bench) or "
+                         "\"verilator\" (a C++ model, built once per design; mase_passes.hardware.verilator)",
+                         _choice(("icarus", "verilator"))),
         "synthesize": Key("bool", False, "synthesize the emitted top level with Yosys (slow)"),
         "scope": Key("str", "model", "what to build: \"model\" (the whole graph) or a module path, e.g. "
                      "\"encoder.encoder.layer.5.attention.output.dense\" (that module and its children)"),
@@ -242,6 +211,123 @@ SCHEMA: dict[str, dict[str, Key]] = {
 }
 
 
+# --- sections derived from pass options --------------------------------------------------
+# [quantize] and [search] are the options of the quantize and search passes: every field made
+# with mase_passes.passes.options.option is a key, with the field's type, default and doc, so a
+# new pass option is a config key without a change here. The tables below are the exceptions,
+# each on purpose.
+PASS_SECTIONS = {"quantize": "quantize", "search": "search"}
+
+# CLI defaults that differ from the pass's, each on purpose (the reason above it)
+CLI_DEFAULTS: dict[tuple[str, str], Any] = {
+    # QAT inside `mase run` trains on the calibration samples only; 20 steps keep it to a minute
+    ("quantize", "steps"): 20,
+    # a first run finishes in minutes on 2 cores; the pass's 64 is the package README's study
+    ("search", "n_trials"): 16,
+    # m = 7 is MXInt8 (8.25 bits), the widest row of the paper's comparison; 8 adds nothing
+    ("search", "mantissa"): [2, 7],
+    # the command's single objective weighs bits (paper eq. 4); the pass leaves that to its caller
+    ("search", "k"): 0.5,
+}
+# pass options the command sets itself instead of reading a key: field -> where the value comes from
+CLI_SET: dict[tuple[str, str], str] = {
+    ("search", "out_dir"): "<output>/search",
+    ("search", "metric"): "the workload's metric",
+    ("search", "area_reference"): "the uniform design at the top mantissa (cli/hwsearch.py)",
+    ("search", "throughput_reference"): "the uniform design at the top mantissa (cli/hwsearch.py)",
+}
+# docs and checks where the command's meaning is wider than the pass's
+CLI_DOCS: dict[tuple[str, str], str] = {
+    ("quantize", "config"): "quantization config used when [search] trials = 0: a TOML file path or an "
+                            "inline table with the levels default / op / regex / node",
+    ("quantize", "mode"): "\"ptq\" or \"qat\" (fine-tune the chosen config on the calibration samples "
+                          "through straight-through quantizers)",
+    ("search", "n_trials"): "Optuna trials (0 = no search: use [quantize] config)",
+    ("search", "storage"): "Optuna storage URL (default: SQLite file in <output>/search)",
+    ("search", "group_by"): "regex: tensors whose labels agree outside its matches share one width (e.g. "
+                            "\"layer\\\\.\\\\d+\\\\.\" for one width per tensor role across layers)",
+    ("search", "k_throughput"): "eq. 4 weight of the estimated throughput of [hardware] scope, relative to the "
+                                "uniform design at the top mantissa (theta / theta_ref; needs [hardware] "
+                                "parallelize; mase run then also searches without the hardware terms, for the report)",
+    ("search", "k_area"): "eq. 4 weight of 1 / estimated LUTs of [hardware] scope, relative to the uniform design "
+                          "at the top mantissa (A_ref / A; needs [hardware] parallelize; mase run then also "
+                          "searches without the hardware terms, for the report)",
+}
+CLI_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("quantize", "config"): _str_or_table,
+    ("search", "n_trials"): _at_least(0),  # 0: no search, [quantize] config is the choice
+    ("search", "seed"): _seed,
+    ("search", "mantissa"): _mantissa,
+    ("search", "group_by"): _regex,
+}
+# keys of the command that are no pass option, placed after the given one
+CLI_ONLY: dict[str, tuple[str, str, Key]] = {
+    "samples": ("search", "startup_trials", Key(
+        "int", 0, "validation samples scored per trial (0 = as many as the evaluation scores); they are never "
+        "evaluation samples: the builtin task's holdout glosses, the dataset's validation (else train) rows, "
+        "the text windows not evaluated", _at_least(0))),
+}
+
+
+def key_type(annotation: Any) -> tuple[str, bool]:
+    """(the type name shown for a key, whether None is allowed) of a pass option's annotation."""
+    import types as _types
+    import typing
+
+    from mase_passes.passes.options import type_text
+    args = typing.get_args(annotation)
+    optional = typing.get_origin(annotation) in (typing.Union, _types.UnionType) and type(None) in args
+    if optional and len(args) == 2:
+        annotation = next(a for a in args if a is not type(None))
+    names = {str: "str", int: "int", float: "float", bool: "bool", Any: "str-or-table",
+             tuple[int, ...]: "int-list", tuple[str, ...]: "str-list", tuple[int, int]: "int-pair"}
+    return names.get(annotation) or type_text(annotation), optional
+
+
+def pass_section(section: str) -> dict[str, Key]:
+    """The keys of ``section`` from its pass's options (see the tables above)."""
+    from mase_passes.passes import get_pass
+    from mase_passes.passes.options import pass_options
+    cls = get_pass(PASS_SECTIONS[section])
+    spelled = {f: a for a, f in getattr(cls, "aliases", {}).items()}
+    keys: dict[str, Key] = {}
+    for spec in pass_options(cls):
+        if not spec.text or (section, spec.name) in CLI_SET:
+            continue
+        type_name, optional = key_type(spec.annotation)
+        default = CLI_DEFAULTS.get((section, spec.name), spec.default)
+        if isinstance(default, tuple):
+            default = [list(v) if isinstance(v, tuple) else v for v in default]
+        if default == {} and spec.annotation is Any:
+            default, optional = None, True  # an empty config: none given
+        check = CLI_CHECKS.get((section, spec.name)) or (lambda v, spec=spec: spec.problem(v))
+        name = spelled.get(spec.name, spec.name)
+        keys[name] = Key(type_name, default, CLI_DOCS.get((section, spec.name), spec.doc), check,
+                         optional or spec.default is None, spec.annotation, spec.name)
+        for extra, (sec, after, key) in CLI_ONLY.items():
+            if sec == section and after == spec.name:
+                keys[extra] = key
+    return keys
+
+
+def build_schema() -> dict[str, dict[str, Key]]:
+    """SCHEMA with the pass-derived sections worked out from the registry as it is now."""
+    return {section: pass_section(section) if keys is None else keys for section, keys in _TABLES.items()}
+
+
+def pass_options_of(section: str, values: Mapping[str, Any], schema: Mapping | None = None) -> dict[str, Any]:
+    """The pass options (field name -> value of the field's type) a checked section gives."""
+    from mase_passes.passes.options import coerce
+    out = {}
+    for key, spec in (schema or SCHEMA)[section].items():
+        if spec.annotation is not None and key in values:
+            out[spec.field or key] = coerce(values[key], spec.annotation)
+    return out
+
+
+SCHEMA: dict[str, dict[str, Key]] = build_schema()
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A checked run configuration: every section a dict with every key of SCHEMA."""
@@ -267,8 +353,11 @@ class RunConfig:
         return {s: dict(getattr(self, s)) for s in SCHEMA}
 
 
-def load_run_config(path: str | Path | None, overrides: list[str] = (), check_paths: bool = True) -> RunConfig:
-    """Read, override and check a run config; ``path`` None means all defaults."""
+def load_run_config(path: str | Path | None, overrides: list[str] = (), check_paths: bool = True,
+                    schema: Mapping[str, Mapping[str, Key]] | None = None) -> RunConfig:
+    """Read, override and check a run config; ``path`` None means all defaults. Every unknown
+    section or key and every bad value is reported in one RunConfigError, one line each."""
+    schema = SCHEMA if schema is None else schema
     raw: dict = {}
     where = "<defaults>"
     base = Path.cwd()
@@ -285,32 +374,41 @@ def load_run_config(path: str | Path | None, overrides: list[str] = (), check_pa
         base = path.resolve().parent
     for item in overrides:
         _override(raw, item)
-    sections = {}
+    errors: list[str] = []
     for section, value in raw.items():
-        if section not in SCHEMA:
-            raise RunConfigError(f"{where}: unknown section [{section}]{_did_you_mean(section, SCHEMA)}; "
-                                 f"sections: {', '.join('[' + s + ']' for s in SCHEMA)}")
-        if not isinstance(value, Mapping):
-            raise RunConfigError(f"{where}: {section} must be a table [{section}], got {_show(value)}")
-    for section, keys in SCHEMA.items():
-        given = dict(raw.get(section, {}))
+        if section not in schema:
+            errors.append(f"{where}: unknown section [{section}]{_did_you_mean(section, schema)}; "
+                          f"sections: {', '.join('[' + s + ']' for s in schema)}")
+        elif not isinstance(value, Mapping):
+            errors.append(f"{where}: {section} must be a table [{section}], got {_show(value)}")
+    sections = {}
+    for section, keys in schema.items():
+        given = raw.get(section, {})
+        given = dict(given) if isinstance(given, Mapping) else {}
         for key in given:
             if key not in keys:
-                raise RunConfigError(f"{where}: unknown key '{key}' in [{section}]"
-                                     f"{_did_you_mean(key, keys)}; keys of [{section}]: {', '.join(keys)}")
+                errors.append(f"{where}: unknown key '{key}' in [{section}]"
+                              f"{_did_you_mean(key, keys)}; keys of [{section}]: {', '.join(keys)}")
         out = {}
         for key, spec in keys.items():
             if key in given:
-                out[key] = _check(given[key], spec, f"{where}: [{section}] {key}")
+                try:
+                    out[key] = _check(given[key], spec, f"{where}: [{section}] {key}")
+                except RunConfigError as exc:
+                    errors.append(str(exc))
             elif spec.default is REQUIRED:
-                raise RunConfigError(f"{where}: [{section}] {key} is required: {spec.doc}")
+                errors.append(f"{where}: [{section}] {key} is required: {spec.doc}")
             elif isinstance(spec.default, Computed):
                 out[key] = spec.default.value()
             else:
                 out[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
         sections[section] = out
-    _resolve_paths(sections, base, where, check_paths)
-    _cross_checks(sections, where)
+    if errors:
+        raise RunConfigError("\n".join(errors))
+    _resolve_paths(sections, base, where, check_paths, errors)
+    _cross_checks(sections, where, errors)
+    if errors:
+        raise RunConfigError("\n".join(errors))
     return RunConfig(path, **sections)
 
 
@@ -331,6 +429,8 @@ def _override(raw: dict, item: str) -> None:
 
 
 def _check(value: Any, spec: Key, where: str) -> Any:
+    if spec.annotation is not None:
+        return _check_option(value, spec, where)
     t = spec.type
     ok = {
         "str": isinstance(value, str),
@@ -361,64 +461,84 @@ def _check(value: Any, spec: Key, where: str) -> Any:
     return value
 
 
-def _resolve_paths(s: dict, base: Path, where: str, check: bool) -> None:
+def _check_option(value: Any, spec: Key, where: str) -> Any:
+    """A key derived from a pass option: the option's type (coerce), then its checks. The
+    value is kept as TOML gives it (lists stay lists; ints become floats for float keys)."""
+    from mase_passes.passes.options import OptionError, coerce
+    if value is None and spec.optional:
+        return None
+    try:
+        converted = coerce(value, spec.annotation)
+    except OptionError as exc:
+        raise RunConfigError(f"{where}: {exc} ({spec.doc})") from None
+    kept = value if isinstance(value, (list, Mapping)) else converted
+    problem = spec.check(kept) if spec.check is not None else None
+    if problem:
+        raise RunConfigError(f"{where}: {problem}, got {_show(value)} ({spec.doc})")
+    return kept
+
+
+def _resolve_paths(s: dict, base: Path, where: str, check: bool, errors: list[str]) -> None:
+    """Input paths made absolute (relative to the config file) and checked; problems into ``errors``."""
     if s["model"]["name"] not in BUILTIN_MODELS:
         p = (base / s["model"]["name"]).resolve()
         if check and not (p / "config.json").is_file():
             what = "does not exist" if not p.exists() else "has no config.json (not a Hugging Face checkpoint)"
-            raise RunConfigError(f"{where}: [model] name: {p} {what}; give a checkpoint folder saved "
-                                 f"with save_pretrained() or a builtin model {list(BUILTIN_MODELS)}")
+            errors.append(f"{where}: [model] name: {p} {what}; give a checkpoint folder saved "
+                          f"with save_pretrained() or a builtin model {list(BUILTIN_MODELS)}")
         s["model"]["name"] = str(p)
     if s["model"]["tokenizer"] is not None:
         p = (base / s["model"]["tokenizer"]).resolve()
         if check and not p.is_dir():
-            raise RunConfigError(f"{where}: [model] tokenizer: folder {p} does not exist")
+            errors.append(f"{where}: [model] tokenizer: folder {p} does not exist")
         s["model"]["tokenizer"] = str(p)
     if s["dataset"]["name"] not in BUILTIN_DATASETS:
         p = (base / s["dataset"]["name"]).resolve()
         if p.suffix not in DATASET_SUFFIXES:
-            raise RunConfigError(f"{where}: [dataset] name: {p.name} must end in one of {list(DATASET_SUFFIXES)} "
-                                 f"or be a builtin dataset {list(BUILTIN_DATASETS)}")
-        if check and not p.is_file():
-            raise RunConfigError(f"{where}: [dataset] name: file {p} does not exist")
+            errors.append(f"{where}: [dataset] name: {p.name} must end in one of {list(DATASET_SUFFIXES)} "
+                          f"or be a builtin dataset {list(BUILTIN_DATASETS)}")
+        elif check and not p.is_file():
+            errors.append(f"{where}: [dataset] name: file {p} does not exist")
         s["dataset"]["name"] = str(p)
     q = s["quantize"]["config"]
     if isinstance(q, str):
         p = (base / q).resolve()
         if check and not p.is_file():
-            raise RunConfigError(f"{where}: [quantize] config: file {p} does not exist")
+            errors.append(f"{where}: [quantize] config: file {p} does not exist")
+            return
         s["quantize"]["config"] = str(p)
     if q is not None:
         from mase_passes.config import ConfigError, load_config
         try:
             load_config(s["quantize"]["config"] if isinstance(q, str) else dict(q))
         except ConfigError as exc:
-            raise RunConfigError(f"{where}: [quantize] config: {exc}") from None
+            errors.append(f"{where}: [quantize] config: {exc}")
 
 
-def _cross_checks(s: dict, where: str) -> None:
+def _cross_checks(s: dict, where: str, errors: list[str]) -> None:
+    """Checks across keys; problems into ``errors``."""
     out = Path(s["output"]["dir"])
     if out.exists() and not out.is_dir():
-        raise RunConfigError(f"{where}: [output] dir: {out} is a file, not a folder; give a folder path (or --out DIR)")
+        errors.append(f"{where}: [output] dir: {out} is a file, not a folder; give a folder path (or --out DIR)")
     model, data = s["model"]["name"], s["dataset"]["name"]
-    if model in BUILTIN_MODELS and data not in BUILTIN_DATASETS:
-        raise RunConfigError(f"{where}: [model] name = \"{model}\" has a head trained for the builtin "
-                             f"dataset only; set [dataset] name = \"wordnet-glosses\" or give your own "
-                             f"checkpoint in [model] name")
+    if model in BUILTIN_MODELS and data != BUILTIN_PAIRS[model]:
+        errors.append(f"{where}: [model] name = \"{model}\" was trained for the builtin dataset "
+                      f"\"{BUILTIN_PAIRS[model]}\" only; set [dataset] name = \"{BUILTIN_PAIRS[model]}\" "
+                      f"or give your own checkpoint in [model] name")
     if model not in BUILTIN_MODELS and data in BUILTIN_DATASETS:
-        raise RunConfigError(f"{where}: [dataset] name: the builtin \"{data}\" goes with the builtin model; "
-                             f"for a checkpoint give a .csv/.jsonl (classification) or .txt (causal LM) path")
+        errors.append(f"{where}: [dataset] name: the builtin \"{data}\" goes with the builtin model; "
+                      f"for a checkpoint give a .csv/.jsonl (classification) or .txt (causal LM) path")
     if s["search"]["trials"] == 0 and s["quantize"]["config"] is None:
-        raise RunConfigError(f"{where}: [search] trials = 0 and no [quantize] config: nothing to choose; "
-                             f"give [quantize] config or set trials >= 1")
+        errors.append(f"{where}: [search] trials = 0 and no [quantize] config: nothing to choose; "
+                      f"give [quantize] config or set trials >= 1")
     for key in ("k", "k_throughput", "k_area"):
         if s["search"][key] and s["search"]["objective"] == "multi" and key != "k":
-            raise RunConfigError(f"{where}: [search] {key} only applies to objective = \"single\"")
+            errors.append(f"{where}: [search] {key} only applies to objective = \"single\"")
     for key in ("k_throughput", "k_area"):
         if s["search"][key] and not s["hardware"]["parallelize"]:
-            raise RunConfigError(f"{where}: [search] {key} = {s['search'][key]:g} needs [hardware] parallelize = true "
-                                 f"(each trial's area and throughput come from the parallelize pass); set it, "
-                                 f"or set {key} = 0")
+            errors.append(f"{where}: [search] {key} = {s['search'][key]:g} needs [hardware] parallelize = true "
+                          f"(each trial's area and throughput come from the parallelize pass); set it, "
+                          f"or set {key} = 0")
 
 
 def _did_you_mean(word: str, options) -> str:

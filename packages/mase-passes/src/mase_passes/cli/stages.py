@@ -19,10 +19,9 @@ import mx_formats as mxf
 import torch
 
 from mase_passes.atomic import write_atomic
-from mase_passes.baselines import fixed_point_config
 from mase_passes.bits import average_bits
 from mase_passes.cli.progress import Stages
-from mase_passes.cli.schema import SCHEMA
+from mase_passes.cli.schema import pass_options_of
 from mase_passes.cli.workload import Workload
 from mase_passes.config import dump_toml, load_config
 from mase_passes.graphs import slots
@@ -83,29 +82,37 @@ def graph_info(graph, wl: Workload) -> dict:
 
 
 def profile(graph, wl: Workload, out: Path, stages: Stages) -> dict:
+    """The profile pass on the calibration batches (in place: statistics into ``node.sw``)."""
     from mase_passes.passes.profile import plot_variance
+    from mase_passes.pipeline import Context, run_pass
     bar = stages.bar(len(wl.calibration), "profile")
-    get_pass("profile")().apply(graph, _ticking(wl.calibration, bar))
+    report = run_pass(get_pass("profile")(), graph, Context(calibration=_Ticking(wl.calibration, bar))).report
     bar.close()
     png = plot_variance(graph, out / "variance.png", f"activation variance ({wl.info.get('task', '')})")
-    var = [n.sw.statistics["variance"] for n in graph.nodes if "variance" in n.sw.statistics]
-    return {"variance_png": png.name, "activations": len(var),
-            "variance_min": min(var), "variance_max": max(var), "calibration_samples": wl.info["calibration_samples"]}
+    return {"variance_png": png.name, "activations": report.activations, "variance_min": report.variance_min,
+            "variance_max": report.variance_max, "calibration_samples": wl.info["calibration_samples"]}
 
 
-def _ticking(items, bar):
-    for x in items:
-        yield x
-        bar.update(1)
+class _Ticking(list):
+    """The calibration batches, ticking a progress bar as each is read."""
+
+    def __init__(self, items, bar):
+        super().__init__(items)
+        self.bar = bar
+
+    def __iter__(self):
+        for x in super().__iter__():
+            yield x
+            self.bar.update(1)
 
 
 # --- configurations ---------------------------------------------------------------------
-def baseline_config(name: str, graph) -> tuple[dict, str]:
-    """(quantization config, format text) of a comparison row name or format string."""
+def baseline_pass(name: str):
+    """(the pass that makes it, format text) of a comparison row name or format string."""
     if name == "int8":
-        return fixed_point_config(graph, 8), "Fixed(8, f) per tensor, f from the profiled |x| max"
+        return get_pass("fixed_point")(width=8), "Fixed(8, f) per tensor, f from the profiled |x| max"
     fmt = UNIFORM.get(name, name)
-    return {"default": fmt}, str(mxf.parse(fmt))
+    return get_pass("quantize")(config={"default": fmt}), str(mxf.parse(fmt))
 
 
 @dataclass
@@ -128,14 +135,14 @@ def evaluate(graph, wl: Workload, reference, batches=None):
 
 def compare(graph, wl: Workload, names: list[str], reference, stages: Stages) -> list[Scored]:
     """FP32 and each uniform configuration, scored on the evaluation set."""
-    quantize = get_pass("quantize")
+    from mase_passes.pipeline import Context, run_pass
     rows = []
     r = evaluate(graph, wl, reference)
     rows.append(Scored("FP32", "f32", r.value, r.agreement, r.average_bits, graph))
     bar = stages.bar(len(names), "compare")
     for name in names:
-        conf, text = baseline_config(name, graph)
-        q = quantize(config=conf).apply(graph)
+        make, text = baseline_pass(name)
+        q = run_pass(make, graph, Context()).graph
         r = evaluate(q, wl, reference)
         rows.append(Scored(name, text, r.value, r.agreement, r.average_bits, q))
         log.debug("compare %s: %s = %.4f, bits %.2f", name, wl.metric, r.value, r.average_bits)
@@ -145,14 +152,16 @@ def compare(graph, wl: Workload, names: list[str], reference, stages: Stages) ->
 
 
 def quantize_chosen(graph, wl: Workload, conf, qcfg: dict, stages: Stages):
-    """The chosen configuration applied (PTQ, or QAT on the calibration batches)."""
-    quantize = get_pass("quantize")
-    if qcfg["mode"] == "ptq":
-        return quantize(config=conf).apply(graph)
+    """The chosen configuration applied (PTQ, or QAT on the calibration batches) by the
+    quantize pass with every [quantize] option, under the pipeline's rules (output verified)."""
+    from mase_passes.pipeline import Context, run_pass
+    quantize = get_pass("quantize")(**{**pass_options_of("quantize", qcfg), "config": conf})
     loss = None if wl.metric == "accuracy" or qcfg["loss"] == "distill" else _next_token_loss
+    ctx = Context(calibration=wl.calibration, loss_fn=loss)
+    if qcfg["mode"] == "ptq":
+        return run_pass(quantize, graph, ctx).graph
     with stages.stage("qat") as s:
-        q = quantize(config=conf, mode="qat", lr=qcfg["lr"], steps=qcfg["steps"], loss=qcfg["loss"]).apply(
-            graph, wl.calibration, loss_fn=loss)
+        q = run_pass(quantize, graph, ctx).graph
         s.summary = (f"{qcfg['steps']} steps at lr {qcfg['lr']:g} ({qcfg['loss']} loss) on "
                      f"{wl.info['calibration_samples']} samples")
     return q
@@ -215,22 +224,11 @@ def _strings(conf: dict) -> dict:
 
 # --- search -------------------------------------------------------------------------------
 def _search_options(wl: Workload, scfg: dict, out: Path, verbose: bool) -> tuple[type, dict]:
-    """(the registered search pass, its options from [search])."""
-    base = require_pass("search", "install mase-passes with its search pass")
-    opts = dict(n_trials=scfg["trials"], sampler=scfg["sampler"], seed=scfg["seed"], objective=scfg["objective"],
-                storage=scfg["storage"], study_name=scfg["study_name"], out_dir=str(out),
-                mantissa=tuple(scfg["mantissa"]), metric=wl.metric, quality=scfg["quality"], k=scfg["k"],
-                k_throughput=scfg["k_throughput"], k_area=scfg["k_area"],
-                start_uniform=tuple(scfg["start_uniform"]), verbose=verbose)
-    known = {f.name for f in dataclasses.fields(base)}
-    for key in ("group_by", "max_mantissa", "startup_trials"):  # options of the newer search pass
-        if scfg[key] is not None and scfg[key] != SCHEMA["search"][key].default:
-            if key not in known:
-                raise StageUnavailable(f"[search] {key}: this install's search pass has no such option")
-            opts[key] = scfg[key]
-        elif key in known and key == "startup_trials":
-            opts[key] = scfg[key]
-    return base, opts
+    """(the search pass, its options): every [search] key that is a pass option (cli/schema.py
+    derives the section from the pass), plus what the command sets itself."""
+    opts = pass_options_of("search", scfg)
+    opts.update(out_dir=str(out), metric=wl.metric, verbose=verbose)
+    return get_pass("search"), opts
 
 
 def hardware_terms(graph, wl: Workload, scfg: dict, out: Path, hw: dict | None, cost_model=None):
@@ -285,15 +283,16 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     quiet_optuna = None if verbose else _drop_failed_trial_dumps()
     # The search pass seeds its sampler with seed + trials already stored (a resumed study does
     # not replay its first proposals) and records a trial with NaN/Inf outputs as FAIL and goes on.
-    searcher = _with_progress(base)(**opts, progress=bar)
     try:
-        result = searcher.apply(graph, wl.search, reference=reference)
+        result = base(**opts).apply(graph, wl.search, reference=reference, callbacks=[_progress_callback(bar)])
+        bar.n = min(result.finished_trials, bar.total)
+        bar.refresh()
     finally:
         bar.close()
         if quiet_optuna is not None:
             quiet_optuna()
     study = result.study
-    best = searcher._best_trial(study)
+    best = result.best_trial
     info = {"trials": result.finished_trials, "requested": scfg["trials"], "resumed_from": done,
             "sampler": scfg["sampler"], "objective": scfg["objective"], "quality": scfg["quality"], "k": scfg["k"],
             "mantissa": list(scfg["mantissa"]), "storage": url, "study_name": scfg["study_name"],
@@ -340,33 +339,14 @@ def _drop_failed_trial_dumps():
     return undo
 
 
-def _with_progress(base):
-    """The search pass with a progress bar: ``config_of`` runs once at the start of every
-    trial, so when trial k starts the k-1 before it have finished (trials run in sequence)."""
-    from dataclasses import dataclass as _dc
-
+def _progress_callback(bar):
+    """An Optuna callback: one tick per complete trial (failed and pruned ones are not counted)."""
     import optuna
 
-    @_dc(frozen=True)
-    class SearchWithProgress(base):
-        progress: object = None
-
-        def config_of(self, graph_slots, trial):
-            if self.progress is not None and isinstance(trial, optuna.trial.Trial):
-                started = getattr(self.progress, "_mase_started", False)
-                if started and self.progress.n < self.progress.total:
-                    self.progress.update(1)
-                self.progress._mase_started = True
-            return super().config_of(graph_slots, trial)
-
-        def apply(self, *args, **kwargs):
-            result = super().apply(*args, **kwargs)
-            if self.progress is not None:
-                self.progress.n = min(result.finished_trials, self.progress.total)
-                self.progress.refresh()
-            return result
-
-    return SearchWithProgress
+    def tick(study, trial) -> None:
+        if trial.state == optuna.trial.TrialState.COMPLETE and bar.n < bar.total:
+            bar.update(1)
+    return tick
 
 
 def _front(csv_path: Path) -> list[dict]:

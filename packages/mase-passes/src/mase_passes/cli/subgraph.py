@@ -10,46 +10,16 @@ real data (one probing run of the full graph).
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from mase_ir import MaseGraph
-from mase_ir.graph import Operand
+from mase_ir.capture import capture
 
-from mase_passes.graphs import clone
-
-
-class ScopeError(ValueError):
-    """The scope selects no node, or a selection that does not form a sub-graph."""
-
-
-def in_scope(module: str, scope: str) -> bool:
-    return module == scope or module.startswith(scope + ".")
+from mase_passes.passes.extract import Extract
 
 
 def extract(graph: MaseGraph, scope: str) -> MaseGraph:
-    """The sub-graph of the nodes under module ``scope`` (shares weights with ``graph``)."""
-    if scope == "model":
-        return clone(graph)
-    inside = [n for n in graph.nodes if in_scope(n.module or "", scope)]
-    if not inside:
-        modules = sorted({(n.module or "").split(".")[0] for n in graph.nodes} - {""})
-        raise ScopeError(f"[hardware] scope = {scope!r} selects no node; top-level modules: {modules}")
-    names = {n.name for n in inside}
-    inputs: dict[str, Operand] = {}
-    for n in inside:
-        for a in n.args:
-            if a.name not in names and a.name not in inputs:
-                inputs[a.name] = Operand(a.name, graph.value_type(a.name))
-    read_outside = {a.name for n in graph.nodes if n.name not in names for a in n.args}
-    outputs = [n.name for n in inside if n.name in read_outside or n.name in graph.outputs]
-    if not outputs:
-        raise ScopeError(f"[hardware] scope = {scope!r}: no value of it is used outside it")
-    paths = {p.path for n in inside for p in n.params.values()}
-    weights = {k: v for k, v in graph.weights.items() if k in paths}
-    sub = MaseGraph(list(inputs.values()), copy.deepcopy(inside), outputs, weights)
-    sub.verify()
-    return sub
+    """The sub-graph of the nodes under module ``scope`` (the registered extract pass)."""
+    return Extract(scope=scope).apply(graph)
 
 
 def sample_inputs(graph: MaseGraph, sub: MaseGraph, batch_inputs: dict) -> dict[str, torch.Tensor]:
@@ -58,11 +28,7 @@ def sample_inputs(graph: MaseGraph, sub: MaseGraph, batch_inputs: dict) -> dict[
     graph_inputs = {i.name for i in graph.inputs}
     if all(w in graph_inputs for w in wanted):
         return {w: batch_inputs[w] for w in wanted}
-    probe = clone(graph)
-    probe.outputs = [w for w in wanted if w not in graph_inputs]
     with torch.no_grad():
-        values = probe(**batch_inputs)
-    values = values if isinstance(values, tuple) else (values,)
-    out = dict(zip(probe.outputs, values))
+        out = capture(graph, batch_inputs, [w for w in wanted if w not in graph_inputs])
     out.update({w: batch_inputs[w] for w in wanted if w in graph_inputs})
     return out

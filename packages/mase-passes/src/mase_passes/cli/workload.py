@@ -105,6 +105,12 @@ def load(cfg: RunConfig, family: str) -> Workload:
 def _load_builtin(cfg: RunConfig) -> Workload:
     from mase_passes.workloads import minilm
 
+    if cfg.model["name"] == "llama-debtext":  # the builtin causal LM (workloads/llama_debtext.py)
+        from mase_passes.workloads import llama_debtext
+        try:
+            return _finish(*llama_debtext.workload_parts(cfg.dataset, cfg.search["samples"]))
+        except llama_debtext.WorkloadError as exc:
+            raise RunConfigError(f"{cfg.path or '<defaults>'}: {exc}") from None
     d = cfg.dataset
     train, test, classes = minilm.load_dataset()
     model, tok = minilm.load_model(len(classes), train)

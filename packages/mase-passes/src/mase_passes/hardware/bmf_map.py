@@ -18,11 +18,13 @@ losslessly into ``(OUT_TILE,)`` blocks, or refused. Everything else with a BMF /
 result (other ops, mixed families, x / W / b in different element formats) raises
 :class:`MappingError` naming what is missing.
 
-Stages map for estimates and exact emulation; emitting them is not built yet (the ROM writer and
-the top-level wiring of ``_data`` / ``_bias`` streams): :func:`refuse_emit`.
+Stages map for estimates, exact emulation and emit: the ROM images are ``mase_hwlib.rom_bmf``'s,
+and a BMF / BL stream is wired as its ``_data`` (element codes) and ``_bias`` (shared bias) fields.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import mx_formats as mxf
 import numpy as np
@@ -34,7 +36,7 @@ from mase_ir.graph import bind_roles
 from mase_passes.hardware.design import MappingError, Stage, StreamValue, _weight, block_stream_value, rom_path
 
 __all__ = ["BLOCK_FLOAT_MODULES", "is_block_float", "involves_block_float", "stream_value", "map_node",
-           "exact_stage", "refuse_emit"]
+           "exact_stage", "element_lsb"]
 
 BLOCK_FLOAT_MODULES = ("mase_bmf_linear", "mase_bl_linear")
 
@@ -180,10 +182,16 @@ def exact_stage(design, s: Stage, env: dict) -> mxf.MXArray:
     return q
 
 
-def refuse_emit(design) -> None:
-    """Emit is not built for BMF / BL stages: raise MappingError naming the first one."""
-    for st in design.stages:
-        if st.module in BLOCK_FLOAT_MODULES:
-            raise MappingError(st.node, f"{st.module} is mapped for estimates and exact emulation only: emitting "
-                                        "block-minifloat / block-logarithm stages (their ROM images and the top-level "
-                                        "wiring of _data / _bias streams) is not built yet")
+def element_lsb(q: mxf.MXArray) -> np.ndarray:
+    """Grid step at every element of a BMF / BL array (float64, the tensor's shape), the unit of the
+    exact-vs-fast gap: BMF ``2^(max(c,1) - beta - M)``, the weight of the last fraction bit; BL
+    ``2^(max(c,1) - beta)``, the element's own power (the grid doubles at every step)."""
+    e, m = q.fmt.exp_bits, getattr(q.fmt, "man_bits", 0)
+    codes = np.asarray(q.elements).astype(np.int64)
+    lo = np.maximum((codes >> m) & ((1 << e) - 1), 1) << m  # sign +, exponent code max(c, 1), fraction 0
+
+    def values(c):
+        return mxf.dequantize(replace(q, elements=c.astype(q.elements.dtype))).astype(np.float64)
+
+    return values(lo + 1) - values(lo) if m else values(lo)
+

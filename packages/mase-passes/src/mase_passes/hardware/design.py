@@ -26,12 +26,8 @@ def check_names(design: "HwDesign") -> None:
     """Refuse (MappingError) a design in which two different names would become the same
     SystemVerilog wire or instance name, or the same ROM file (one layer's weights would
     overwrite another's), or a name that is not a legal SSA value name (it would reach top.sv's
-    comments as is: a newline would inject text); also a design with stages emit cannot write yet
-    (BMF / BL linears: hardware/bmf_map.py). Called by emit before anything is written."""
+    comments as is: a newline would inject text). Called by emit before anything is written."""
     from mase_ir.graph import check_value_name
-
-    from mase_passes.hardware.bmf_map import refuse_emit
-    refuse_emit(design)
 
     groups = {"stream (wire s_<name>)": [v.name for v in design.values.values()],
               "stage (instance u_<name>)": [st.name for st in design.stages]}
@@ -102,10 +98,18 @@ class StreamValue:
 
     @property
     def fields(self) -> list[tuple[str, int]]:
-        """The stream's data ports (suffix, bits): MXInt ``mant``/``exp``, fixed point ``data``."""
+        """The stream's data ports (suffix, bits): MXInt ``mant``/``exp``, fixed point ``data``,
+        BMF / BL ``data`` (element codes, sign | exponent | fraction) / ``bias`` (shared bias)."""
         if self.fixed is not None:
             return [("data", self.lanes * self.fixed[1])]
+        if isinstance(self.fmt, (mxf.BMF, mxf.BL)):
+            return [("data", self.lanes * self.el_width), ("bias", self.fmt.bias_bits)]
         return [("mant", self.lanes * (self.fmt.man_bits + 1)), ("exp", self.fmt.exp_bits)]
+
+    @property
+    def el_width(self) -> int:
+        """Bits of one BMF / BL element code: sign, exponent and (BMF) fraction bits."""
+        return 1 + self.fmt.exp_bits + getattr(self.fmt, "man_bits", 0)
 
     @property
     def fixed_format(self) -> mxf.Fixed | None:

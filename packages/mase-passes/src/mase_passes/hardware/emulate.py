@@ -145,8 +145,12 @@ def compare(design: HwDesign, inputs: dict) -> list[Gap]:
 
 
 def _lsb(q: mxf.MXArray) -> np.ndarray:
-    """Per-element LSB weight 2^(s - m + 1) of an MXInt array: every mantissa set to 1 in place."""
+    """Per-element LSB weight 2^(s - m + 1) of an MXInt array: every mantissa set to 1 in place
+    (BMF / BL: :func:`bmf_map.element_lsb`)."""
     from mase_hwlib.streams import beats_to_mx, mx_to_beats
+
+    if bmf_map.is_block_float(q.fmt):
+        return bmf_map.element_lsb(q)
 
     beats = mx_to_beats(q)
     ones = {"mant": np.ones_like(beats["mant"]), "exp": beats["exp"]}

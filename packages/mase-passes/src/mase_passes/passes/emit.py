@@ -8,7 +8,8 @@ The folder holds:
   register slices between stages; :mod:`mase_passes.hardware.topgen`);
 * ``rtl/`` — copies of every hwlib source it uses, ``files.f`` — the file list in dependency
   order (``rtl/...`` then ``top.sv``, relative to the folder);
-* ``mem/*.hex`` — weight and bias ROM images (``$readmemh``, ``mase_hwlib.rom`` format);
+* ``mem/*.hex`` — weight and bias ROM images (``$readmemh``; ``mase_hwlib.rom``, ``rom_fixed`` and
+  ``rom_bmf`` formats);
 * ``tb/test_top.py`` + ``run_sim.py`` — a cocotb 2 bench (random idle cycles and
   back-pressure, bit-for-bit comparison) and its Icarus runner;
 * ``vectors.json`` — with ``sample_inputs``: the input beats and the expected output beats of
@@ -35,16 +36,23 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mase_hwlib import streams
 from mase_hwlib.rom import write_mx_rom
+from mase_hwlib.golden import bmf as bmf_golden
+from mase_hwlib.rom_bmf import write_bmf_rom
 from mase_hwlib.rom_fixed import write_fixed_rom
 from mase_ir import MaseGraph
 
 from mase_passes.hardware import bench, emulate, fixed_map, topgen, yosys
+from mase_passes.passes.options import option
 from mase_passes.hardware.estimate import DesignEstimate, estimate
 from mase_passes.hardware.design import check_names
 from mase_passes.hardware.mapping import HwDesign, map_graph
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
 
 
 class EmitError(ValueError):
@@ -61,8 +69,13 @@ class EmitResult:
     expected: dict = field(default_factory=dict)   # output port -> exact emulation MXArray
 
     def run_simulation(self, **kw) -> bool:
-        """Import the emitted runner and simulate (cocotb + Icarus); True when the bench passes."""
+        """Import the emitted runner and simulate (cocotb + Icarus, or ``simulator="verilator"``:
+        mase_passes.hardware.verilator); True when the bench passes."""
         import importlib.util
+
+        if kw.get("simulator", "icarus") == "icarus":  # the Verilator path needs no cocotb
+            from mase_hwlib.extras import require
+            require("cocotb_tools.runner", "mase-passes[hw]", "simulating an emitted design")
 
         spec = importlib.util.spec_from_file_location(f"mase_emitted_run_{abs(hash(self.out_dir))}",
                                                       self.out_dir / "run_sim.py")
@@ -103,6 +116,11 @@ def _port_beats(q, v) -> dict:
         return {"value": v.name, "format": _fmt(v), "shape": list(v.graph_shape), "lanes": v.lanes,
                 "tile": list(v.tile), "width": v.fixed[1], "frac": v.fixed[2],
                 "data": fixed_map.to_beats(q, v)["data"].astype(int).tolist()}
+    if "bias" in dict(v.fields):  # block minifloat / logarithm: element codes and a shared bias per beat
+        b = bmf_golden.block_beats(q)
+        return {"value": v.name, "format": str(v.fmt), "shape": list(v.graph_shape), "lanes": v.lanes,
+                "el_width": v.el_width, "bias_bits": v.fmt.bias_bits,
+                "data": b["data"].astype(int).tolist(), "bias": b["bias"].reshape(-1).astype(int).tolist()}
     b = streams.mx_to_beats(q)
     return {"value": v.name, "format": str(v.fmt), "shape": list(v.graph_shape), "lanes": v.lanes,
             "man_bits": v.fmt.man_bits, "exp_bits": v.fmt.exp_bits,
@@ -116,10 +134,16 @@ class Emit:
     ``clock_mhz`` (for the throughput figures in the README)."""
 
     name = "emit"
-    top: str = "top"
-    register_slices: bool = True
-    overwrite: bool = False
-    clock_mhz: float = 200.0
+    kind = "analysis"
+    top: str = option("top", "module name of the top level")
+    register_slices: bool = option(True, "a skid buffer on every stage-to-stage stream")
+    overwrite: bool = option(False, "replace an existing non-empty output folder")
+    clock_mhz: float = option(200.0, "clock of the throughput figures in the design README", positive=True)
+
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: the design folder ``ctx.out_dir / "design"``; the graph is unchanged."""
+        from mase_passes.pipeline import Outcome
+        return Outcome(graph, self.apply(graph, Path(ctx.out_dir) / "design", cost_model=ctx.cost_model))
 
     def apply(self, graph: MaseGraph, out_dir, sample_inputs: dict | None = None, cost_model=None) -> EmitResult:
         if topgen.sv_name(self.top) != self.top:
@@ -171,7 +195,9 @@ class Emit:
         for s in design.stages:
             for key, (q, _stem) in s.roms.items():
                 rel = s.params[key]
-                if isinstance(q, dict) and "data" in q:  # fixed-point tiles (mase_fixed_linear)
+                if isinstance(q, dict) and "bmf" in q:  # block-minifloat / logarithm tiles (bmf_map)
+                    write_bmf_rom(w.path(rel), q["bmf"], q["el_width"], q["bias_bits"])
+                elif isinstance(q, dict) and "data" in q:  # fixed-point tiles (mase_fixed_linear)
                     write_fixed_rom(w.path(rel), q["data"], q["width"])
                 elif isinstance(q, dict):  # beats already (a constant of an attention stage)
                     write_mx_rom(w.path(rel), q, s.params["MAN"], s.params["EXP"])

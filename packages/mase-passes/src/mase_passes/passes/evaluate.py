@@ -33,15 +33,20 @@ a term whose input is None is left out of the sum and reported as None.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import torch
 from mase_ir import MaseGraph
 
 from mase_passes.bits import average_bits
 from mase_passes.graphs import freeze_weights
+from mase_passes.passes.options import option
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
 
 METRICS = ("accuracy", "perplexity")
 QUALITIES = ("metric", "agreement", "kl")
@@ -69,15 +74,24 @@ class Evaluate:
     reference)."""
 
     name = "evaluate"
-    metric: str = "accuracy"
-    k: float = 0.0
-    k_throughput: float = 0.0
-    k_area: float = 0.0
-    hardware: bool = False
-    clock_mhz: float = 200.0
-    quality: str = "metric"
-    throughput_reference: float = 1.0  # inputs/s that count as theta = 1 in eq. 4
-    area_reference: float = 1.0        # LUTs that count as A = 1 in eq. 4
+    kind = "analysis"
+    metric: str = option("accuracy", '"accuracy" (argmax = label) or "perplexity" (next-token)', choices=METRICS)
+    k: float = option(0.0, "eq. 4 weight of 1/bits")
+    k_throughput: float = option(0.0, "eq. 4 weight of the throughput theta / throughput_reference")
+    k_area: float = option(0.0, "eq. 4 weight of area_reference / A")
+    hardware: bool = option(False, "take theta and A from the parallelize estimate of the graph")
+    clock_mhz: float = option(200.0, "clock of the hardware estimate", positive=True)
+    quality: str = option("metric", 'eq. 4 quality term: "metric", "agreement" or "kl" (-KL) with the FP32 '
+                                    "reference", choices=QUALITIES)
+    throughput_reference: float = option(1.0, "inputs/s that count as theta = 1 in eq. 4", positive=True)
+    area_reference: float = option(1.0, "LUTs that count as A = 1 in eq. 4", positive=True)
+
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: score ``graph`` on ``ctx.evaluation`` against ``ctx.reference``
+        (metric from ``ctx.metric`` when set); the report is the EvalResult."""
+        from mase_passes.pipeline import Outcome
+        ev = dataclasses.replace(self, metric=ctx.metric) if ctx.metric else self
+        return Outcome(graph, ev.apply(graph, ctx.evaluation, reference=ctx.reference))
 
     def __post_init__(self):
         for name in ("throughput_reference", "area_reference"):

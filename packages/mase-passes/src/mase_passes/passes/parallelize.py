@@ -34,16 +34,21 @@ parallelism, area = estimated LUTs or None, throughput = output elements per cyc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import mx_formats as mxf
 from mase_ir import MaseGraph
 from mase_ir.metadata import HardwareMeta
 
 from mase_passes.graphs import clone
+from mase_passes.passes.options import option
 from mase_passes.hardware.budgets import Budget, budget as make_budget
 from mase_passes.hardware.estimate import DesignEstimate, estimate
 from mase_passes.hardware import fixed_map
 from mase_passes.hardware.mapping import HwDesign, MappingError, map_graph
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
 
 
 class BudgetError(ValueError):
@@ -221,14 +226,21 @@ class Parallelize:
     DSP48E1s, the synthesis default)."""
 
     name = "parallelize"
-    budget: object = "xc7a100t"
-    fraction: float = 1.0
-    widen: bool = True
-    max_block: int = 64
-    max_steps: int = 32
-    allow_unmodelled: bool = False
-    clock_mhz: float = 200.0
-    dsp: bool = True
+    kind = "transform"
+    budget: str | dict[str, int] | Budget = option("xc7a100t", 'budget: a preset ("xc7a100t", "u250") or a table '
+                                                               "of lut / ff / dsp / bram")
+    fraction: float = option(1.0, "fraction of the budget to use", positive=True)
+    widen: bool = option(True, "widen the bottleneck's blocks while the design fits (false: estimate and check)")
+    max_block: int = option(64, "largest block extent (elements) widening may reach", at_least=1)
+    max_steps: int = option(32, "widening steps at most", at_least=0)
+    allow_unmodelled: bool = option(False, "accept stages the cost model has no area for")
+    clock_mhz: float = option(200.0, "clock of the throughput estimate", positive=True)
+    dsp: bool = option(True, "products of 9 bits or more in DSP48E1s (false: every multiplier in LUTs)")
+
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: parallelized with ``ctx.cost_model`` (None: the default model)."""
+        from mase_passes.pipeline import Outcome
+        return Outcome(*self.apply(graph, ctx.cost_model))
 
     def apply(self, graph: MaseGraph, cost_model=None) -> tuple[MaseGraph, ParallelizeReport]:
         """Returns (graph with chosen blocks and node.hw filled, report). ``graph`` is not changed."""

@@ -19,24 +19,47 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
 from mase_ir import MaseGraph
+from mase_ir.capture import capture_batches
 
-from mase_passes.graphs import clone
+from mase_passes.passes.options import option
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    """What the profile pass measured: how many activations, on how many calibration batches."""
+
+    activations: int
+    batches: int
+    variance_min: float
+    variance_max: float
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Options: ``percentiles`` of |x| to record, ``max_samples`` kept per tensor for them,
-    ``max_batches`` of calibration data to use (None: all)."""
+    """Analysis: statistics of every float activation into ``node.sw.statistics``."""
 
     name = "profile"
-    percentiles: tuple[float, ...] = (99.0, 99.9)
-    max_samples: int = 1_000_000
-    max_batches: int | None = None
+    kind = "analysis"
+    percentiles: tuple[float, ...] = option((99.0, 99.9), "percentiles q of |x| recorded as absmax_p<q>")
+    max_samples: int = option(1_000_000, "elements per tensor kept for the percentiles (evenly strided)",
+                              at_least=1)
+    max_batches: int | None = option(None, "calibration batches used (none: all)", at_least=1)
+
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: profile on ``ctx.calibration``; the graph's metadata is written in place."""
+        from mase_passes.pipeline import Outcome
+        self.apply(graph, ctx.calibration)
+        var = [n.sw.statistics["variance"] for n in graph.nodes if "variance" in n.sw.statistics]
+        used = len(ctx.calibration) if self.max_batches is None else min(self.max_batches, len(ctx.calibration))
+        return Outcome(graph, ProfileReport(len(var), used, min(var), max(var)))
 
     def apply(self, graph: MaseGraph, batches: Iterable) -> MaseGraph:
         """Fill ``sw.statistics`` of every float node of ``graph`` (in place) and return it.
@@ -48,18 +71,11 @@ class Profile:
         names = [n.name for n in graph.nodes if n.result.is_float]
         if not names:
             raise ValueError("profile: the graph has no floating-point node results")
-        probe = clone(graph)
-        probe.outputs = names  # the graph returns every activation, one run per batch
         acc = {name: _Accumulator() for name in names}
         seen = 0
-        with torch.no_grad():
-            for batch in batches:
-                if self.max_batches is not None and seen >= self.max_batches:
-                    break
-                inputs = batch[0] if isinstance(batch, tuple) else batch
-                values = probe(**inputs)
-                values = values if isinstance(values, tuple) else (values,)
-                for name, v in zip(names, values):  # statistics in numpy: a GPU value is copied to the host
+        with torch.no_grad():  # every activation recorded, one run per batch
+            for values in capture_batches(graph, batches, names, self.max_batches):
+                for name, v in values.items():  # statistics in numpy: a GPU value is copied to the host
                     acc[name].add(v.detach().float().reshape(-1).cpu().numpy())
                 seen += 1
         if seen == 0:

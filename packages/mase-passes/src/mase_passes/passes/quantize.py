@@ -26,18 +26,24 @@ while 3e-6 recovered the accuracy (packages/mase-passes/README.md), hence the sm
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import torch
 from mase_ir import MaseGraph
+from mase_ir.capture import capture
 
 from mase_passes import config as cfg
 from mase_passes.bits import average_bits, tensor_bits
 from mase_passes.graphs import clone
+from mase_passes.passes.options import option
 from mase_passes.passes.evaluate import reference_logits
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
 
 
 LOSSES = ("task", "distill")
@@ -45,22 +51,38 @@ SCHEDULES = ("linear", "constant")
 
 
 @dataclass(frozen=True)
+class QuantizeReport:
+    """The quantized graph's average bits (paper eq. 1, element-weighted) and how it was made."""
+
+    average_bits: float
+    mode: str
+    steps: int
+
+
+@dataclass(frozen=True)
 class Quantize:
-    """Options: ``config`` (dict or TOML path, see mase_passes.config), ``mode`` ptq or qat;
-    for QAT ``lr``, ``steps``, ``loss`` (task or distill), the learning-rate ``schedule``
-    (linear decay to 0, or constant) and for distillation its ``temperature`` and the
-    intermediate ``distill_values`` matched with weight ``distill_weight``."""
+    """Transform: a copy of the graph with a format on every tensor the config reaches (PTQ),
+    optionally fine-tuned (QAT) through straight-through quantizers."""
 
     name = "quantize"
-    config: Any = field(default_factory=dict)
-    mode: str = "ptq"
-    lr: float = 3e-6
-    steps: int = 100
-    loss: str = "task"
-    temperature: float = 1.0
-    schedule: str = "linear"
-    distill_values: tuple[str, ...] = ()
-    distill_weight: float = 1.0
+    kind = "transform"
+    config: Any = option(doc="quantization config: a dict or a TOML file path (mase_passes.config); in a "
+                             "pipeline, empty means the config an earlier search or allocate chose",
+                         factory=dict)
+    mode: str = option("ptq", '"ptq" or "qat" (fine-tune the quantized graph through straight-through '
+                              "quantizers)", choices=("ptq", "qat"))
+    lr: float = option(3e-6, "QAT learning rate (Adam; fake-quantized weights move in steps, and MiniLM at "
+                             "mean mantissa 4 diverged at 1e-4)", positive=True)
+    steps: int = option(100, "QAT optimizer steps", at_least=1)
+    loss: str = option("task", 'QAT loss: "task" (cross-entropy on the labels, or next-token loss) or '
+                               '"distill" (KL to the FP32 model\'s outputs; no labels needed)', choices=LOSSES)
+    temperature: float = option(1.0, "distillation temperature T (loss T^2 KL(softmax(z_t/T) || softmax(z/T)))",
+                                positive=True)
+    schedule: str = option("linear", 'QAT learning-rate schedule: "linear" (decay to 0) or "constant"',
+                           choices=SCHEDULES)
+    distill_values: tuple[str, ...] = option((), "intermediate values (e.g. each layer's output) matched to the "
+                                                 "FP32 graph's in the distillation loss (normalised squared error)")
+    distill_weight: float = option(1.0, "weight of the distill_values term of the distillation loss", at_least=0)
 
     def __post_init__(self):
         if self.mode not in ("ptq", "qat"):
@@ -94,14 +116,22 @@ class Quantize:
                                             hidden_weight=self.distill_weight)
             elif self.distill_values:
                 raise ValueError("quantize: distill_values needs loss 'distill'")
-            outputs = list(g.outputs)
-            g.outputs = outputs + list(self.distill_values)  # the student returns them while training
-            try:
-                finetune(g, batches, self.steps, self.lr, loss_fn or torch.nn.functional.cross_entropy,
-                         self.schedule)
-            finally:
-                g.outputs = outputs
+            finetune(g, batches, self.steps, self.lr, loss_fn or torch.nn.functional.cross_entropy,
+                     self.schedule, values=self.distill_values)
         return g
+
+
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: the config (or ``ctx.config``, chosen by an earlier search or
+        allocate) applied; QAT on ``ctx.calibration`` with ``ctx.loss_fn`` for the task loss."""
+        from mase_passes.pipeline import Outcome, PipelineError
+        config = self.config or ctx.config
+        if not config:
+            raise PipelineError("quantize: no config: give quantize{config=...} or run search / allocate before it")
+        loss_fn = ctx.loss_fn if self.mode == "qat" and self.loss == "task" else None
+        q = dataclasses.replace(self, config=config).apply(graph, ctx.calibration if self.mode == "qat" else None,
+                                                           loss_fn=loss_fn)
+        return Outcome(q, QuantizeReport(average_bits(q), self.mode, self.steps if self.mode == "qat" else 0))
 
 
 def apply_config(g: MaseGraph, conf: dict[str, Any]) -> None:
@@ -138,10 +168,15 @@ def teacher_batches(graph: MaseGraph, batches: Iterable, values: tuple[str, ...]
     data = list(batches)
     if not values:
         return [(inputs, z) for (inputs, _), z in zip(data, reference_logits(graph, data))]
-    teacher = clone(graph)
-    teacher.outputs = list(graph.outputs) + list(values)
     with torch.no_grad():
-        return [(inputs, teacher(**inputs)) for inputs, _ in data]
+        return [(inputs, _outputs_and(graph, inputs, values)) for inputs, _ in data]
+
+
+def _outputs_and(graph: MaseGraph, inputs: dict, values: tuple[str, ...]) -> tuple:
+    """(the graph's outputs..., then each of ``values``) on one batch (mase_ir.capture)."""
+    names = list(graph.outputs) + [v for v in values if v not in graph.outputs]
+    got = capture(graph, inputs, names)
+    return tuple(got[n] for n in list(graph.outputs) + list(values))
 
 
 def distillation_loss(out, teacher, temperature: float = 1.0, hidden_weight: float = 1.0) -> torch.Tensor:
@@ -161,10 +196,12 @@ def distillation_loss(out, teacher, temperature: float = 1.0, hidden_weight: flo
     return loss
 
 
-def finetune(g: MaseGraph, batches: Iterable, steps: int, lr: float, loss_fn, schedule: str = "linear") -> list[float]:
+def finetune(g: MaseGraph, batches: Iterable, steps: int, lr: float, loss_fn, schedule: str = "linear",
+             values: tuple[str, ...] = ()) -> list[float]:
     """``steps`` Adam steps over ``batches`` (cycled); returns the loss of each step. With the
     "linear" schedule step i (from 0) uses lr * (1 - i / steps): the late steps are small, so
-    the result does not depend on which batch happened to come last."""
+    the result does not depend on which batch happened to come last. With ``values`` the loss
+    gets the tuple (outputs..., those values) of the student (recorded by mase_ir.capture)."""
     params = g.parameters()
     if not params:
         raise ValueError("quantize: qat found no trainable parameters in the graph")
@@ -176,7 +213,7 @@ def finetune(g: MaseGraph, batches: Iterable, steps: int, lr: float, loss_fn, sc
         raise ValueError("quantize: qat got an empty batch list")
     for inputs, target in itertools.islice(itertools.cycle(data), steps):
         opt.zero_grad()
-        loss = loss_fn(g(**inputs), target)
+        loss = loss_fn(_outputs_and(g, inputs, values) if values else g(**inputs), target)
         loss.backward()
         opt.step()
         sched.step()

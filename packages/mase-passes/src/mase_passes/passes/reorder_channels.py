@@ -32,12 +32,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import torch
 from mase_ir import MaseGraph
+from mase_ir.capture import capture_batches
 
 from mase_passes.graphs import clone
+from mase_passes.passes.options import option
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
 
 POINTWISE_UNARY = ("gelu", "silu", "relu", "tanh", "neg")
 POINTWISE_BINARY = ("mul", "add", "sub")
@@ -90,8 +95,16 @@ class ReorderChannels:
     report depends on it), ``max_batches`` of calibration data to measure the channels on."""
 
     name = "reorder_channels"
-    block: int = 16
-    max_batches: int | None = 4
+    kind = "transform"
+    block: int = option(16, "channels per shared exponent (B[0] of the format to be used; only the report "
+                            "depends on it)", at_least=1)
+    max_batches: int | None = option(4, "calibration batches the channel ranges are measured on (none: all)",
+                                     at_least=1)
+
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: channels sorted by their range on ``ctx.calibration``."""
+        from mase_passes.pipeline import Outcome
+        return Outcome(*self.apply(graph, ctx.calibration))
 
     def __post_init__(self):
         if self.block < 1:
@@ -179,18 +192,11 @@ def find_group(graph: MaseGraph, consumer: str) -> tuple[ChannelGroup | None, st
 
 def channel_absmax(graph: MaseGraph, values: list[str], batches: Iterable, max_batches: int | None) -> dict[str, torch.Tensor]:
     """{value: max |value| per last-axis channel} over the calibration batches."""
-    probe = clone(graph)
-    probe.outputs = list(values)
     out: dict[str, torch.Tensor] = {}
     seen = 0
     with torch.no_grad():
-        for batch in batches:
-            if max_batches is not None and seen >= max_batches:
-                break
-            inputs = batch[0] if isinstance(batch, tuple) else batch
-            got = probe(**inputs)
-            got = got if isinstance(got, tuple) else (got,)
-            for v, t in zip(values, got):
+        for got in capture_batches(graph, batches, values, max_batches):
+            for v, t in got.items():
                 a = t.detach().float().abs().reshape(-1, t.shape[-1]).amax(0)
                 out[v] = a if v not in out else torch.maximum(out[v], a)
             seen += 1

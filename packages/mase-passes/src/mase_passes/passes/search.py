@@ -25,13 +25,14 @@ a temporary file and renamed, so a kill never leaves a half-written one.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import mx_formats as mxf
 import optuna
@@ -42,10 +43,14 @@ from mase_passes.config import dump_toml
 from mase_passes.fingerprint import (FINGERPRINT_VERSION, StudyMismatchError,  # noqa: F401
                                        batches_digest, check_fingerprint)
 from mase_passes.interrupts import DeferredInterrupt
+from mase_passes.passes.options import option
 from mase_passes.search_space import SearchSpace
 from mase_passes.passes.evaluate import Evaluate, NonFiniteOutputError, reference_logits
 from mase_passes.passes.quantize import Quantize
-from mase_passes.storage import StorageOptions, open_storage, sqlite_writer_lock, uses_heartbeat
+from mase_passes.storage import StorageOptions, open_storage, sqlite_writer_lock, storage_failure, uses_heartbeat
+
+if TYPE_CHECKING:
+    from mase_passes.pipeline import Outcome
 
 SAMPLERS = ("tpe", "nsga2", "qmc", "random")
 FAMILIES = ("MXInt", "BMF", "BL")
@@ -53,10 +58,14 @@ FAMILIES = ("MXInt", "BMF", "BL")
 
 @dataclass(frozen=True)
 class SearchResult:
+    """The study, its best trial (single objective: eq. 4; multi: the Pareto trial of best
+    quality) and that trial's quantization config, the output folder, the complete trials."""
+
     study: optuna.Study
     best_config: dict
     out_dir: Path
     finished_trials: int
+    best_trial: optuna.trial.FrozenTrial | None = None
 
 
 @dataclass(frozen=True)
@@ -87,39 +96,53 @@ class Search:
     on)."""
 
     name = "search"
-    n_trials: int = 64
-    sampler: str = "tpe"
-    seed: int = 0
-    objective: str = "single"
-    storage: str | None = None
-    study_name: str = "mase"
-    out_dir: str = "mase_search"
-    mantissa: tuple[int, int] = (2, 8)
-    blocks: tuple[tuple[int, ...], ...] = ((16, 2),)
-    exponents: tuple[int, ...] = (8,)
-    families: tuple[str, ...] = ("MXInt",)
-    metric: str = "accuracy"
-    quality: str = "metric"
-    k: float = 0.0
-    k_throughput: float = 0.0
-    k_area: float = 0.0
-    start_uniform: tuple[int, ...] = ()
-    ranges: tuple = ()
-    group_by: str | None = None
-    seeds: tuple = ()
-    max_mantissa: float | None = None
-    startup_trials: int = 10
-    verbose: bool = False
-    area_fn: Callable[[dict], float] | None = None
-    throughput_fn: Callable[[dict], float] | None = None
-    hardware_fn: Callable[[MaseGraph], dict] | None = None
+    kind = "analysis"
+    aliases = {"trials": "n_trials"}  # the name the mase command and pipeline strings use
+    n_trials: int = option(64, "Optuna trials (evaluated; pruned over-budget ones do not count)", at_least=1)
+    sampler: str = option("tpe", "tpe, nsga2, qmc or random", choices=SAMPLERS)
+    seed: int = option(0, "sampler seed; the sampler gets seed + the number of trials already in the study, "
+                          "so a resumed study does not replay the first run's proposals", at_least=0)
+    objective: str = option("single", '"single" (paper eq. 4) or "multi" (metric vs bits, Pareto front)',
+                            choices=("single", "multi"))
+    storage: str | None = option(None, "Optuna storage URL (default: SQLite file in out_dir)")
+    study_name: str = option("mase", "Optuna study name (a second run with the same name resumes)")
+    out_dir: str = option("mase_search", "folder of the study file and the search outputs")
+    mantissa: tuple[int, int] = option((2, 8), "inclusive range of mantissa widths searched per tensor")
+    blocks: tuple[tuple[int, ...], ...] = option(((16, 2),), "block shapes; more than one: a choice of the study")
+    exponents: tuple[int, ...] = option((8,), "shared exponent widths; more than one: a choice of the study")
+    families: tuple[str, ...] = option(("MXInt",), "format families (MXInt, BMF, BL); more than one: a choice")
+    metric: str = option("accuracy", '"accuracy" or "perplexity"', choices=("accuracy", "perplexity"))
+    quality: str = option("metric", 'eq. 4 quality term of a trial: "metric" (accuracy or -log perplexity), '
+                                    '"agreement" or "kl" (-KL) with the FP32 outputs',
+                          choices=("metric", "agreement", "kl"))
+    k: float = option(0.0, "eq. 4 weight of 1/bits")
+    k_throughput: float = option(0.0, "eq. 4 weight of the throughput theta / throughput_reference")
+    k_area: float = option(0.0, "eq. 4 weight of area_reference / A")
+    start_uniform: tuple[int, ...] = option((), "uniform mantissa widths tried first (new study only)")
+    ranges: tuple[tuple[str, tuple[int, int]], ...] = option(
+        (), "[regex, [lo, hi]] pairs on tensor labels, first match wins; lo == hi fixes the width")
+    group_by: str | None = option(None, "regex: tensors whose labels agree outside its matches share one width")
+    seeds: tuple[int | dict[str, int], ...] = option(
+        (), "trials enqueued first in a new study: a width, or {dimension name or regex: width}")
+    max_mantissa: float | None = option(None, "budget on the element-weighted mean mantissa (trials over it are "
+                                              "pruned, not evaluated)", positive=True)
+    startup_trials: int = option(10, "random trials before TPE models the space", at_least=0)
+    verbose: bool = option(False, "Optuna's per-trial log", text=False)
+    area_fn: Callable[[dict], float] | None = option(None, "config -> area (LUTs) of the hardware term", text=False)
+    throughput_fn: Callable[[dict], float] | None = option(None, "config -> inputs/s of the hardware term",
+                                                           text=False)
+    hardware_fn: Callable[[MaseGraph], dict] | None = option(
+        None, "quantized graph -> {lut, throughput, ...} estimate of the hardware terms", text=False)
     # {trial params: EvalResult} shared by searches of the same graph, batches and reference
     # (e.g. with and without hardware terms): a configuration already scored is not scored again
-    evaluations: dict | None = None
-    area_reference: float = 1.0        # LUTs that count as A = 1 in eq. 4
-    throughput_reference: float = 1.0  # inputs/s that count as theta = 1 in eq. 4
-    heartbeat_interval: int = 10  # seconds; server storages only (mase_passes.storage)
-    grace_period: int = 60
+    evaluations: dict | None = option(None, "evaluations shared with another search of the same graph",
+                                      text=False)
+    area_reference: float = option(1.0, "LUTs that count as A = 1 in eq. 4", positive=True)
+    throughput_reference: float = option(1.0, "inputs/s that count as theta = 1 in eq. 4", positive=True)
+    heartbeat_interval: int = option(10, "seconds between heartbeats of a running trial (server storages only)",
+                                     at_least=1)
+    grace_period: int = option(60, "seconds without a heartbeat after which a trial's worker counts as dead",
+                               at_least=1)
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -180,14 +203,32 @@ class Search:
         params = {d.name: trial.suggest_int(d.name, d.lo, d.hi) for d in space.dims}
         return space.config(space.widths(params), lambda m: _format(family, block, exponent, m))
 
-    def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None) -> SearchResult:
+    def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None,
+              callbacks: Iterable[Callable] = ()) -> SearchResult:
         """Run (or resume) the study on ``graph`` evaluated on ``batches``; write the outputs.
-        A SQLite storage is held with its writer lock throughout (a second search on the file is
-        refused at once: StorageBusy, mase_passes.storage)."""
+        ``callbacks``: Optuna callbacks ``(study, frozen_trial)`` called after every trial (a
+        progress bar). A SQLite storage is held with its writer lock throughout (a second search
+        on the file is refused at once: StorageBusy, mase_passes.storage)."""
         with sqlite_writer_lock(self.storage_url(), f"the search of study {self.study_name!r}"):
-            return self._apply(graph, batches, reference)
+            return self._apply(graph, batches, reference, list(callbacks))
 
-    def _apply(self, graph: MaseGraph, batches: Iterable, reference) -> SearchResult:
+    def run(self, graph: MaseGraph, ctx) -> Outcome:
+        """Pipeline contract: the study on ``ctx.search`` (else ``ctx.evaluation``) against
+        ``ctx.reference``, in ``ctx.out_dir / out_dir``, with the seeds and ranges of an earlier
+        allocate after this pass's own; the best config becomes ``ctx.config``. The graph is
+        unchanged."""
+        from mase_passes.pipeline import Outcome
+        changes = dict(out_dir=str(Path(ctx.out_dir) / self.out_dir), seeds=tuple(self.seeds) + tuple(ctx.seeds),
+                       ranges=tuple(self.ranges) + tuple(ctx.ranges))
+        if ctx.metric:
+            changes["metric"] = ctx.metric
+        batches = ctx.search if ctx.search is not None else ctx.evaluation
+        result = dataclasses.replace(self, **changes).apply(graph, batches, reference=ctx.reference,
+                                                            callbacks=ctx.callbacks)
+        ctx.config = result.best_config
+        return Outcome(graph, result)
+
+    def _apply(self, graph: MaseGraph, batches: Iterable, reference, callbacks: list) -> SearchResult:
         batches = list(batches)
         if not self.verbose:  # optuna logs every trial's ~200 parameters otherwise
             optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -210,9 +251,9 @@ class Search:
                                     load_if_exists=True)
         check_fingerprint(study, self.fingerprint(space, batches), self.storage_url())
         if uses_heartbeat(storage):  # other workers may be live: fail only trials without a heartbeat
-            _fail_dead_workers(study)
+            _fail_dead_workers(study, storage)
         else:
-            _fail_stale(study)
+            _fail_stale(study, storage)
         # seed + trials already stored: a new study is reproducible, and a resumed one does not
         # replay the first run's proposals (the same seed would propose the same configs again)
         study.sampler = self.make_sampler(self.seed + len(study.trials))
@@ -273,20 +314,27 @@ class Search:
             attempts += max(3, remaining)
             # Ctrl-C outside a trial's computation is held until the trial is stored
             with interrupt:
-                study.optimize(objective, n_trials=attempts, callbacks=[stop, interrupt.raise_pending],
-                               catch=(NonFiniteOutputError, HardwareTermError))
+                try:
+                    study.optimize(objective, n_trials=attempts,
+                                   callbacks=[stop, *callbacks, interrupt.raise_pending],
+                                   catch=(NonFiniteOutputError, HardwareTermError))
+                except Exception as exc:  # a full disk reaches us as Optuna's "invalid data in the commit"
+                    failure = storage_failure(exc, self.storage_url())
+                    if failure is None:
+                        raise
+                    raise failure from exc
         if uses_heartbeat(storage):  # Optuna checks before each trial; a worker that is done checks once more
-            _fail_dead_workers(study)
+            _fail_dead_workers(study, storage)
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        best = self._best_trial(study)
+        best = self.best_trial(study)
         best_conf = self.config_of(space, optuna.trial.FixedTrial(best.params))
         write_atomic(out / "best_config.toml",
                      f"# best trial {best.number}: {best.user_attrs}\n" + dump_toml(_as_strings(best_conf)))
         write_pareto(study, out)
         plot_history(study, out / "history.png")
         finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-        return SearchResult(study, best_conf, out, finished)
+        return SearchResult(study, best_conf, out, finished, best)
 
     def fingerprint(self, space: SearchSpace, batches: list) -> dict:
         """What a stored trial's score depends on besides its parameters: the space (every
@@ -323,7 +371,8 @@ class Search:
             raise HardwareTermError(f"no hardware estimate of {' and '.join(missing) or 'the design'}: {why}")
         return area, thr
 
-    def _best_trial(self, study: optuna.Study) -> optuna.trial.FrozenTrial:
+    def best_trial(self, study: optuna.Study) -> optuna.trial.FrozenTrial:
+        """Single objective: the best eq. 4 trial; multi: the Pareto trial with the best quality."""
         if self.objective == "single":
             return study.best_trial
         # multi: the Pareto trial with the best quality
@@ -380,59 +429,55 @@ def missing_seeds(study: optuna.Study, seeds: list[dict]) -> list[dict]:
 NO_HEARTBEAT_MARGIN = 60
 
 
-def _fail_dead_workers(study: optuna.Study) -> None:
+def _fail_dead_workers(study: optuna.Study, storage) -> None:
     """Fail (and, through the storage's retry callback, re-enqueue) the RUNNING trials whose
     heartbeat is older than the grace period: their worker is dead (mase_passes.storage).
-    Optuna skips a RUNNING trial that has no heartbeat row yet (its worker died between taking
-    the trial and the heartbeat thread's first beat: the soak benchmark found one in 11 kills),
-    so it would stay RUNNING for good; those are failed once they are older than the grace
-    period plus NO_HEARTBEAT_MARGIN."""
+    Optuna skips a RUNNING trial that has no heartbeat yet (its worker died between taking the
+    trial and the heartbeat thread's first beat: the soak benchmark found one in 11 kills), so
+    it would stay RUNNING for good. A live worker's trial records its ``worker`` as the first
+    thing its objective does, right after its heartbeat thread starts, so a RUNNING trial
+    without one that is older than the grace period plus NO_HEARTBEAT_MARGIN is failed too."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-        _fail_without_heartbeat(study)
+        _fail_never_started(study, storage)
 
 
-def _fail_without_heartbeat(study: optuna.Study) -> list[int]:
+def _fail_never_started(study: optuna.Study, storage) -> list[int]:
     import copy
     import datetime
 
-    storage = study._storage
-    rdb = getattr(storage, "_backend", storage)
-    if not hasattr(rdb, "scoped_session") or not uses_heartbeat(rdb):
-        return []
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    grace = rdb.grace_period if rdb.grace_period is not None else 2 * rdb.heartbeat_interval
+    grace = storage.grace_period if storage.grace_period is not None else 2 * storage.get_heartbeat_interval()
     limit = datetime.timedelta(seconds=grace + NO_HEARTBEAT_MARGIN)
     now = datetime.datetime.now()
-    old = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-           if t.datetime_start is not None and now - t.datetime_start > limit]
-    if not old:
-        return []
-    with _create_scoped_session(rdb.scoped_session) as session:
-        silent = [t for t in old if models.TrialHeartbeatModel.where_trial_id(t._trial_id, session) is None]
+    silent = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+              if t.datetime_start is not None and now - t.datetime_start > limit and "worker" not in t.user_attrs]
     failed = []
     for t in silent:
+        trial_id = _trial_id(storage, study, t)
         try:
-            if storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL):
-                failed.append(t._trial_id)
+            if storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
+                failed.append(trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
             pass
-    callback = rdb.get_heartbeat_stale_trial_callback()
+    callback = storage.get_heartbeat_stale_trial_callback()
     if callback is not None:
         for trial_id in failed:
             callback(study, copy.deepcopy(storage.get_trial(trial_id)))
     return failed
 
 
-def _fail_stale(study: optuna.Study) -> None:
+def _trial_id(storage, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> int:
+    """The storage's id of ``trial`` (public storage API; FrozenTrial keeps it private)."""
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name),
+                                                           trial.number)
+
+
+def _fail_stale(study: optuna.Study, storage) -> None:
     """Trials left RUNNING by a killed worker will never finish: mark them FAIL so they do not
     count as finished and the resumed study re-runs that budget."""
-    for t in study.trials:
-        if t.state == optuna.trial.TrialState.RUNNING:
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        storage.set_trial_state_values(_trial_id(storage, study, t), optuna.trial.TrialState.FAIL)
 
 
 def write_pareto(study: optuna.Study, out: Path) -> None:

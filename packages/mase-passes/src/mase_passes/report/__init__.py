@@ -4,7 +4,9 @@
     write_report(artifacts_dir, report_dir)   # renders artifacts_dir/results.json
 
 The report is rendered from ``results.json`` (written by ``mase run``) and the files it names
-(PNGs, the chosen config) in the same folder; ``mase report`` re-renders it. The folder is
+(PNGs, the chosen config) in the same folder; ``mase report`` re-renders it. report.html embeds
+its figures (data: URIs), so it is complete on its own; the PNGs are also copied beside it
+for report.md. The folder is
 written atomically: everything goes to a temporary sibling folder which then replaces the
 old report by rename, so a reader never sees a half-written report.
 """
@@ -22,11 +24,13 @@ from mase_passes.report.document import to_html, to_markdown
 
 __all__ = ["write_report", "render"]
 
+FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")  # embedded in report.html (document.data_uri)
 
-def render(results: dict) -> tuple[str, str]:
-    """(Markdown, HTML) of one results dict."""
+
+def render(results: dict, figures: dict[str, bytes] | None = None) -> tuple[str, str]:
+    """(Markdown, HTML) of one results dict; ``figures`` (file name -> bytes) are embedded in the HTML."""
     doc = build(results)
-    return to_markdown(doc), to_html(doc)
+    return to_markdown(doc), to_html(doc, figures)
 
 
 def write_report(artifacts: str | Path, report_dir: str | Path) -> Path:
@@ -37,12 +41,14 @@ def write_report(artifacts: str | Path, report_dir: str | Path) -> Path:
         raise FileNotFoundError(f"{results_file} not found: run `mase run` first (it writes the results "
                                 f"the report is made from)")
     results = json.loads(results_file.read_text())
-    md, html = render(results)
+    sources = [_inside(artifacts, name, results_file) for name in results.get("files", [])]
+    figures = {src.name: src.read_bytes() for src in sources if src.suffix.lower() in FIGURE_SUFFIXES
+               and src.is_file()}
+    md, html = render(results, figures)
     report_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.tmp-", dir=report_dir.parent))
     try:
-        for name in results.get("files", []):
-            src = _inside(artifacts, name, results_file)
+        for src in sources:
             if src.is_file():
                 shutil.copy2(src, tmp / src.name)
         shutil.copy2(results_file, tmp / "results.json")

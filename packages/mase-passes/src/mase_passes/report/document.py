@@ -4,13 +4,20 @@ The report is built once as a list of blocks; ``to_markdown`` and ``to_html`` re
 same blocks, so report.md and report.html cannot say different things. Inline markup is
 the Markdown subset ``code`` and **bold**, which the HTML renderer translates after
 escaping.
+
+The HTML page is self-contained: ``to_html(doc, figures)`` embeds each figure whose bytes
+it is given as a ``data:`` URI (base64), so report.html can be mailed or attached alone and
+still shows every figure. The Markdown links the PNG files beside it.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 
 @dataclass
@@ -76,7 +83,20 @@ def _inline(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
 
 
-def to_html(doc: Document) -> str:
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def data_uri(name: str, data: bytes) -> str:
+    """``data:<mime>;base64,<data>`` for a figure file called ``name`` (its suffix gives the type)."""
+    mime = _MIME.get(PurePath(name).suffix.lower())
+    if mime is None:
+        raise ValueError(f"report: cannot embed figure {name!r}: not one of {', '.join(sorted(_MIME))}")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def to_html(doc: Document, figures: Mapping[str, bytes] | None = None) -> str:
+    """The page; a figure named in ``figures`` is embedded, any other one is linked by name."""
+    figures = figures or {}
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{html.escape(doc.title)}</title><style>{_STYLE}</style></head><body>",
            f"<h1>{_inline(doc.title)}</h1>"]
@@ -93,7 +113,8 @@ def to_html(doc: Document) -> str:
             body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in b[2])
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
-            out.append(f'<figure><img src="{html.escape(b[1])}" alt="{html.escape(b[2])}">'
+            src = data_uri(b[1], figures[b[1]]) if b[1] in figures else b[1]
+            out.append(f'<figure><img src="{html.escape(src)}" alt="{html.escape(b[2])}">'
                        f"<figcaption>{_inline(b[2])}</figcaption></figure>")
         elif kind == "code":
             out.append(f"<pre><code>{html.escape(b[1])}</code></pre>")

@@ -1,1 +1,2 @@
-"""Ready-made workloads (model + data + metric) for the passes; ``minilm`` is the default."""
+"""Ready-made workloads (model + data + metric) for the passes; ``minilm`` is the default,
+``llama_debtext`` the builtin causal LM."""

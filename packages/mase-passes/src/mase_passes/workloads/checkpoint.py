@@ -88,6 +88,8 @@ class Logits(torch.nn.Module):
 def load(path: str | Path, family: str, tokenizer: str | Path | None = None):
     """(Logits wrapper in eval mode, tokenizer) for a checked ``family``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mase_hwlib.extras import require
+    require("transformers", "mase-passes[workload]", "loading a Hugging Face checkpoint")
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     causal = family == "causal-lm"

