@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from emit_flow import assert_bit_exact, flow, simulated_outputs  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_bert_encoder_layer_simulates_bit_exact(tmp_path):
     model, x, q = examples.bert_layer(seq=4)
@@ -30,7 +31,8 @@ def test_bert_encoder_layer_simulates_bit_exact(tmp_path):
     sim = simulated_outputs(r)
     assert_bit_exact(sim["out_layer_norm_1"], r.expected["out_layer_norm_1"])
     (gap,) = r.gaps
-    assert gap.elements == 4 * 32
+    # measured 76 of 128 differ by at most 5 LSB (integer softmax, GELU, layer norm; docs/hardware.md §2)
+    assert gap.elements == 4 * 32 and 0 < gap.differing <= 76 and gap.max_ulp <= 5
     # the integer layer still computes a BERT layer: close to the float model
     ref = model(x).detach().double().numpy().reshape(4, 32)
     err = np.abs(mxf.dequantize(r.expected["out_layer_norm_1"]) - ref)

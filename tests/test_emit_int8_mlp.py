@@ -60,6 +60,7 @@ def _float64_oracle(q, x):
     return quant(h @ param("linear_1", "weight").T + param("linear_1", "bias"), q.value_type("linear_1").element)
 
 
+@pytest.mark.slow
 @needs_icarus
 def test_int8_mlp_simulates_bit_exact(tmp_path):
     model, x, q = _int8_mlp()

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from emit_flow import assert_bit_exact, flow, simulated_outputs  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_mlp_simulates_bit_exact(tmp_path):
     model, x, q = examples.mlp()
@@ -34,6 +35,7 @@ def test_mlp_simulates_bit_exact(tmp_path):
     assert err < 0.5 * np.abs(ref).max()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_ffn_with_residual_gelu_and_layer_norm_simulates_bit_exact(tmp_path):
     """BERT's output sub-layer: layer_norm(x + W2 gelu(W1 x)) — fan-out of x to the residual (fork +
@@ -49,11 +51,13 @@ def test_ffn_with_residual_gelu_and_layer_norm_simulates_bit_exact(tmp_path):
     sim = simulated_outputs(r)
     assert_bit_exact(sim["out_layer_norm"], r.expected["out_layer_norm"])
     (gap,) = r.gaps
-    assert gap.elements == 128 and gap.max_ulp >= 0
+    # measured 44 of 128 differ by at most 2 LSB (integer GELU / layer norm vs float; docs/hardware.md §2)
+    assert gap.elements == 128 and 0 < gap.differing <= 44 and gap.max_ulp <= 2 and gap.max_abs <= 0.125
     ref = model(x).detach().double().numpy()
     assert np.abs(mxf.dequantize(r.expected["out_layer_norm"]) - ref).max() < 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_search_config_with_reblocks_simulates_bit_exact(tmp_path):
     """The search's own blocking, MXInt((16,2),8,m) on every tensor with per-tensor m: each linear
@@ -65,4 +69,4 @@ def test_search_config_with_reblocks_simulates_bit_exact(tmp_path):
     sim = simulated_outputs(r)
     assert_bit_exact(sim["out_linear_1"], r.expected["out_linear_1"])
     (gap,) = r.gaps  # double rounding (tile, then block) vs the fast emulation's single rounding
-    assert gap.elements == 64
+    assert gap.elements == 64 and gap.differing <= 1 and gap.max_ulp <= 1  # measured: 1 element, 1 LSB

@@ -15,6 +15,7 @@ def run_check(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(CHECK), "--root", str(root)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_the_repository_layering_is_clean():
     result = run_check(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -30,6 +31,7 @@ def tree_copy(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_an_upward_import_fails(tree_copy):
     target = tree_copy / "packages" / "mx-formats" / "src" / "mx_formats" / "formats.py"
     target.write_text(target.read_text() + "\nimport mase_ir  # points up\n")
@@ -38,6 +40,7 @@ def test_an_upward_import_fails(tree_copy):
     assert "mx-formats imports mase_ir, which points up or sideways" in result.stdout
 
 
+@pytest.mark.slow
 def test_an_undeclared_sibling_import_fails(tree_copy):
     target = next((tree_copy / "packages" / "mase-cost" / "src" / "mase_cost").glob("__init__.py"))
     target.write_text(target.read_text() + "\nimport mx_formats\n")
@@ -46,6 +49,7 @@ def test_an_undeclared_sibling_import_fails(tree_copy):
     assert "does not declare mx-formats" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_pin_that_excludes_the_sibling_version_fails(tree_copy):
     pyproject = tree_copy / "packages" / "mase-ir" / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"mx-formats>=0.1,<0.2"', '"mx-formats>=0.2,<0.3"'))
@@ -54,6 +58,7 @@ def test_a_pin_that_excludes_the_sibling_version_fails(tree_copy):
     assert "excludes mx-formats's current version" in result.stdout
 
 
+@pytest.mark.slow
 def test_importing_torch_in_mx_formats_fails(tree_copy):
     target = tree_copy / "packages" / "mx-formats" / "src" / "mx_formats" / "__init__.py"
     target.write_text(target.read_text() + "\nimport mx_formats.torch  # noqa\n")

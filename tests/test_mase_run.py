@@ -21,6 +21,8 @@ import tomllib
 import pytest
 import torch
 
+from mase_passes.report.document import data_uri
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = tomllib.loads((ROOT / "examples" / "minilm_wordnet.toml").read_text())
 EVAL = 50  # one batch of 50 glosses
@@ -64,6 +66,7 @@ def run(tmp_path_factory):
     return out, p
 
 
+@pytest.mark.slow
 def test_command_output(run):
     out, p = run
     assert p.stdout.strip() == str(out / "report" / "report.html")
@@ -71,6 +74,7 @@ def test_command_output(run):
         assert re.search(rf"^\[{stage}\] .+ \(\d+\.\d s\)$", p.stderr, re.M), f"no summary line for {stage}"
 
 
+@pytest.mark.slow
 def test_report_numbers(run):
     out, _ = run
     rep = out / "report"
@@ -92,6 +96,7 @@ def test_report_numbers(run):
     assert sum(r["tensors"] for r in ch["layers"]) == res["graph"]["tensors"] == 211
 
 
+@pytest.mark.slow
 def test_report_content_md_and_html_agree(run):
     out, _ = run
     rep = out / "report"
@@ -103,7 +108,9 @@ def test_report_content_md_and_html_agree(run):
     for cell in md_cells(md):
         assert cell.strip("`") in page, cell
     for png in ("variance.png", "bitwidths.png", "search_history.png", "search_pareto.png"):
-        assert (rep / png).stat().st_size > 1000 and f"({png})" in md and f'src="{png}"' in page
+        # report.md links the PNG beside it; report.html embeds the same bytes (self-contained)
+        assert (rep / png).stat().st_size > 1000 and f"({png})" in md
+        assert f'src="{data_uri(png, (rep / png).read_bytes())}"' in page
     for label in ("(measured)", "(estimated)"):
         assert label in md
     for tool in ("torch", "optuna", "mase-passes", "yosys", "iverilog"):
@@ -111,6 +118,7 @@ def test_report_content_md_and_html_agree(run):
     assert (rep / "chosen_config.toml").read_text().startswith("# search best trial")
 
 
+@pytest.mark.slow
 def test_hardware_half(run):
     out, _ = run
     res = json.loads((out / "report" / "results.json").read_text())
@@ -137,6 +145,7 @@ def test_hardware_half(run):
             assert ("extrapolated" in line) == e["extrapolated"], name
 
 
+@pytest.mark.slow
 def test_area_efficiency_and_the_figure(run):
     out, _ = run
     rep = out / "report"
@@ -154,6 +163,7 @@ def test_area_efficiency_and_the_figure(run):
     assert (rep / "comparison.png").stat().st_size > 1000 and "(comparison.png)" in md
 
 
+@pytest.mark.slow
 def test_hardware_terms_reach_the_search(run):
     out, _ = run
     res = json.loads((out / "report" / "results.json").read_text())
