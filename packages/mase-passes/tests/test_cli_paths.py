@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the tests run with --import-mo
 from cli_models import LABELS, bert_checkpoint, csv_dataset, jsonl_dataset, llama_checkpoint, text_dataset, write_config  # noqa: E402,E501
 
 from mase_passes.cli.main import main  # noqa: E402
+from mase_passes.report.document import data_uri  # noqa: E402
 from mase_passes.workloads.textdata import evenly_spaced  # noqa: E402
 
 
@@ -62,7 +63,9 @@ def test_run_bert_classifier_from_csv(tmp_path, bert, capsys):
     fp32_text = f"{expected * 100:.1f}"
     assert f"| FP32 | `f32` | {fp32_text} |" in md and f"<td>{fp32_text}</td>" in html
     for png in ("variance.png", "bitwidths.png", "search_history.png", "search_pareto.png"):
-        assert (out / "report" / png).stat().st_size > 1000 and png in md and png in html
+        # report.md links the PNG beside it; report.html embeds the same bytes (self-contained)
+        assert (out / "report" / png).stat().st_size > 1000 and png in md
+        assert f'src="{data_uri(png, (out / "report" / png).read_bytes())}"' in html
     # the chosen config file reproduces the chosen row with `mase quantize`
     assert main(["quantize", str(cfg), "--quant", str(out / "report" / "chosen_config.toml"),
                  "--out", str(tmp_path / "q")]) == 0

@@ -63,4 +63,6 @@ def _view(graph: MaseGraph, values: Sequence[str]) -> MaseGraph:
             close = difflib.get_close_matches(str(v), defined, n=1)
             hint = f" (did you mean %{close[0]}?)" if close else ""
             raise CaptureError(f"capture: no value %{v} in the graph{hint}")
-    return MaseGraph(graph.inputs, graph.nodes, list(dict.fromkeys(values)), graph.weights)
+    view = MaseGraph(graph.inputs, graph.nodes, list(dict.fromkeys(values)), graph.weights)
+    view.backward_format = graph.backward_format  # a graph training in MX trains so through the view too
+    return view

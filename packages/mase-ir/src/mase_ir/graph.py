@@ -166,6 +166,11 @@ class MaseGraph:
         self.nodes = nodes
         self.outputs = outputs
         self.weights: dict[str, torch.Tensor] = weights if weights is not None else {}
+        #: Training in MX (mase_ir.mx_training): with a format here, every linear run with
+        #: gradients enabled quantizes its backward GEMMs' inputs too (the output gradient in
+        #: this format). Not part of the text form: a training-time switch, off by default.
+        self.backward_format: mxf.Format | None = None
+        self._training_specs: dict = {}
 
     # --- access ------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -303,6 +308,8 @@ class MaseGraph:
 
     # --- execution -----------------------------------------------------------------
     def _run_node(self, n: Node, bound, arg_value, param_value, quantize: bool, error=RuntimeError):
+        if n.op == "linear" and quantize and self.backward_format is not None and torch.is_grad_enabled():
+            return self._run_training_linear(n, bound, arg_value, param_value)
         spec = n.spec
         roles = {r.name: r for r in spec.roles}
 
@@ -334,6 +341,37 @@ class MaseGraph:
             if error is VerifyError:
                 raise VerifyError(n.name, f"op {n.op} fails on the declared types: {exc}") from None
             raise error(f"node %{n.name} ({n.op}, from module {n.module!r}) failed: {exc}") from exc
+
+    def _run_training_linear(self, n: Node, bound, arg_value, param_value):
+        """A linear node in training mode: mx_formats.nn.mx_linear with the node's formats forward
+        and ``backward_format`` for the output gradients (mase_ir.mx_training)."""
+        from mase_ir.mx_training import linear_spec, mx_training_linear
+
+        raw: dict[str, Any] = {}
+        types: dict[str, TensorType] = {}
+        for role, kind, ref in bound:
+            if kind == "arg":
+                raw[role], types[role] = arg_value(n.args[ref]), n.args[ref].type
+            elif kind == "param":
+                raw[role], types[role] = param_value(n.params[ref]), n.params[ref].type
+        fmt: dict[str, mxf.Format] = {r: (t.element if t.is_quantized and isinstance(t.element, mxf.Format)
+                                          else mxf.F32) for r, t in types.items()}
+        backward = self.backward_format
+        assert backward is not None  # _run_node's condition
+        key = (n.name, fmt["input"], fmt["weight"], backward)
+        spec = self._training_specs.get(key)
+        if spec is None:
+            spec = self._training_specs[key] = linear_spec(fmt["input"], fmt["weight"], backward)
+        bias = raw.get("bias")
+        if bias is not None and "bias" in fmt:
+            bias = fake_quantize(bias, fmt["bias"], -1)
+        try:
+            return mx_training_linear(n.name, raw["input"], raw["weight"], bias, spec)
+        except ValueError:  # a refusal that names the node already
+            raise
+        except Exception as exc:
+            raise RuntimeError(f"node %{n.name} (linear, training with backward_format "
+                               f"{self.backward_format}) failed: {exc}") from exc
 
     def __call__(self, **inputs: torch.Tensor):
         """Run the graph. Keyword arguments are the graph inputs by name (non-tensor

@@ -19,6 +19,11 @@ of ``(inputs, target)`` with one of two losses:
   adds ``distill_weight`` times the mean over those values v of ||h_v - t_v||^2 / ||t_v||^2:
   a 10-class head gives 10 numbers per sample, a hidden state hundreds (as in TinyBERT).
 
+QAT in MX (``backward="MXFP8_E5M2"``, the MX paper's training recipe): the backward GEMMs of
+every linear are quantized too -- the output gradient in that format, the weight and the saved
+input re-quantized in their own formats along each backward GEMM's reduction axis
+(``mase_ir.mx_training``, on ``mx_formats.nn.mx_linear``); the forward values are unchanged.
+
 Fake-quantized weights move only when an update crosses a rounding boundary, and a large step
 moves many at once: on MiniLM at a mean mantissa of 4, Adam at lr 1e-4 diverged within 20 steps
 while 3e-6 recovered the accuracy (packages/mase-passes/README.md), hence the small default.
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import torch
 from mase_ir import MaseGraph
 from mase_ir.capture import capture
+from mase_ir.mx_training import check_backward_format
 
 from mase_passes import config as cfg
 from mase_passes.bits import average_bits, tensor_bits
@@ -83,6 +89,10 @@ class Quantize:
     distill_values: tuple[str, ...] = option((), "intermediate values (e.g. each layer's output) matched to the "
                                                  "FP32 graph's in the distillation loss (normalised squared error)")
     distill_weight: float = option(1.0, "weight of the distill_values term of the distillation loss", at_least=0)
+    backward: str = option("", 'QAT in MX: the format of the output gradients in the backward GEMMs of every '
+                               'linear (e.g. "MXFP8_E5M2"; the weight and saved input re-quantized along those '
+                               'GEMMs\' reduction axes in their own formats: mase_ir.mx_training); "" keeps the '
+                               "backward pass in float32")
 
     def __post_init__(self):
         if self.mode not in ("ptq", "qat"):
@@ -91,6 +101,11 @@ class Quantize:
             raise ValueError(f"quantize: loss must be one of {LOSSES}, got {self.loss!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"quantize: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.backward:
+            if self.mode != "qat":
+                raise ValueError(f"quantize: backward = {self.backward!r} quantizes the backward pass of QAT; it "
+                                 "needs mode 'qat'")
+            check_backward_format(self.backward)  # a TrainingSpecError (ValueError) saying why not
         if self.mode == "qat" and (self.steps < 1 or self.lr <= 0 or self.temperature <= 0):
             raise ValueError(f"quantize: qat needs steps >= 1, lr > 0 and temperature > 0, got steps={self.steps}, "
                              f"lr={self.lr}, temperature={self.temperature}")
@@ -116,8 +131,12 @@ class Quantize:
                                             hidden_weight=self.distill_weight)
             elif self.distill_values:
                 raise ValueError("quantize: distill_values needs loss 'distill'")
-            finetune(g, batches, self.steps, self.lr, loss_fn or torch.nn.functional.cross_entropy,
-                     self.schedule, values=self.distill_values)
+            g.backward_format = check_backward_format(self.backward) if self.backward else None
+            try:
+                finetune(g, batches, self.steps, self.lr, loss_fn or torch.nn.functional.cross_entropy,
+                         self.schedule, values=self.distill_values)
+            finally:
+                g.backward_format = None  # trained: the graph runs as any other from here
         return g
 
 
