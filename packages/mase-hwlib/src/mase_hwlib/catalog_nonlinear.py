@@ -84,15 +84,35 @@ register(
 )
 
 
-def _layer_norm_derive(p):
-    _check_grid(p)
-    n = p["BLOCK"] * p["ROW_BLOCKS"]
-    log_n = (n - 1).bit_length() + 1
-    d_width = 2 * p["X_WIDTH"] + 2 * log_n + 1
-    num_width = max(p["X_WIDTH"] + 2 * log_n + p["OUT_FRAC"] + 1, p["OUT_WIDTH"] + 1)
-    if p["EPS_FX"] >= 1 << (2 * p["X_WIDTH"]):
-        raise ValueError(f"EPS_FX={p['EPS_FX']} must be below 2^(2*X_WIDTH)")
-    return {"MANT_WIDTH": p["MAN_BITS"] + 1, "N": n, "D_WIDTH": d_width, "NUM_WIDTH": num_width}
+def _row_norm_derive(sum_terms: int):
+    """derive() of a row normaliser (layer_norm: x - mean, sum_terms = 2; rms_norm: x, 1): the
+    isqrt's input D_WIDTH and the numerator NUM_WIDTH, whose log2(N) terms count the sums that
+    enter it (N x and S1 for layer_norm, N x alone for rms_norm)."""
+    def derive(p):
+        _check_grid(p)
+        n = p["BLOCK"] * p["ROW_BLOCKS"]
+        log_n = (n - 1).bit_length() + 1
+        d_width = 2 * p["X_WIDTH"] + 2 * log_n + 1
+        num_width = max(p["X_WIDTH"] + sum_terms * log_n + p["OUT_FRAC"] + 1, p["OUT_WIDTH"] + 1)
+        if p["EPS_FX"] >= 1 << (2 * p["X_WIDTH"]):
+            raise ValueError(f"EPS_FX={p['EPS_FX']} must be below 2^(2*X_WIDTH)")
+        return {"MANT_WIDTH": p["MAN_BITS"] + 1, "N": n, "D_WIDTH": d_width, "NUM_WIDTH": num_width}
+    return derive
+
+
+def _row_norm_params() -> tuple[Param, ...]:
+    """Parameters of a row normaliser (layer_norm, rms_norm): the MXInt input, the row, the output."""
+    return (
+        *_mxint_params(),
+        _ROW_BLOCKS,
+        Param("OUT_WIDTH", 16, "output bits (two's complement, saturated)", 2, 32),
+        Param("OUT_FRAC", 12, "output fraction bits", 0, 24),
+        Param("EPS_FX", 0, "eps * 2^(2*X_FRAC) rounded to an integer", 0, (1 << 31) - 1),
+    )
+
+
+def _row_norm_out_stream() -> Stream:
+    return Stream("y", "out", (Field("data", "BLOCK", "OUT_WIDTH", signed=True),))
 
 
 register(
@@ -103,16 +123,10 @@ register(
             "Layer norm (no affine) over rows of ROW_BLOCKS MXInt blocks, scale-free: "
             "(N x - S1) / isqrt(N S2 - S1^2 + EPS_FX N^2); output signed OUT_WIDTH/OUT_FRAC, saturated."
         ),
-        params=(
-            *_mxint_params(),
-            _ROW_BLOCKS,
-            Param("OUT_WIDTH", 16, "output bits (two's complement, saturated)", 2, 32),
-            Param("OUT_FRAC", 12, "output fraction bits", 0, 24),
-            Param("EPS_FX", 0, "eps * 2^(2*X_FRAC) rounded to an integer", 0, (1 << 31) - 1),
-        ),
-        streams=(_x_stream(), Stream("y", "out", (Field("data", "BLOCK", "OUT_WIDTH", signed=True),))),
+        params=_row_norm_params(),
+        streams=(_x_stream(), _row_norm_out_stream()),
         golden=nonlinear.layer_norm,
         sources=("mase_isqrt.sv", "mase_mxint_to_fixed.sv", "mase_mxint_layer_norm.sv"),
-        derive=_layer_norm_derive,
+        derive=_row_norm_derive(sum_terms=2),
     )
 )
