@@ -163,3 +163,40 @@ def test_dataset_reads_old_bounded_operator_rows_as_exact_and_filters_by_build(t
     assert rows["a"]["params"] == {"BLOCK_0": 2, "ACC_WIDTH": 0}  # predates ACC_WIDTH: the exact datapath
     assert rows["b"]["params"] == {"ACC_WIDTH": 12} and rows["c"]["params"] == {"BLOCK_0": 2}
     assert sorted(r["key"] for r in dataset.load(tmp_path / "d.csv", yosys="Yosys 0.70")) == ["b", "c"]
+
+
+def test_an_emitted_design_and_a_sweep_point_share_one_recipe(tmp_path):
+    """The sweep's script for a point and synth_script() for the same top differ only by chparam."""
+    from mase_cost.synth import synth_script
+
+    yosys = _fake_yosys(tmp_path, 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
+                        f'cp "$3" {tmp_path}/seen.ys\necho \'{{"design": {{"num_cells": 0, "num_cells_by_type": {{}}}}}}\''
+                        ' > stat.json\n')
+    synthesize("mase_mxint_relu", {"BLOCK_0": 2}, nodsp=True, yosys=yosys)
+    seen = (tmp_path / "seen.ys").read_text().splitlines()
+    design = synth_script(["mase_mxint_round_lane.sv", "mase_mxint_normalize.sv", "mase_mxint_relu.sv"],
+                          "mase_mxint_relu", nodsp=True).splitlines()
+    assert [ln for ln in seen if not ln.startswith("chparam")] == design
+    assert "chparam -set BLOCK_0 2 mase_mxint_relu" in seen
+    assert synth_script(["a.sv"], "t", params={"ROM": "mem/w.mem", "EMPTY": ""}).splitlines()[1] == \
+        'chparam -set ROM "mem/w.mem" t'
+
+
+def test_synthesize_design_runs_the_folder_script_and_reads_fresh_counts(tmp_path):
+    from mase_cost.synth import synthesize_design
+
+    design = tmp_path / "design"
+    design.mkdir()
+    (design / "synth.ys").write_text("# recipe\n")
+    (design / "synth_stat.json").write_text(json.dumps(STAT))  # a previous run's: must not be read
+    failing = _fake_yosys(tmp_path, 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
+                          'echo "ERROR: no top" >&2; exit 1\n')
+    r = synthesize_design(design, yosys=failing)
+    assert r["status"] == "failed" and "ERROR: no top" in r["error"] and r["lut"] is None
+    stat = json.dumps(STAT).replace('"', '\\"')
+    ok = _fake_yosys(tmp_path, 'if [ "$1" = -V ]; then echo "Yosys fake"; exit 0; fi\n'
+                     '[ "$3" = synth.ys ] && [ -f synth.ys ] || exit 5\n'
+                     f'echo "{stat}" > synth_stat.json\n')
+    r = synthesize_design(design, yosys=ok)
+    assert r["status"] == "ok", r["error"]
+    assert (r["lut"], r["ff"], r["bram"], r["yosys_version"]) == (7, 6, 3, "Yosys fake")

@@ -5,8 +5,9 @@
 
 Steps: PyTorch example -> trace -> quantize (the example's mixed MXInt config, every exponent
 field set to ``--exp`` bits) -> parallelize (``--budget``, widening off by default so the
-design is the config's) -> emit -> ``yosys -s synth.ys`` in the design folder
-(``synth_xilinx -family xc7 -noiopad -flatten``, as mase_cost's sweeps) -> resources.
+design is the config's) -> emit -> ``synth.ys`` in the design folder, mase_cost's one recipe
+(``mase_cost.synth.synth_script``: ``synth_xilinx -family xc7 -noiopad -flatten``) run by the
+Yosys build its sweeps use -> resources.
 Also synthesizes each stage's module alone (same recipe) so per-stage predictions can be
 checked where the cost model has a family. Prints synthesized vs estimated and the relative
 error; every number is labelled (synthesized / estimated / no cost model).
@@ -17,17 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from mase_cost import CostModel
+from mase_cost import CostModel, synth
 from mase_hwlib import catalog
 
 from mase_passes.hardware import examples
-from mase_passes.hardware.yosys import parse_stat
 from mase_passes.passes import get_pass
 
 RES = ("lut", "ff", "carry", "dsp", "bram")
@@ -38,33 +37,17 @@ def _config(cfg, exp: int):
     return json.loads(re.sub(r"(MXInt\(\([0-9,]+\)),8,", rf"\1,{exp},", text))
 
 
-def _yosys(script: str, cwd: Path, timeout: float) -> tuple[dict | None, float, str]:
-    (cwd / "run.ys").write_text(script)
-    t = time.time()
-    try:
-        p = subprocess.run(["yosys", "-q", "-s", "run.ys"], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, time.time() - t, f"timeout after {timeout:.0f} s"
-    if p.returncode != 0:
-        return None, time.time() - t, (p.stdout + p.stderr)[-1500:]
-    return parse_stat(json.loads((cwd / "synth_stat.json").read_text())), time.time() - t, ""
-
-
-def synth_stage(design_dir: Path, stage, timeout: float) -> tuple[dict | None, float, str]:
-    """One stage's module alone, parameters set with chparam (ROM paths resolved in the design folder)."""
+def synth_stage(design_dir: Path, stage, timeout: float) -> dict:
+    """One stage's module alone, its parameters set with chparam (ROM paths resolved in the design folder)."""
     spec = catalog.get(stage.module)
-    srcs = " ".join(f"rtl/{p.name}" for p in spec.source_paths())
-    vp = spec.verilog_params(stage.params)
-    sets = " ".join(f"-set {k} {int(v)}" if not isinstance(v, str) else f'-set {k} "{v}"'
-                    for k, v in vp.items() if not isinstance(v, str) or v)
-    script = "\n".join([f"read_verilog -sv {srcs}", f"chparam {sets} {stage.module}",
-                        f"synth_xilinx -family xc7 -noiopad -flatten -top {stage.module}",
-                        "tee -q -o synth_stat.json stat -json", ""])
+    script = synth.synth_script([f"rtl/{p.name}" for p in spec.source_paths()], stage.module,
+                                params=spec.verilog_params(stage.params), stat_file="synth_stat.json")
     with tempfile.TemporaryDirectory(dir=design_dir) as tmp:
         tmp = Path(tmp)
         (tmp / "rtl").symlink_to(design_dir / "rtl")
         (tmp / "mem").symlink_to(design_dir / "mem")
-        return _yosys(script, tmp, timeout)
+        (tmp / "synth.ys").write_text(script)
+        return synth.synthesize_design(tmp, timeout=timeout)
 
 
 def main(argv=None) -> int:
@@ -98,9 +81,10 @@ def main(argv=None) -> int:
     sums_est = {r: 0.0 for r in RES}
     all_modelled = True
     for s, e in zip(res.design.stages, res.estimate.stages):
-        syn, sec, err = synth_stage(res.out_dir, s, a.timeout)
-        if syn is None:
-            print(f"{s.name:<12} {s.module:<20} synthesis failed: {err}")
+        syn = synth_stage(res.out_dir, s, a.timeout)
+        sec = syn["synth_seconds"]
+        if syn["status"] != "ok":
+            print(f"{s.name:<12} {s.module:<20} synthesis {syn['status']}: {syn['error']}")
             all_modelled = False
             continue
         for r in RES:
@@ -115,9 +99,10 @@ def main(argv=None) -> int:
                 print(f"{s.name:<12} {s.module:<20} {r:<6} {syn[r]:12.0f} {est:12.0f} {rel:>8}  {sec:.0f}  ({e.area_label})")
     print()
     if not a.skip_top:
-        top, sec, err = _yosys((res.out_dir / "synth.ys").read_text(), res.out_dir, a.timeout)
-        if top is None:
-            print(f"top-level synthesis: {err} ({sec:.0f} s)")
+        top = synth.synthesize_design(res.out_dir, timeout=a.timeout)
+        sec = top["synth_seconds"]
+        if top["status"] != "ok":
+            print(f"top-level synthesis {top['status']}: {top['error']} ({sec:.0f} s)")
         else:
             print(f"top-level synthesis ({sec:.0f} s, synthesized): " + ", ".join(f"{r} {top[r]}" for r in RES))
             for r in RES:

@@ -82,7 +82,7 @@ def test_failure_midway_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("mase_passes.passes.emit.yosys.synth_script", boom)
+    monkeypatch.setattr("mase_passes.passes.emit.synth.synth_script", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         Emit().apply(q, tmp_path / "half")
     assert list(tmp_path.iterdir()) == []

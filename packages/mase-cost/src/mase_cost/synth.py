@@ -79,9 +79,9 @@ import mase_cost
 
 __all__ = [
     "DEFAULT_YOSYS", "FLOWS", "TARGETS", "YOSYS_TOOLS", "SynthesisCancelled", "cancel_all", "check_timeout",
-    "clean_stale_tmp", "copy_sources",
+    "clean_stale_tmp", "copy_sources", "elaborate_script",
     "point_key", "recorded_params", "reset_cancel", "resources_from_stat", "rtl_version", "run_group",
-    "synthesize", "tool_executable", "yosys_executable", "yosys_version",
+    "synth_script", "synthesize", "synthesize_design", "tool_executable", "yosys_executable", "yosys_version",
 ]
 
 #: Synthesis scripts: the issue's ``synth_xilinx`` as is, or with ``share -fast`` (module docstring).
@@ -241,14 +241,22 @@ def copy_sources(paths, folder) -> list[str]:
     return names
 
 
-def _script(module: str, vparams: Mapping[str, object], nodsp: bool, sources, stat_path: Path,
-            flow: str = "full") -> str:
+def synth_script(sources, top: str, *, params: Mapping[str, object] | None = None, nodsp: bool = False,
+                 flow: str = "full", stat_file: str = "stat.json") -> str:
+    """The one Yosys synthesis recipe (module docstring), for a swept operator and an emitted design alike.
+
+    ``sources``: RTL paths as the script reads them (relative to the folder yosys runs in);
+    ``params``: values set with ``chparam`` on ``top`` before synthesis (strings quoted, empty
+    ones left at their default; an emitted top has none); ``stat_file``: where ``stat -json``
+    goes, relative to that folder.
+    """
     files = " ".join(f'"{p}"' for p in sources)
-    sets = " ".join(f"-set {k} {int(v)}" for k, v in vparams.items() if not isinstance(v, str))
+    sets = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {int(v)}"
+                    for k, v in (params or {}).items() if not isinstance(v, str) or v)
     lines = [f"read_verilog -sv {files}"]
     if sets:
-        lines.append(f"chparam {sets} {module}")
-    synth = f"synth_xilinx -family xc7 -noiopad -flatten{' -nodsp' if nodsp else ''} -top {module}"
+        lines.append(f"chparam {sets} {top}")
+    synth = f"synth_xilinx -family xc7 -noiopad -flatten{' -nodsp' if nodsp else ''} -top {top}"
     if flow == "full":
         lines.append(synth)
     elif flow == "share-fast":
@@ -266,8 +274,39 @@ def _script(module: str, vparams: Mapping[str, object], nodsp: bool, sources, st
     else:
         raise ValueError(f"mase_cost: unknown synthesis flow {flow!r}; flows: {FLOWS}")
     # relative path: yosys keeps the quotes of a quoted -o argument literally
-    lines.append(f"tee -q -o {stat_path.name} stat -json")
+    lines.append(f"tee -q -o {stat_file} stat -json")
     return "\n".join(lines) + "\n"
+
+
+def elaborate_script(sources, top: str) -> str:
+    """Read and elaborate only (``hierarchy -check``, ``proc``, ``check -assert``): seconds, so tests
+    can check that a top level is legal for Yosys without a long synthesis."""
+    files = " ".join(f'"{p}"' for p in sources)
+    return "\n".join([f"read_verilog -sv {files}", f"hierarchy -check -top {top}", "proc", "check -assert", ""])
+
+
+def synthesize_design(folder, timeout: float = 3600.0, yosys: str = DEFAULT_YOSYS, script: str = "synth.ys",
+                      stat_file: str = "synth_stat.json") -> dict:
+    """Run the recipe ``script`` (written by :func:`synth_script`) in ``folder``, an emitted design:
+    ``{"status", "error", "synth_seconds", "yosys_version", **resources}`` with the counts of
+    :data:`TARGETS` read as :func:`resources_from_stat` reads a sweep point's (``None`` unless
+    ``status == "ok"``). Never raises on a tool failure or timeout (the status says it); raises
+    FileNotFoundError when the build ``yosys`` is not installed."""
+    folder = Path(folder)
+    record: dict = {"status": "ok", "error": "", **{t: None for t in TARGETS}, "synth_seconds": None,
+                    "yosys_version": yosys_version(yosys)}
+    (folder / stat_file).unlink(missing_ok=True)  # a stale result must not pass for this run's
+    start = time.perf_counter()
+    returncode, out, err, timed_out = run_group([yosys_executable(yosys), "-q", "-s", script], str(folder), timeout)
+    record["synth_seconds"] = round(time.perf_counter() - start, 3)
+    if timed_out:
+        record.update(status="timeout", error=f"yosys did not finish within {timeout:g} s")
+    elif returncode != 0 or not (folder / stat_file).is_file():
+        tail = (err.strip() or out.strip()).splitlines()[-5:]
+        record.update(status="failed", error=f"yosys exit {returncode}: " + " | ".join(tail))
+    else:
+        record.update(resources_from_stat(json.loads((folder / stat_file).read_text())))
+    return record
 
 
 def synthesize(
@@ -313,7 +352,8 @@ def synthesize(
     with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
         stat_path = Path(tmp) / "stat.json"
         script = Path(tmp) / "synth.ys"
-        script.write_text(_script(module, given, nodsp, copy_sources(spec.source_paths(), tmp), stat_path, flow))
+        script.write_text(synth_script(copy_sources(spec.source_paths(), tmp), module, params=given, nodsp=nodsp,
+                                        flow=flow, stat_file=stat_path.name))
         start = time.perf_counter()
         returncode, out, err, timed_out = _run(yosys, script, tmp, timeout)
         record["synth_seconds"] = round(time.perf_counter() - start, 3)

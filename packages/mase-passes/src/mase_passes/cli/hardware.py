@@ -353,25 +353,27 @@ def _simulate(res, hw: dict, info: dict) -> None:
 
 
 def _synthesize(design: Path, info: dict, timeout: int = 3600) -> None:
-    if shutil.which("yosys") is None:
-        info["lines"].append("Synthesis: skipped, yosys not found on PATH.")
+    """``synth.ys`` of the emitted design (mase_cost's one recipe), run by the Yosys build the cost
+    model's sweeps use, so synthesized and estimated numbers are comparable."""
+    from mase_cost import synth
+
+    try:
+        rec = synth.synthesize_design(design, timeout=timeout)
+    except FileNotFoundError as exc:
+        info["lines"].append(f"Synthesis: skipped, {exc}.")
         return
-    from mase_cost.synth import run_group  # its own process group; dies with us; a CPU-time limit
-    t = time.perf_counter()
-    rc, out, err, timed_out = run_group(["yosys", "-q", "-s", "synth.ys"], str(design), timeout)
-    if timed_out:
+    if rec["status"] == "timeout":
         raise RuntimeError(f"yosys synthesis of the emitted design did not finish within {timeout} s (killed)")
-    if rc != 0:
-        raise RuntimeError(f"yosys synthesis of the emitted design failed: {(out + err)[-1500:]}")
-    from mase_passes.hardware.yosys import parse_stat
-    stat = parse_stat(json.loads((design / "synth_stat.json").read_text()))
-    info["synthesis"] = {"resources": stat, "seconds": time.perf_counter() - t}
+    if rec["status"] != "ok":
+        raise RuntimeError(f"yosys synthesis of the emitted design in {design} failed: {rec['error']}")
+    stat = {t: rec[t] for t in synth.TARGETS}
+    info["synthesis"] = {"resources": stat, "seconds": rec["synth_seconds"], "yosys_version": rec["yosys_version"]}
     est = info.get("estimate") or {}
     err = ""
     if est.get("lut"):
         err = f"; cost-model LUT estimate {est['lut']:,.0f} is {100 * (est['lut'] - stat['lut']) / max(stat['lut'], 1):+.1f}% off"
-    info["lines"].append(f"Synthesis (Yosys synth_xilinx xc7): {stat.get('lut', 0):,} LUT, {stat.get('ff', 0):,} FF, "
-                         f"{stat.get('dsp', 0):,} DSP, {stat.get('bram', 0):,} BRAM18 (synthesized){err}.")
+    info["lines"].append(f"Synthesis ({rec['yosys_version'].split(' (')[0]} synth_xilinx xc7): {stat['lut']:,} LUT, "
+                         f"{stat['ff']:,} FF, {stat['dsp']:,} DSP, {stat['bram']:,} BRAM18 (synthesized){err}.")
 
 
 def summary(hw: dict) -> str:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mase_cost import synth
 from mase_hwlib import streams
 from mase_hwlib.rom import write_mx_rom
 from mase_hwlib.golden import bmf as bmf_golden
@@ -45,7 +46,7 @@ from mase_hwlib.rom_bmf import write_bmf_rom
 from mase_hwlib.rom_fixed import write_fixed_rom
 from mase_ir import MaseGraph
 
-from mase_passes.hardware import bench, emulate, fixed_map, topgen, yosys
+from mase_passes.hardware import bench, emulate, fixed_map, topgen
 from mase_passes.passes.options import option
 from mase_passes.hardware.estimate import DesignEstimate, estimate
 from mase_passes.hardware.design import check_names
@@ -211,8 +212,8 @@ class Emit:
         header = self._header(design)
         w.text("top.sv", topgen.top_sv(design, self.top, self.register_slices, header))
         w.text("files.f", "\n".join(file_list) + "\n")
-        w.text("synth.ys", yosys.synth_script(file_list, self.top))
-        w.text("elaborate.ys", yosys.elaborate_script(file_list, self.top))
+        w.text("synth.ys", synth.synth_script(file_list, self.top, stat_file="synth_stat.json"))
+        w.text("elaborate.ys", synth.elaborate_script(file_list, self.top))
         w.text("tb/test_top.py", bench.BENCH)
         w.text("run_sim.py", bench.RUNNER.format(top=self.top))
         if vectors is not None:
