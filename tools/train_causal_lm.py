@@ -17,7 +17,9 @@ The MX-training benchmark (packages/mase-passes/benchmarks/causal_lm_mx_training
 last command once per ``--recipe`` (without ``--save``), all four at once on one GPU.
 
 ``--recipe`` chooses the formats of every decoder linear layer's GEMMs (mx_formats.nn.MXLinear;
-the embedding, the tied LM head, norms, attention and softmax stay FP32):
+the embedding, the tied LM head, norms and softmax stay FP32; attention's two matmuls too unless
+``--mx-attention``, which runs ``Q K^T`` and ``P V`` through mx_formats.nn.mx_matmul with the
+recipe's activation format forward and its gradient format backward, :func:`mx_attention`):
 
 * ``fp32``        — no quantization;
 * ``mxfp8``       — MXFP8: E4M3 weights and activations, E5M2 output gradients;
@@ -60,6 +62,15 @@ EVAL_LENGTH = 128  # the workload's windows (examples/causal_lm_perplexity.toml 
 CI_WINDOWS = 64
 
 
+def attention_spec(spec):
+    """The matmul TrainingSpec of attention under a linear recipe ``spec``: both operands are
+    activations, so they take its forward input format; the output gradient its gradient format."""
+    from mx_formats.training import TrainingSpec
+
+    return TrainingSpec.mx(spec["forward", "input"].format, spec["input_grad", "grad_output"].format, op="matmul",
+                           elementwise=spec.elementwise, ste=spec.ste, rounding=spec.rounding)
+
+
 def recipe_spec(name: str):
     """The TrainingSpec of a recipe, or None for fp32."""
     from mx_formats.training import TrainingSpec
@@ -71,6 +82,37 @@ def recipe_spec(name: str):
     if name not in specs:
         raise SystemExit(f"train_causal_lm: --recipe {name!r}; choose one of {list(specs)}")
     return specs[name]() if specs[name] else None
+
+
+def mx_attention(spec):
+    """A transformers attention function (``AttentionInterface``) computing eager attention with
+    both matmuls in MX: ``S = mx_matmul(Q, K^T) * scale`` (+ the causal mask), ``P = softmax(S)`` in
+    float32, ``O = mx_matmul(P, V)``; ``spec`` is a TrainingSpec with ``op="matmul"``."""
+    from mx_formats.nn import mx_matmul
+
+    def attend(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+        groups = module.num_key_value_groups  # grouped-query attention: each KV head serves `groups` heads
+        key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+        scores = mx_matmul(query, key.transpose(2, 3), spec) * scaling
+        if attention_mask is not None:
+            scores = scores.masked_fill(~attention_mask, float("-inf")) if attention_mask.dtype == torch.bool \
+                else scores + attention_mask
+        probs = torch.nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+        probs = torch.nn.functional.dropout(probs, p=dropout, training=module.training)
+        return mx_matmul(probs, value, spec).transpose(1, 2).contiguous(), probs
+
+    return attend
+
+
+def use_mx_attention(model, spec) -> None:
+    """Register :func:`mx_attention` as ``"mx_eager"`` (with eager attention's additive float mask)
+    and switch ``model`` to it."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register("mx_eager", mx_attention(spec))
+    AttentionMaskInterface.register("mx_eager", eager_mask)
+    model.set_attn_implementation("mx_eager")
 
 
 def train_tokenizer(train_txt: Path, out: Path, vocab_size: int):
@@ -134,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, required=True, help="folder with train.txt, validation.txt, test.txt")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--recipe", default="fp32")
+    ap.add_argument("--mx-attention", action="store_true",
+                    help="attention's two matmuls in MX too (the recipe's activation / gradient formats)")
     ap.add_argument("--tokenizer", type=Path, help="folder of an already trained tokenizer (default: train one)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
@@ -151,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     from mx_formats.nn import convert_linears
 
     spec = recipe_spec(args.recipe)  # a bad spec stops here, before any step
+    attn_spec = attention_spec(spec) if args.mx_attention else None
+    if args.mx_attention and spec is None:
+        raise SystemExit("train_causal_lm: --mx-attention needs an MX --recipe (fp32 has no formats)")
     if args.save and spec:
         raise SystemExit("train_causal_lm: --save is for the fp32 recipe (the builtin model)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -177,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     model = LlamaForCausalLM(config).to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     replaced = convert_linears(model.model, spec) if spec else []
+    if attn_spec is not None:
+        use_mx_attention(model, attn_spec)
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -185,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     val_w = windows(val_ids, args.seq)
     val_probe = val_w[evenly_spaced(val_w.shape[0], 64)]
     log = {"recipe": args.recipe, "spec": spec.describe() if spec else "fp32", "quantized_linears": len(replaced),
+           "attention_spec": attn_spec.describe() if attn_spec else "fp32",
            "parameters": n_params, "model": MODEL, "args": {k: str(v) for k, v in vars(args).items()},
            "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
            "train_tokens": train_ids.numel(), "train": [], "validation": []}

@@ -39,7 +39,7 @@ def run(args) -> int:
             out.mkdir(parents=True, exist_ok=True)
             cmd = [sys.executable, str(ROOT / "tools" / "train_causal_lm.py"), "--corpus", str(args.corpus),
                    "--tokenizer", str(args.tokenizer), "--out", str(out), "--recipe", recipe, "--seed", str(seed),
-                   "--steps", str(args.steps)]
+                   "--steps", str(args.steps)] + (["--mx-attention"] if args.mx_attention else [])
             procs.append((out, subprocess.Popen(cmd, stdout=open(out / "train.log", "w"), stderr=subprocess.STDOUT)))
     failed = [str(out) for out, p in procs if p.wait() != 0]
     if failed:
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
     r.add_argument("--seeds", type=int, nargs="+", default=[0])
     r.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     r.add_argument("--steps", type=int, default=2000)
+    r.add_argument("--mx-attention", action="store_true", help="attention's matmuls in MX too (mx_matmul)")
     p = sub.add_parser("plot")
     p.add_argument("logs", nargs="+", type=Path)
     p.add_argument("--png", type=Path, required=True)

@@ -84,3 +84,51 @@ def test_a_backward_format_without_backward_semantics_is_refused_before_any_step
 def test_backward_needs_qat():
     with pytest.raises(ValueError, match="needs mode 'qat'"):
         Quantize(backward=G_FMT)
+
+
+class _Scores(torch.nn.Module):
+    """Attention-like: a matmul of two activations (q k^T) after two linears."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = torch.nn.Linear(32, 32, bias=False)
+        self.k = torch.nn.Linear(32, 32, bias=False)
+
+    def forward(self, input):
+        return torch.matmul(self.q(input), self.k(input).transpose(-1, -2))
+
+
+def test_matmul_nodes_train_with_mx_backward_gemms_too():
+    torch.manual_seed(3)
+    g = mase_ir.trace(_Scores().eval(), {"input": torch.randn(2, 16, 32)})
+    apply_config(g, cfg.load_config({"default": X_FMT}))
+    assert [n.op for n in g.nodes].count("matmul") == 1
+    x = torch.randn(2, 16, 32)
+    with torch.no_grad():
+        y_plain = g(input=x)
+    g.backward_format = mxf.parse(G_FMT)
+    seen = {}
+    orig = g._run_training_gemm
+
+    def spy(n, bound, arg_value, param_value):  # keeps the matmul's operands and result for the oracle
+        out = orig(n, bound, arg_value, param_value)
+        if n.op == "matmul":
+            seen["a"], seen["b"] = (arg_value(n.args[i]) for i in (0, 1))
+            out.retain_grad()
+            seen["c"] = out
+            for t in (seen["a"], seen["b"]):
+                t.retain_grad()
+        return out
+
+    g._run_training_gemm = spy
+    xr = x.clone().requires_grad_(True)
+    y = g(input=xr)
+    assert torch.equal(y.detach(), y_plain)  # forward unchanged
+    gy = torch.randn(2, 16, 16) * torch.logspace(-3, 1, 16)
+    (y * gy).sum().backward()
+    a, b, dc = seen["a"].detach().numpy(), seen["b"].detach().numpy(), seen["c"].grad.numpy()
+    # dA = Q(dC along n) Q(B along n)^T; dB = Q(A along m)^T Q(dC along m); A, B in X_FMT
+    da = _fq(dc, G_FMT, (2,)) @ np.swapaxes(_fq(b, X_FMT, (2, 1)), -1, -2)
+    db = np.swapaxes(_fq(a, X_FMT, (1, 2)), -1, -2) @ _fq(dc, G_FMT, (1,))
+    np.testing.assert_allclose(seen["a"].grad.numpy(), da, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(seen["b"].grad.numpy(), db, rtol=1e-5, atol=1e-9)

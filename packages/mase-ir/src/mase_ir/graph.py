@@ -308,8 +308,8 @@ class MaseGraph:
 
     # --- execution -----------------------------------------------------------------
     def _run_node(self, n: Node, bound, arg_value, param_value, quantize: bool, error=RuntimeError):
-        if n.op == "linear" and quantize and self.backward_format is not None and torch.is_grad_enabled():
-            return self._run_training_linear(n, bound, arg_value, param_value)
+        if n.op in ("linear", "matmul") and quantize and self.backward_format is not None and torch.is_grad_enabled():
+            return self._run_training_gemm(n, bound, arg_value, param_value)
         spec = n.spec
         roles = {r.name: r for r in spec.roles}
 
@@ -342,10 +342,10 @@ class MaseGraph:
                 raise VerifyError(n.name, f"op {n.op} fails on the declared types: {exc}") from None
             raise error(f"node %{n.name} ({n.op}, from module {n.module!r}) failed: {exc}") from exc
 
-    def _run_training_linear(self, n: Node, bound, arg_value, param_value):
-        """A linear node in training mode: mx_formats.nn.mx_linear with the node's formats forward
-        and ``backward_format`` for the output gradients (mase_ir.mx_training)."""
-        from mase_ir.mx_training import linear_spec, mx_training_linear
+    def _run_training_gemm(self, n: Node, bound, arg_value, param_value):
+        """A linear / matmul node in training mode: mx_formats.nn.mx_linear / mx_matmul with the
+        node's formats forward and ``backward_format`` for the output gradients (mase_ir.mx_training)."""
+        from mase_ir.mx_training import linear_spec, matmul_spec, mx_training_linear, mx_training_matmul
 
         raw: dict[str, Any] = {}
         types: dict[str, TensorType] = {}
@@ -358,19 +358,23 @@ class MaseGraph:
                                           else mxf.F32) for r, t in types.items()}
         backward = self.backward_format
         assert backward is not None  # _run_node's condition
-        key = (n.name, fmt["input"], fmt["weight"], backward)
+        second = "weight" if n.op == "linear" else "other"
+        key = (n.name, fmt["input"], fmt[second], backward)
         spec = self._training_specs.get(key)
         if spec is None:
-            spec = self._training_specs[key] = linear_spec(fmt["input"], fmt["weight"], backward)
+            make = linear_spec if n.op == "linear" else matmul_spec
+            spec = self._training_specs[key] = make(fmt["input"], fmt[second], backward)
         bias = raw.get("bias")
         if bias is not None and "bias" in fmt:
             bias = fake_quantize(bias, fmt["bias"], -1)
         try:
-            return mx_training_linear(n.name, raw["input"], raw["weight"], bias, spec)
+            if n.op == "linear":
+                return mx_training_linear(n.name, raw["input"], raw["weight"], bias, spec)
+            return mx_training_matmul(raw["input"], raw["other"], bias, spec)
         except ValueError:  # a refusal that names the node already
             raise
         except Exception as exc:
-            raise RuntimeError(f"node %{n.name} (linear, training with backward_format "
+            raise RuntimeError(f"node %{n.name} ({n.op}, training with backward_format "
                                f"{self.backward_format}) failed: {exc}") from exc
 
     def __call__(self, **inputs: torch.Tensor):

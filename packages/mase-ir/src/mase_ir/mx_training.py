@@ -1,4 +1,4 @@
-"""Training in MX inside the IR: a ``linear`` node whose backward GEMMs are quantized too.
+"""Training in MX inside the IR: ``linear`` and ``matmul`` nodes whose backward GEMMs are quantized too.
 
 With ``MaseGraph.backward_format`` set (a block format, e.g. ``MXFP8_E5M2``), every ``linear``
 node of a graph run with gradients enabled computes through ``mx_formats.nn.mx_linear`` with a
@@ -12,6 +12,13 @@ node of a graph run with gradients enabled computes through ``mx_formats.nn.mx_l
 * weight-gradient GEMM: the output gradient in ``backward_format`` and the saved input in its
   own format, both blocked along the tokens.
 
+Every ``matmul`` node (``A @ B``, e.g. attention's ``Q K^T`` and ``P V``) computes through
+``mx_formats.nn.mx_matmul`` the same way: forward A and B in their own formats (A blocked along
+its last axis, B along its second-to-last, as the IR blocks them), the A-gradient GEMM with the
+output gradient in ``backward_format`` and B in its format, both blocked along n, the
+B-gradient GEMM with A in its format and the output gradient in ``backward_format``, both
+blocked along m.
+
 The bias keeps the IR's straight-through fake quantization; everything else in the graph is
 unchanged (elementwise ops in float32). The spec is checked when the mode is switched on
 (:func:`check_backward_format`: a format without backward semantics is refused before any
@@ -23,7 +30,7 @@ from __future__ import annotations
 import mx_formats as mxf
 import torch
 
-__all__ = ["check_backward_format", "linear_spec", "mx_training_linear"]
+__all__ = ["check_backward_format", "linear_spec", "matmul_spec", "mx_training_linear", "mx_training_matmul"]
 
 
 def check_backward_format(fmt) -> mxf.Format:
@@ -44,6 +51,25 @@ def linear_spec(x_fmt: mxf.Format, w_fmt: mxf.Format, backward: mxf.Format):
         "input_grad": {"grad_output": backward, "weight": w_fmt},
         "weight_grad": {"grad_output": backward, "input": x_fmt},
     })
+
+
+def matmul_spec(a_fmt: mxf.Format, b_fmt: mxf.Format, backward: mxf.Format):
+    """The TrainingSpec (``op="matmul"``) of one matmul node (module docstring)."""
+    from mx_formats.training import TrainingSpec
+
+    return TrainingSpec.from_dict({
+        "forward": {"a": a_fmt, "b": b_fmt},
+        "a_grad": {"grad_output": backward, "b": b_fmt},
+        "b_grad": {"a": a_fmt, "grad_output": backward},
+    }, op="matmul")
+
+
+def mx_training_matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None, spec) -> torch.Tensor:
+    """``a @ b (+ bias)`` with the spec's GEMMs (the bias added in float32 after the product)."""
+    from mx_formats.nn import mx_matmul
+
+    c = mx_matmul(a, b, spec)
+    return c if bias is None else c + bias
 
 
 def mx_training_linear(node: str, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, spec) -> torch.Tensor:

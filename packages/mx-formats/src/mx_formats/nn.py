@@ -1,4 +1,5 @@
-"""``MXLinear``: an ``nn.Linear`` whose forward and backward GEMMs take MX inputs (issue 21).
+"""``MXLinear`` / ``mx_matmul``: a linear layer and a matmul whose forward and backward GEMMs take
+MX inputs (issue 21).
 
     import mx_formats.nn as mxnn
     from mx_formats.training import TrainingSpec
@@ -11,6 +12,13 @@ One training step of ``y = x W^T + b`` (``x`` flattened to ``[tokens, in_feature
     input grad    dx = Q_ig(dy) @ Q_iw(W)          blocked along out_features
     weight grad   dW = Q_wg(dy)^T @ Q_wi(x)        blocked along tokens
     bias grad     db = sum_tokens dy               (no GEMM: FP32)
+
+and of ``C = A @ B`` (:func:`mx_matmul`, ``A: [..., m, k]``, ``B: [..., k, n]``, the batch axes
+broadcast as torch.matmul does; a ``TrainingSpec`` with ``op="matmul"``):
+
+    forward       C  = Q_fa(A)  @ Q_fb(B)          blocked along k
+    a grad        dA = Q_ag(dC) @ Q_ab(B)^T        blocked along n
+    b grad        dB = Q_ba(A)^T @ Q_bg(dC)        blocked along m
 
 each ``Q`` being :func:`mx_formats.torch.fake_quantize` in the format the
 :class:`~mx_formats.training.TrainingSpec` gives that operand (the table in
@@ -32,16 +40,22 @@ import torch
 from mx_formats.torch import _saturated, fake_quantize
 from mx_formats.training import Operand, TrainingSpec, TrainingSpecError
 
-__all__ = ["MXLinear", "convert_linears", "mx_linear"]
+__all__ = ["MXLinear", "convert_linears", "mx_linear", "mx_matmul"]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
+def _axes(t: torch.Tensor, op: Operand) -> tuple[int, ...] | None:
+    """``op.axes`` (indices into the operand's last two axes) as axes of ``t``."""
+    return tuple(t.dim() - 2 + a for a in op.axes) or None
+
+
 def _q(t: torch.Tensor, op: Operand, rounding: str) -> torch.Tensor:
-    """``t`` (2-D, float32) on ``op``'s grid, blocked along ``op.axes``; detached."""
+    """``t`` (float32, at least 2-D) on ``op``'s grid, blocked along ``op.axes`` of its last two
+    axes; detached."""
     if not op.quantized:
         return t
-    return fake_quantize(t, op.format, op.axes or None, rounding).detach()
+    return fake_quantize(t, op.format, _axes(t, op), rounding).detach()
 
 
 class _MXLinearFunction(torch.autograd.Function):
@@ -80,7 +94,51 @@ class _MXLinearFunction(torch.autograd.Function):
 
 def _clipped(t: torch.Tensor, op: Operand) -> torch.Tensor:
     """Where the forward quantizer saturated ``t`` (``|t|`` above its block's largest magnitude)."""
-    return _saturated(t, op.format, op.axes or None)
+    return _saturated(t, op.format, _axes(t, op))
+
+
+class _MXMatmulFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, spec: TrainingSpec):
+        a, b = a.float(), b.float()
+        c = _q(a, spec["forward", "a"], spec.rounding) @ _q(b, spec["forward", "b"], spec.rounding)
+        ctx.spec = spec
+        ctx.save_for_backward(a, b)
+        return c.to(_DTYPES[spec.elementwise])
+
+    @staticmethod
+    def backward(ctx, dc):
+        a, b = ctx.saved_tensors
+        spec = ctx.spec
+        dc = dc.float()
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = _q(dc, spec["a_grad", "grad_output"], spec.rounding) @ \
+                _q(b, spec["a_grad", "b"], spec.rounding).transpose(-1, -2)
+            if spec.ste == "zero_saturated" and spec["forward", "a"].quantized:
+                da = da.masked_fill(_clipped(a, spec["forward", "a"]), 0.0)
+        if ctx.needs_input_grad[1]:
+            db = _q(a, spec["b_grad", "a"], spec.rounding).transpose(-1, -2) @ \
+                _q(dc, spec["b_grad", "grad_output"], spec.rounding)
+            if spec.ste == "zero_saturated" and spec["forward", "b"].quantized:
+                db = db.masked_fill(_clipped(b, spec["forward", "b"]), 0.0)
+        return da, db, None
+
+
+def mx_matmul(a: torch.Tensor, b: torch.Tensor, spec: TrainingSpec) -> torch.Tensor:
+    """``torch.matmul(a, b)`` for ``a: [..., m, k]``, ``b: [..., k, n]`` with the spec's MX GEMMs in
+    forward and backward (module docstring). The batch axes broadcast (the gradient of a broadcast
+    operand is summed over them by autograd, in float32)."""
+    if not isinstance(spec, TrainingSpec) or spec.op != "matmul":
+        got = f"a {spec.op} spec" if isinstance(spec, TrainingSpec) else type(spec).__name__
+        raise TrainingSpecError(f"mx_matmul: spec must be a TrainingSpec with op='matmul', got {got}")
+    if a.dim() < 2 or b.dim() < 2:
+        raise ValueError(f"mx_matmul: both operands need at least 2 axes, got {list(a.shape)} and {list(b.shape)}")
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"mx_matmul: a is {list(a.shape)} and b is {list(b.shape)}: a's last axis must equal "
+                         f"b's second-to-last")
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return _MXMatmulFunction.apply(a.expand(*batch, *a.shape[-2:]), b.expand(*batch, *b.shape[-2:]), spec)
 
 
 def mx_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: TrainingSpec) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Training specs: which MX format each input of each GEMM of a linear layer takes (issue 21).
+"""Training specs: which MX format each input of each GEMM of a linear layer or a matmul takes (issue 21).
 
 A linear layer ``y = x W^T (+ b)`` with ``x: [tokens, in_features]`` and
 ``W: [out_features, in_features]`` runs three GEMMs per training step:
@@ -12,6 +12,18 @@ GEMM           product                        reduction axis      operands (thei
                                                                   weight (out_features, in_features)
 ``weight_grad````dW = Q(dy)^T Q(x)``           ``tokens``          grad_output (tokens, out_features),
                                                                   input (tokens, in_features)
+=============  =============================  ==================  ========================
+
+A matmul ``C = A B`` (``A: [..., m, k]``, ``B: [..., k, n]``, e.g. the attention scores
+``Q K^T`` and ``P V``; ``op="matmul"``) has its own three GEMMs, over the last two axes of
+every batch element:
+
+=============  =============================  ==================  ========================
+GEMM           product                        reduction axis      operands (their axes)
+=============  =============================  ==================  ========================
+``forward``    ``C = Q(A) Q(B)``               ``k``               a (m, k), b (k, n)
+``a_grad``     ``dA = Q(dC) Q(B)^T``           ``n``               grad_output (m, n), b (k, n)
+``b_grad``     ``dB = Q(A)^T Q(dC)``           ``m``               a (m, k), grad_output (m, n)
 =============  =============================  ==================  ========================
 
 Each ``Q`` is :func:`mx_formats.fake_quantize` of that operand in its own format, blocked
@@ -53,7 +65,7 @@ from typing import Mapping
 from mx_formats.formats import F32, BlockFormat, Float32, Format, MetadataFormat
 from mx_formats.parse import FormatParseError, parse
 
-__all__ = ["GEMMS", "Operand", "TrainingSpec", "TrainingSpecError"]
+__all__ = ["GEMMS", "MATMUL_GEMMS", "OPS", "Operand", "TrainingSpec", "TrainingSpecError"]
 
 #: GEMM -> (reduction axis, {operand: its axes, in tensor order}).
 GEMMS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
@@ -62,6 +74,14 @@ GEMMS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
                                     "weight": ("out_features", "in_features")}),
     "weight_grad": ("tokens", {"grad_output": ("tokens", "out_features"), "input": ("tokens", "in_features")}),
 }
+#: The same for a matmul ``C = A B`` over the last two axes (module docstring).
+MATMUL_GEMMS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "forward": ("k", {"a": ("m", "k"), "b": ("k", "n")}),
+    "a_grad": ("n", {"grad_output": ("m", "n"), "b": ("k", "n")}),
+    "b_grad": ("m", {"a": ("m", "k"), "grad_output": ("m", "n")}),
+}
+#: The GEMM table of each op a spec can describe.
+OPS = {"linear": GEMMS, "matmul": MATMUL_GEMMS}
 ELEMENTWISE = ("float32", "bfloat16")
 STE_MODES = ("identity", "zero_saturated")
 # stochastic rounding needs a fresh seed per step and operand; the spec has no seed schedule
@@ -96,10 +116,10 @@ def _format(value, where: str) -> Format:
         raise TrainingSpecError(f"{where}: {exc}") from None
 
 
-def _operand(gemm: str, name: str, value) -> Operand:
-    """Check one operand entry (a format, or {"format": ..., "axis": ...}) of ``gemm``."""
-    where = f"training spec [{gemm}] {name}"
-    reduction, operands = GEMMS[gemm]
+def _operand(op: str, gemm: str, name: str, value) -> Operand:
+    """Check one operand entry (a format, or {"format": ..., "axis": ...}) of ``op``'s ``gemm``."""
+    where = f"training spec [{gemm}] {name}" if op == "linear" else f"{op} training spec [{gemm}] {name}"
+    reduction, operands = OPS[op][gemm]
     names = operands[name]
     axis = reduction
     if isinstance(value, Mapping):
@@ -135,14 +155,18 @@ def _operand(gemm: str, name: str, value) -> Operand:
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """Formats of the six GEMM inputs of a linear layer's training step, checked (module docstring)."""
+    """Formats of the six GEMM inputs of one training step of a linear layer (``op="linear"``) or
+    a matmul (``op="matmul"``), checked (module docstring)."""
 
     operands: Mapping[str, Mapping[str, Operand]]  # gemm -> operand name -> Operand
     elementwise: str = "float32"
     ste: str = "identity"
     rounding: str = "nearest_even"
+    op: str = "linear"
 
     def __post_init__(self):
+        if self.op not in OPS:
+            raise TrainingSpecError(f"training spec op: {self.op!r}, expected one of {list(OPS)}")
         if self.elementwise not in ELEMENTWISE:
             raise TrainingSpecError(f"training spec elementwise: {self.elementwise!r}, expected one of {ELEMENTWISE}")
         if self.ste not in STE_MODES:
@@ -156,18 +180,21 @@ class TrainingSpec:
         return self.operands[gemm][name]
 
     @classmethod
-    def from_dict(cls, spec: Mapping) -> TrainingSpec:
-        """From ``{gemm: {operand: format | {"format", "axis"}}, "elementwise", "ste", "rounding"}``;
-        an operand left out is ``f32`` (not quantized)."""
+    def from_dict(cls, spec: Mapping, op: str = "linear") -> TrainingSpec:
+        """From ``{gemm: {operand: format | {"format", "axis"}}, "elementwise", "ste", "rounding"}``
+        of ``op``'s GEMMs; an operand left out is ``f32`` (not quantized)."""
         if not isinstance(spec, Mapping):
             raise TrainingSpecError(f"training spec: expected a table, got {spec!r}")
+        if op not in OPS:
+            raise TrainingSpecError(f"training spec op: {op!r}, expected one of {list(OPS)}")
+        gemms = OPS[op]
         options = {"elementwise", "ste", "rounding"}
         for key in spec:
-            if key not in GEMMS and key not in options:
-                raise TrainingSpecError(f"training spec: unknown key {key!r}; GEMMs are {list(GEMMS)}, options "
-                                        f"{sorted(options)}")
+            if key not in gemms and key not in options:
+                raise TrainingSpecError(f"training spec: unknown key {key!r}; the GEMMs of a {op} are {list(gemms)}, "
+                                        f"options {sorted(options)}")
         operands = {}
-        for gemm, (_, names) in GEMMS.items():
+        for gemm, (_, names) in gemms.items():
             given = spec.get(gemm, {})
             if not isinstance(given, Mapping):
                 raise TrainingSpecError(f"training spec [{gemm}]: expected a table of operands {list(names)}, "
@@ -176,16 +203,21 @@ class TrainingSpec:
                 if name not in names:
                     raise TrainingSpecError(f"training spec [{gemm}]: unknown operand {name!r}; the {gemm} GEMM "
                                             f"takes {list(names)}")
-            operands[gemm] = {name: _operand(gemm, name, given.get(name, F32)) for name in names}
-        return cls(operands, **{k: spec[k] for k in options if k in spec})
+            operands[gemm] = {name: _operand(op, gemm, name, given.get(name, F32)) for name in names}
+        return cls(operands, op=op, **{k: spec[k] for k in options if k in spec})
 
     @classmethod
     def mx(cls, forward: Format | str, backward: Format | str, weight: Format | str | None = None,
-           **options) -> TrainingSpec:
+           op: str = "linear", **options) -> TrainingSpec:
         """The MX paper's recipe: activations (forward input, and the saved input in the weight
         gradient) in ``forward``, weights (both GEMMs) in ``weight`` (default ``forward``),
-        output gradients (both backward GEMMs) in ``backward``."""
+        output gradients (both backward GEMMs) in ``backward``. For ``op="matmul"`` ``a`` is an
+        activation and ``b`` takes ``weight`` (attention: both are activations, leave it out)."""
         weight = forward if weight is None else weight
+        if op == "matmul":
+            return cls.from_dict({"forward": {"a": forward, "b": weight},
+                                  "a_grad": {"grad_output": backward, "b": weight},
+                                  "b_grad": {"a": forward, "grad_output": backward}, **options}, op="matmul")
         return cls.from_dict({"forward": {"input": forward, "weight": weight},
                               "input_grad": {"grad_output": backward, "weight": weight},
                               "weight_grad": {"grad_output": backward, "input": forward}, **options})
@@ -193,4 +225,5 @@ class TrainingSpec:
     def describe(self) -> str:
         """One line: every GEMM's operand formats."""
         parts = [f"{g}({', '.join(f'{n}={op.format}' for n, op in ops.items())})" for g, ops in self.operands.items()]
-        return "; ".join(parts) + f"; elementwise {self.elementwise}; ste {self.ste}"
+        head = "" if self.op == "linear" else f"{self.op}: "
+        return head + "; ".join(parts) + f"; elementwise {self.elementwise}; ste {self.ste}"
