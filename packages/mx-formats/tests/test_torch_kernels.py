@@ -229,3 +229,16 @@ def test_wrapper_quantize_on_the_device_equals_the_host_mxarray(device_path, fmt
 def test_wrapper_quantize_refuses_nan_for_scalar_formats(device_path):
     with pytest.raises(ValueError, match="no code for NaN"):
         mxt.quantize(torch.tensor([1.0, float("nan")], device=DEVICE), mxf.Fixed(8, 4))
+
+
+def test_default_compile_policy_compiles_big_tensors_at_once_and_small_ones_once_hot(monkeypatch):
+    """compile=None on a GPU (TK._should_compile): measured compile costs of seconds per shape
+    only pay off for big tensors or keys called many times (the module constants say why)."""
+    monkeypatch.setattr(TK, "_CALLS", {})
+    monkeypatch.setattr(TK, "_COMPILED", {})
+    monkeypatch.setattr(TK, "COMPILE_AFTER", 3)
+    assert TK._should_compile("big", TK.COMPILE_MIN_NUMEL)
+    assert [TK._should_compile("small", 1000) for _ in range(5)] == [False, False, False, True, True]
+    assert not TK._should_compile("other", 1000)  # counted per key
+    TK._COMPILED["cold"] = object()  # an already compiled key stays compiled
+    assert TK._should_compile("cold", 10)

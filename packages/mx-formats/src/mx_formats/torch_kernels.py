@@ -6,8 +6,8 @@ BL), every rounding mode (stochastic with the same splitmix64 stream, indexed by
 the element's flat position in the working view), NaN/Inf blocks, any blocked
 axes, ragged edges, float16 / bfloat16 / float32 inputs (widened exactly to
 float32). It is plain torch, so CI checks it on CPU tensors against the numba
-kernels; on a GPU the same functions run under ``torch.compile`` (one fused
-Triton kernel per format and shape).
+kernels; on a GPU the same functions run eager or under ``torch.compile`` (one
+fused Triton kernel per format and shape), by the policy of :func:`_should_compile`.
 
 How it stays exact whatever the compiler does with floats (FMA contraction,
 flushed subnormals): the rounding is done in integers on the float32 bit
@@ -483,19 +483,42 @@ def _code_bits(spec: _Spec) -> int:
 # --------------------------------------------------------------------------- compilation
 _COMPILED: dict = {}
 _COMPILE_FAILED: set = set()
+_CALLS: dict = {}
+
+#: When ``compile=None`` (the default) on a GPU: a tensor of at least this many elements is
+#: compiled at its first call; a smaller one runs eager until its (format, shape, ...) key has
+#: been called ``COMPILE_AFTER`` times, then compiled. Measured on an H200 (torch 2.11,
+#: 2026-12-03, gpu_tmp experiment recorded in the package README): a compile costs 1-11 s per
+#: format and shape; eager costs ~1.3-1.5 ms per call below 2.4M elements (about 50 kernel
+#: launches) and 4.4-9.5 ms at 8192x8192, compiled ~0.1-0.15 ms (wrapper-bound) and 0.14-0.2 ms.
+#: A search trial touches each (format, shape) a handful of times -- compiling them all cost
+#: minutes -- while QAT and long evaluations call the same few keys thousands of times.
+COMPILE_MIN_NUMEL = 1 << 22
+COMPILE_AFTER = 256
+
+
+def _should_compile(key, numel: int) -> bool:
+    """The default policy (module constants above): big tensors at once, small hot ones later."""
+    if numel >= COMPILE_MIN_NUMEL or key in _COMPILED:
+        return True
+    n = _CALLS[key] = _CALLS.get(key, 0) + 1
+    if len(_CALLS) > 65536:  # a long search of ever new shapes: forget the cold counts
+        _CALLS.clear()
+    return n > COMPILE_AFTER
 
 
 def _compiled(key):
-    """A torch.compile'd copy of :func:`_encode_blocks` for one static configuration.
+    """A torch.compile'd copy of :func:`_encode_blocks` for one static configuration and shape.
 
-    Each configuration gets its own code object, so torch.compile's per-function
-    recompile limit counts shapes of one format, not every format a search tries.
+    Each key gets its own code object, so torch.compile's per-function recompile limit never
+    applies, and ``dynamic=False``: under dynamic shapes inductor's Triton code for the
+    minifloat and MXINT8 paths failed to build (a 64-bit value bitcast to 32 bits, torch 2.11).
     """
     fn = _COMPILED.get(key)
     if fn is None:
         code = _encode_blocks.__code__.replace(co_name=f"_encode_blocks_{len(_COMPILED)}")
         clone = types.FunctionType(code, _encode_blocks.__globals__, code.co_name, _encode_blocks.__defaults__)
-        fn = _COMPILED[key] = torch.compile(clone, fullgraph=True)
+        fn = _COMPILED[key] = torch.compile(clone, fullgraph=True, dynamic=False)
     return fn
 
 
@@ -532,14 +555,14 @@ def _run(x, fmt, axes, rounding, seed, want_values, want_codes, out_dtype, compi
     rmode = ROUNDING_MODES[rounding]
     seed_t = _seed_tensor(seed, x.device) if rmode == 4 else None
     args = (x, seed_t, spec, geom, rmode, want_values, want_codes, out_dtype)
-    if compile is None:
-        compile = x.device.type == "cuda"
-    elif compile and x.device.type == "cpu":
+    if compile and x.device.type == "cpu":
         # inductor's CPU backend (torch 2.13) computed wrong values for ragged blocks: the
         # compiled path is for GPUs, where the CUDA tests check it; CPU tensors run eager.
         raise ValueError("compile=True is for GPU tensors; CPU tensors run the eager torch ops")
-    key = (spec, rmode, want_values, want_codes, out_dtype, layout.axes, layout.b_row, layout.b_col, len(layout.shape),
-           _FLOAT_VALUES)
+    key = (spec, rmode, want_values, want_codes, out_dtype, layout.axes, layout.b_row, layout.b_col, tuple(x.shape),
+           x.dtype, _FLOAT_VALUES)
+    if compile is None:
+        compile = x.device.type == "cuda" and _should_compile(key, x.numel())
     if compile and key not in _COMPILE_FAILED:
         try:
             return _finish(_compiled(key)(*args), args[3], want_values, want_codes)
@@ -556,8 +579,9 @@ def fake_quantize(x: torch.Tensor, fmt: Format, axes=None, rounding: str = "near
     """``mx_formats.fake_quantize`` of a torch tensor, on its device.
 
     Values equal the numba kernel's bit for bit (float32 results, converted to
-    ``out_dtype``, default float32). ``compile``: run under torch.compile (default:
-    on CUDA tensors). Takes float32, float16 and bfloat16 tensors.
+    ``out_dtype``, default float32). ``compile``: ``True`` runs under torch.compile (GPU tensors
+    only), ``False`` eager; ``None`` (the default) on CUDA tensors follows :func:`_should_compile`
+    (big or hot tensors compiled), elsewhere eager. Takes float32, float16 and bfloat16 tensors.
     """
     if isinstance(fmt, Float32):
         return x.to(out_dtype or torch.float32)
