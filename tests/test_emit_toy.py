@@ -65,21 +65,21 @@ def test_emitted_top_elaborates_in_yosys(tmp_path):
 
 
 def test_unmappable_node_stops_before_any_file(tmp_path):
-    class WithSilu(torch.nn.Module):
+    class WithTanh(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.fc = torch.nn.Linear(8, 8)
 
         def forward(self, x):
-            return torch.nn.functional.silu(self.fc(x))  # no hwlib operator
+            return torch.tanh(self.fc(x))  # no hwlib operator (silu maps since issue 16)
 
     import mase_ir
 
     x = torch.randn(2, 8)
     q = get_pass("quantize")(config={"default": "MXInt((4,2),8,5)",
                                      "op": {"linear": {"weight": "MXInt((4,4),8,3)", "bias": "MXInt((4,4),8,3)"}}}
-                             ).apply(mase_ir.trace(WithSilu().eval(), {"x": x}))
-    with pytest.raises(MappingError, match=r"cannot map node %silu: op 'silu'.*no mase_hwlib operator"):
+                             ).apply(mase_ir.trace(WithTanh().eval(), {"x": x}))
+    with pytest.raises(MappingError, match=r"cannot map node %tanh: op 'tanh'.*no mase_hwlib operator"):
         get_pass("emit")().apply(q, tmp_path / "out", sample_inputs={"x": x})
     assert list(tmp_path.iterdir()) == []
 

@@ -49,6 +49,7 @@ FAMILIES: tuple[str, ...] = (
     "mase_hwlib.catalog_fixed",
     "mase_hwlib.catalog_bmf",
     "mase_hwlib.catalog_decoder",
+    "mase_hwlib.catalog_attention_ops",
     "mase_hwlib.catalog_m2xfp",
 )
 

@@ -167,6 +167,11 @@ class HwDesign:
     values: dict[str, StreamValue]
     aliases: dict[str, str] = field(default_factory=dict)  # streaming no-op node -> value it carries
     warnings: list[str] = field(default_factory=list)     # e.g. Fixed formats that saturate the profiled range
+    # the host boundary: host node -> why it runs on the host (streaming order on the graph inputs,
+    # embedding lookup, boolean mask construction); written to design.json and the README
+    host_reasons: dict[str, str] = field(default_factory=dict)
+    # hardware inputs that are boolean masks (one bit per element, 1 = attend), not numbers
+    masks: set[str] = field(default_factory=set)
 
     def stage(self, name: str) -> Stage:
         for s in self.stages:

@@ -10,7 +10,8 @@
 
 Both start from the same hardware input: the host-side prefix (streaming-order nodes on the
 graph inputs) run by the graph's own semantics, then quantized into the input stream's format
-(:func:`hardware_inputs`).
+(:func:`hardware_inputs`). A boolean mask port (``HwDesign.masks``) receives the host's booleans
+as 0/1 integers, ``[rows, seq]``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from mase_passes.hardware.mapping import HwDesign
 
 __all__ = ["hardware_inputs", "exact", "fast", "Gap", "compare"]
 
+# ops whose chain ends in mase_fixed_to_mxint from a non-linear operator's fixed-point lanes
+NONLINEAR_OPS = ("gelu", "layer_norm", "rms_norm", "silu", "rope", "pool")
+
 
 def hardware_inputs(design: HwDesign, inputs: dict) -> dict:
     """What the hardware input ports receive for graph ``inputs`` (torch tensors): an MXArray per
@@ -40,7 +44,12 @@ def hardware_inputs(design: HwDesign, inputs: dict) -> dict:
     out = {}
     for v in design.inputs:
         t = env[v.name].detach().double().cpu().numpy().reshape(v.shape)
-        if v.fixed is not None:
+        if v.name in design.masks:  # a boolean mask port: one bit per element, 1 = attend
+            if not np.isin(t, (0.0, 1.0)).all():
+                raise ValueError(f"mask port %{v.name}: the host computed values other than 0 and 1 "
+                                 f"({sorted(set(np.unique(t).tolist()) - {0.0, 1.0})[:4]}); a mask must be 0/1")
+            out[v.name] = (t != 0).astype(np.int64)
+        elif v.fixed is not None:
             out[v.name] = mxf.quantize(t, v.fixed_format).mantissas().astype(np.int64)
         else:
             out[v.name] = mxf.quantize(t, v.fmt, axes=v.axes)
@@ -53,7 +62,9 @@ def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
     done_groups = set()
     for s in design.stages:
         if s.group is not None:  # attention: mase_hwlib.attention's golden chain, run once per pattern
-            pat, hw_stages = s.group if isinstance(s.group, tuple) else (s.group, None)
+            # (pattern, hwlib stages, the streams feeding q / k / v / mask: a RoPE's or the causal
+            # source's output where the pattern has them)
+            pat, hw_stages, names = s.group if isinstance(s.group, tuple) else (s.group, None, None)
             if pat.out in done_groups or hw_stages is None:
                 continue
             from mase_passes.hardware.attention import run as run_attention
@@ -61,13 +72,14 @@ def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
             last = f"{pat.out}__{hw_stages[-1].name}"
             target = last if last in design.values else pat.out
             v = design.values[target]
-            env[target] = run_attention(hw_stages, env[pat.q], env[pat.k], env[pat.v], v.fmt, v.shape)
+            env[target] = run_attention(hw_stages, env[names["q"]], env[names["k"]], env[names["v"]], v.fmt, v.shape,
+                                        mask=env[names["mask"]] if "mask" in names else None)
             done_groups.add(pat.out)
             continue
         fmt = design.values[s.output].fmt  # None for a fixed-point stream (then env holds integer codes)
         # fixed-point stages and their casts (gelu / layer_norm's fixed_to_mxint is handled below)
         if s.module in fixed_map.FIXED_MODULES or (s.module == "mase_fixed_to_mxint"
-                                                   and s.op not in ("gelu", "layer_norm")):
+                                                   and s.op not in NONLINEAR_OPS):
             env[s.output] = fixed_map.exact_stage(design, s, env)
             continue
         if s.module in bmf_map.BLOCK_FLOAT_MODULES:
@@ -88,7 +100,29 @@ def exact(design: HwDesign, inputs: dict) -> dict[str, mxf.MXArray]:
             row, rows = s.constants["row"], design.values[s.output].shape[0]
             v = design.values[s.output]
             y = mxf.quantize(np.tile(mxf.dequantize(row), (rows, 1)), v.fmt, axes=v.axes)
-        elif s.module in ("mase_mxint_gelu", "mase_mxint_layer_norm"):
+        elif s.module == "mase_mxint_rope":  # the tables are the stage's constants (ROMs not written yet)
+            from mase_hwlib.golden.nonlinear import mxint_to_fixed
+            from mase_hwlib.golden.rope import rope_fixed
+
+            spec, p = catalog.get(s.module), catalog.get(s.module).resolve(s.params)
+            b = streams.mx_to_beats(env[s.inputs["x"]])
+            xf = mxint_to_fixed(b["mant"], b["exp"].reshape(-1, 1), man_bits=p["MAN_BITS"], x_width=p["X_WIDTH"],
+                                x_frac=p["X_FRAC"])
+            v = design.values[s.output]
+            y = rope_fixed(xf.reshape(v.shape), s.constants["cos"], s.constants["sin"],
+                           heads=p["ROW_BLOCKS"] // p["HEAD_BLOCKS"], x_frac=p["X_FRAC"], c_frac=p["C_FRAC"],
+                           out_width=p["OUT_WIDTH"], out_frac=p["OUT_FRAC"])
+        elif s.module == "mase_mxint_masked_mean":  # one mask beat of ROWS bits per input
+            spec = catalog.get(s.module)
+            mask = np.asarray(env[s.inputs["mask"]], dtype=np.int64).reshape(1, -1)
+            y = spec.golden(spec.resolve(s.params), {"x": streams.mx_to_beats(env[s.inputs["x"]]),
+                                                     "mask": {"data": mask}})["y"]["data"]
+            y = np.asarray(y, dtype=np.int64).reshape(design.values[s.output].shape)
+        elif s.module == "mase_causal_mask":  # one pass of mask rows per input
+            from mase_hwlib.golden.rope import causal_rows
+
+            y = causal_rows(s.params["SEQ"], s.params["KEYS"], s.params.get("OFFSET", 0))
+        elif s.module in ("mase_mxint_gelu", "mase_mxint_layer_norm", "mase_mxint_silu", "mase_mxint_rms_norm"):
             spec = catalog.get(s.module)
             y = spec.golden(spec.resolve(s.params), {"x": streams.mx_to_beats(env[s.inputs["x"]])})["y"]["data"]
             y = np.asarray(y, dtype=np.int64).reshape(design.values[s.output].shape)

@@ -15,13 +15,25 @@ beat). The rules (docs/hardware.md has the tables):
   out_features.
 * ``gelu`` -> ``mase_mxint_gelu`` + ``mase_fixed_to_mxint``; ``layer_norm`` -> the integer
   ``mase_mxint_layer_norm`` + ``mase_fixed_to_mxint`` + mul gamma / add beta streamed from
-  ``mase_mxint_rom_source`` (hardware/nonlinear_map.py); BERT attention (hardware/attention.py)
-  -> ``mase_hwlib.attention``. The data types live in hardware/design.py.
+  ``mase_mxint_rom_source`` (hardware/nonlinear_map.py); ``silu`` and ``rms_norm`` the same way
+  on ``mase_mxint_silu`` / ``mase_mxint_rms_norm`` (hardware/decoder_map.py); attention
+  (hardware/attention.py) -> ``mase_hwlib.attention``, with the padding mask or the causal mask
+  (``mase_mxint_masked_softmax``, ``mase_causal_mask``) and rotary embeddings on Q and K
+  (``mase_mxint_rope``). The data types live in hardware/design.py.
+* **Host boundary** (``_host_boundary``, recorded per node in ``HwDesign.host_reasons`` and
+  written to design.json / the README): computed on the host from graph inputs and constants
+  only, (a) streaming-order nodes, (b) ``embedding`` lookups and ``add``s of lookups (BERT's word +
+  token type + position embeddings): the tables stay in host memory and the hardware input port
+  takes the summed embedding vectors -- the embeddings' layer norm is hardware; (c) nodes with a
+  boolean result (the attention-mask expansion), whose booleans enter as a mask port
+  (``HwDesign.masks``) read only by masked softmax stages.
 * ``relu``, ``add``, ``mul`` -> the elementwise MXInt modules; operands and result share one
-  block (the module re-rounds mantissa and exponent widths itself, so no cast is needed).
+  block (the module re-rounds mantissa and exponent widths itself, so no cast is needed); a
+  ``mul`` by a scalar constant (``other`` attribute, OPT's query scaling) takes it from a
+  ``mase_mxint_rom_source`` (``SCALAR_MAN`` mantissa bits).
 * ``reshape`` / ``reorder`` / ``transpose`` / ``squeeze`` / ``unsqueeze`` are streaming-order
   nodes: on the graph inputs they run on the host (the hardware input port carries their
-  result); inside the graph they are accepted only when they keep the ``[rows, features]``
+  result; see the host boundary); inside the graph they are accepted only when they keep the ``[rows, features]``
   stream (last axis unchanged, block rows not split), and become a ``mase_mxint_cast`` when
   the result's format has other mantissa/exponent widths than the operand's.
 
@@ -35,7 +47,9 @@ beat). The rules (docs/hardware.md has the tables):
 A value read by several stages is forked in the top level (hardware/topgen.py). Everything
 else — an op without operator, a format that is neither MXInt nor Fixed, a shape the module
 cannot tile — raises
-:class:`MappingError` naming the node and what is missing, before any file is written.
+:class:`MappingError` naming the node and what is missing, before any file is written; for an op
+without operator the message names the op, the node, its source module (``Node.module``, the
+trace's module path) and the mappable ops (:func:`mappable_ops`).
 """
 
 from __future__ import annotations
@@ -53,13 +67,14 @@ from mase_passes.hardware.design import (HwDesign, MappingError, Stage, StreamVa
 from mase_passes.hardware.nonlinear_map import (GELU_X_FRAC, GELU_X_WIDTH, LN_OUT_FRAC, LN_OUT_WIDTH, LN_X_FRAC,
                                                 LN_X_WIDTH, map_gelu, map_layer_norm)
 
-__all__ = ["MappingError", "Stage", "StreamValue", "HwDesign", "map_graph", "sv_name", "rom_path", "STREAMING_OPS",
+__all__ = ["MappingError", "Stage", "StreamValue", "HwDesign", "map_graph", "mappable_ops", "sv_name", "rom_path",
+           "STREAMING_OPS", "EMBEDDING_OPS", "HOST_REASONS",
            "COMPUTE_OPS", "GELU_X_WIDTH", "GELU_X_FRAC", "LN_X_WIDTH", "LN_X_FRAC", "LN_OUT_WIDTH", "LN_OUT_FRAC"]
 
 STREAMING_OPS = ("reshape", "reorder", "transpose", "squeeze", "unsqueeze")
 COMPUTE_OPS = {"linear": "mase_mxint_linear", "relu": "mase_mxint_relu",
                "add": "mase_mxint_add", "mul": "mase_mxint_mul", "gelu": "mase_mxint_gelu",
-               "layer_norm": "mase_mxint_layer_norm"}
+               "layer_norm": "mase_mxint_layer_norm", "rms_norm": "mase_mxint_rms_norm", "silu": "mase_mxint_silu"}
 # extra mantissa bits of a linear's own output when a mase_mxint_reblock follows it
 LINEAR_GUARD_BITS = 4
 
@@ -74,21 +89,79 @@ def _consumers(graph: MaseGraph) -> dict[str, list[str]]:
     return users
 
 
-def _host_prefix(graph: MaseGraph) -> set[str]:
-    """Streaming-order nodes fed (transitively) only by graph inputs: they run on the host."""
+# ops whose results, computed from graph inputs and constants only, run on the host (module docstring)
+EMBEDDING_OPS = ("embedding",)
+HOST_REASONS = {"streaming": "streaming-order node on the graph inputs (the input port carries its result)",
+                "embedding": "embedding lookup: the tables stay in host memory, the input port carries the "
+                             "looked-up vectors",
+                "embedding_sum": "sum of embedding lookups (word + token type + position), computed with the "
+                                 "lookups on the host",
+                "mask": "attention-mask construction from the graph inputs (booleans, or 0/1 values): the mask "
+                        "port carries them, the masked softmax / masked mean in hardware applies them"}
+
+
+def mappable_ops() -> str:
+    """The ops map_graph accepts, as one sentence (the unmappable-op error lists it)."""
+    return (f"ops {sorted(COMPUTE_OPS)} (MXInt; Fixed, BMF and BL values: hardware/fixed_map.py, bmf_map.py); "
+            f"streaming-order ops {list(STREAMING_OPS)}; attention patterns (head-split reorders, matmul, mul by "
+            "a constant, optionally + where(mask, 0, <= -1e4) or a causal constant, softmax, matmul, head-merge "
+            "reorder, RoPE on Q/K; or scaled_dot_product_attention, optionally with a boolean mask); masked mean "
+            "pooling div(mean(h * m, 1), mean(m, 1)); on the host side, from graph inputs only: "
+            f"{list(EMBEDDING_OPS)} lookups and their sums, boolean mask construction")
+
+
+def _is_bool(t) -> bool:
+    return str(t.element) == "bool"
+
+
+def _is_int_or_bool(graph: MaseGraph, name: str) -> bool:
+    e = str(graph.value_type(name).element)
+    return e == "bool" or e.startswith(("i", "u"))
+
+
+def _host_boundary(graph: MaseGraph) -> dict[str, str]:
+    """Nodes that run on the host, each with its reason (``HOST_REASONS``): fed (transitively) only
+    by graph inputs and constants, and one of
+
+    * a streaming-order node (``STREAMING_OPS``);
+    * an ``embedding`` lookup, or an ``add`` of embedding lookups (BERT's word + token type +
+      position embeddings): the **embedding host boundary** -- the tables are not on chip, the
+      hardware input port takes the summed embedding vectors;
+    * a node with a boolean result (the attention-mask expansion: cast, index, logical_and,
+      expand): the booleans enter the hardware as a mask port, read only by a masked softmax;
+      and a ``cast`` of an integer or boolean value to float (mean pooling's 0/1 weights, read by
+      the masked mean; its port is checked to carry 0/1 only, emulate.hardware_inputs).
+
+    Everything else (the embeddings' layer norm, ...) is mapped to hardware."""
     host_vals = {i.name for i in graph.inputs}
-    host = set()
+    emb_vals: set[str] = set()
+    host: dict[str, str] = {}
     for n in graph.nodes:
-        if n.op in STREAMING_OPS and all(a.name in host_vals for a in n.args):
-            host.add(n.name)
-            host_vals.add(n.name)
+        if not all(a.name in host_vals for a in n.args):
+            continue
+        if n.op in STREAMING_OPS:
+            host[n.name] = "streaming"
+        elif n.op in EMBEDDING_OPS:
+            host[n.name] = "embedding"
+            emb_vals.add(n.name)
+        elif n.op == "add" and n.args and all(a.name in emb_vals for a in n.args) and not n.params:
+            host[n.name] = "embedding_sum"
+            emb_vals.add(n.name)
+        elif n.args and (_is_bool(n.result) or (n.op == "cast" and all(_is_int_or_bool(graph, a.name)
+                                                                         for a in n.args))):
+            # boolean masks, and an integer mask cast to 0/1 floats (mean pooling's weights)
+            host[n.name] = "mask"
+        else:
+            continue
+        host_vals.add(n.name)
     return host
 
 
 def map_graph(graph: MaseGraph) -> HwDesign:
     """Map every node of ``graph`` to a stage (or to the host prefix); see the module docstring."""
     users = _consumers(graph)
-    host = _host_prefix(graph)
+    host_kind = _host_boundary(graph)
+    host = set(host_kind)
     values: dict[str, StreamValue] = {}
     stages: list[Stage] = []
     alias: dict[str, str] = {}  # a streaming-only value -> the stream value carrying it
@@ -99,10 +172,14 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             raise MappingError(node, f"operand %{name} is not a hardware stream (produced by an unmapped node)")
         return values[name]
 
-    from mase_passes.hardware.attention import find_attention, map_attention
+    from mase_passes.hardware.attention import find_attention, map_attention, mask_stream_value
 
     patterns = {p.out: p for p in find_attention(graph)}
     inner = {name for p in patterns.values() for name in p.nodes if name != p.out}
+    from mase_passes.hardware.decoder_map import find_pooling, map_pooling
+
+    pools = {p.out: p for p in find_pooling(graph, host)}
+    inner |= {name for p in pools.values() for name in p.nodes if name != p.out}
 
     # hardware inputs: graph inputs read by compute nodes, and host-prefix results read by them
     hw_inputs: list[StreamValue] = []
@@ -113,6 +190,11 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             is_host = a.name in host or a.name in {i.name for i in graph.inputs}
             if is_host and a.name not in values:
                 t = graph.value_type(a.name)
+                if _is_bool(t):
+                    raise MappingError(n.name, f"its operand %{a.name} is a boolean mask built on the host; "
+                                               f"op {n.op!r} (module {n.module!r}) cannot read it: in hardware a "
+                                               "mask is read only by the masked softmax of an attention pattern "
+                                               "(scores + where(mask, 0, -large) -> softmax)")
                 if fixed_map.is_fixed(t.element):
                     values[a.name] = _fixed_stream_value(n.name, a.name, t.shape, t.element,
                                                          fixed_map.input_tile(graph, a.name, t.shape))
@@ -125,12 +207,28 @@ def map_graph(graph: MaseGraph) -> HwDesign:
                 else:
                     values[a.name] = _stream_value(n.name, a.name, t.shape, t.element)
                 hw_inputs.append(values[a.name])
+    # the boolean masks of the attention patterns: one port each, [rows, seq] bits, one beat per row
+    masks: set[str] = set()
+    for p in patterns.values():
+        if p.mask is not None and p.mask not in values:
+            values[p.mask] = mask_stream_value(graph, p)
+            hw_inputs.append(values[p.mask])
+            masks.add(p.mask)
+    for p in pools.values():  # mean pooling's row mask: one beat of seq bits per input
+        if p.mask not in values:
+            values[p.mask] = StreamValue(p.mask, (1, p.rows), None, tuple(graph.value_type(p.mask).shape),
+                                         (p.rows, 1, 0))
+            hw_inputs.append(values[p.mask])
+            masks.add(p.mask)
 
     for n in graph.nodes:
         if n.name in host or n.name in inner:
             continue
         if n.name in patterns:
             stages.extend(map_attention(graph, n, patterns[n.name], src, values))
+            continue
+        if n.name in pools:
+            stages.extend(map_pooling(graph, pools[n.name], src, values))
             continue
         fanout = users.get(n.name, [])
         if len(fanout) > 1 and "<output>" in fanout:
@@ -158,15 +256,20 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             stages.extend(new_stages)
             continue
         if n.op not in COMPUTE_OPS:
-            raise MappingError(n.name, f"op {n.op!r} (module {n.module!r}) has no mase_hwlib operator mapped by emit; "
-                                       f"mapped ops: {sorted(COMPUTE_OPS)} and streaming-order ops {list(STREAMING_OPS)}")
+            raise MappingError(n.name, f"op {n.op!r} (source module {n.module or '<root>'!r}) has no mase_hwlib "
+                                       f"operator mapped by emit; mappable: {mappable_ops()}")
         out = _stream_value(n.name, n.name, n.result.shape, n.result.element)
         if n.op == "linear":
             new_stages = _map_linear(graph, n, src(n.name, n.args[0].name), out, values)
         elif n.op == "gelu":
             new_stages = map_gelu(n, src(n.name, n.args[0].name), out, values)
-        elif n.op == "layer_norm":
-            new_stages = map_layer_norm(graph, n, src(n.name, n.args[0].name), out, values)
+        elif n.op == "silu":
+            new_stages = map_gelu(n, src(n.name, n.args[0].name), out, values, module="mase_mxint_silu")
+        elif n.op in ("layer_norm", "rms_norm"):
+            new_stages = map_layer_norm(graph, n, src(n.name, n.args[0].name), out, values, module=COMPUTE_OPS[n.op])
+        elif n.op == "mul" and len(n.args) == 1 and not n.params and isinstance(n.attrs.get("other"), (int, float)):
+            new_stages, const = _map_scalar_mul(n, src(n.name, n.args[0].name), out)
+            values[const.name] = const
         else:
             new_stages = [_map_elementwise(n, [src(n.name, a.name) for a in n.args], out)]
         values[n.name] = out
@@ -179,7 +282,8 @@ def map_graph(graph: MaseGraph) -> HwDesign:
             raise MappingError(o, "graph output is not produced by a hardware stage")
         outputs.append(values[name])
     return HwDesign(graph, [n.name for n in graph.nodes if n.name in host], hw_inputs, stages, outputs, values,
-                    dict(alias), fixed_map.range_warnings(graph))
+                    dict(alias), fixed_map.range_warnings(graph),
+                    host_reasons={name: HOST_REASONS[kind] for name, kind in host_kind.items()}, masks=masks)
 
 
 def _mx_value(name: str, shape, fmt) -> StreamValue:
@@ -279,6 +383,37 @@ def _map_linear(graph: MaseGraph, n, x: StreamValue, out: StreamValue, values: d
     return stages
 
 
+# mantissa bits of a scalar constant streamed into mase_mxint_mul (OPT's query scaling): the
+# scale rounds with a relative error below 2^-15
+SCALAR_MAN, SCALAR_EXP = 15, 8
+
+
+def _map_scalar_mul(n, x: StreamValue, out: StreamValue) -> tuple[list[Stage], StreamValue]:
+    """``mul(x) {other = c}``: x times the constant c, streamed by a ``mase_mxint_rom_source``
+    (one row of c in ``MXInt((B0,), 8, SCALAR_MAN)`` blocks, forever) into ``mase_mxint_mul``."""
+    c = float(n.attrs["other"])
+    f, r = x.tile
+    if r != 1 or out.tile != x.tile:
+        raise MappingError(n.name, f"mul by a constant needs one-row blocks (B0,) equal on input and output, got "
+                                   f"{x.fmt.block} -> {out.fmt.block}")
+    if tuple(x.shape) != tuple(out.shape):
+        raise MappingError(n.name, f"operand %{x.name} {list(x.graph_shape)} and result {list(out.graph_shape)} "
+                                   "are not one [rows, features] stream")
+    d = x.shape[1]
+    fmt = mxf.MXInt((f,), SCALAR_EXP, SCALAR_MAN)
+    qc = mxf.quantize(np.full((d,), c), fmt, axes=(-1,))
+    const = f"{n.name}__const"
+    stem = f"{n.name}_const"
+    rom = Stage(f"{n.name}_const_rom", n.name, n.op, "mase_mxint_rom_source",
+                dict(LANES=f, MAN=SCALAR_MAN, EXP=SCALAR_EXP, DEPTH=d // f, HOLD=1, REPEAT=0, ROM_FILE=rom_path(stem)),
+                {}, const, roms={"ROM_FILE": (qc, stem)}, constants={"row": qc})
+    mul = Stage(n.name, n.name, n.op, "mase_mxint_mul",
+                dict(BLOCK_0=f, BLOCK_1=1, A_MAN=x.fmt.man_bits, A_EXP=x.fmt.exp_bits, B_MAN=SCALAR_MAN,
+                     B_EXP=SCALAR_EXP, OUT_MAN=out.fmt.man_bits, OUT_EXP=out.fmt.exp_bits), {"a": x.name, "b": const},
+                n.name)
+    return [rom, mul], StreamValue(const, x.shape, fmt, x.graph_shape)
+
+
 def _map_elementwise(n, operands: list[StreamValue], out: StreamValue) -> Stage:
     if n.params:
         raise MappingError(n.name, f"{n.op} with constant operand(s) {sorted(n.params)}: a constant stream "
@@ -286,7 +421,9 @@ def _map_elementwise(n, operands: list[StreamValue], out: StreamValue) -> Stage:
     if n.attrs.get("alpha", 1) not in (1, 1.0):
         raise MappingError(n.name, f"add with alpha={n.attrs['alpha']} has no operator")
     for v in operands:
-        if v.graph_shape != tuple(n.result.shape):
+        # the [rows, features] streams must agree (a reshape that keeps them, e.g. OPT's
+        # [1, S, D] -> [S, D], is a no-op alias; a broadcast changes them)
+        if v.shape != out.shape:
             raise MappingError(n.name, f"operand %{v.name} {list(v.graph_shape)} broadcasts to "
                                        f"{list(n.result.shape)}; the streaming operators take equal shapes only")
         if v.tile != out.tile or len(v.fmt.block) != len(out.fmt.block):

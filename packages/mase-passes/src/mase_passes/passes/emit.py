@@ -56,6 +56,14 @@ if TYPE_CHECKING:
     from mase_passes.pipeline import Outcome
 
 
+def _host_boundary(design: HwDesign) -> list[dict]:
+    """The host-side nodes with op, source module and the mapping's reason (design.json, README)."""
+    g = design.graph
+    return [{"node": n, "op": g.node(n).op, "module": g.node(n).module or "<root>",
+             "reason": design.host_reasons.get(n, "streaming-order node on the graph inputs")}
+            for n in design.host_nodes]
+
+
 class EmitError(ValueError):
     """emit refused its output location or could not complete."""
 
@@ -236,6 +244,8 @@ class Emit:
             "outputs": [{"port": ports[v.name], "value": v.name, "format": _fmt(v),
                          "shape": list(v.graph_shape), "beats": v.beats} for v in design.outputs],
             "host_nodes": design.host_nodes,
+            "host_boundary": _host_boundary(design),
+            "mask_inputs": [ports[name] for name in sorted(design.masks)],
             "stages": [{"name": s.name, "node": s.node, "module": s.module, "params": s.params,
                         "roms": {k: rom_paths[(s.name, k)] for k in s.roms},
                         "cycles_per_input": by[s.name].cycles_per_input, "cycles_label": by[s.name].cycles_label,
@@ -263,8 +273,12 @@ class Emit:
             lines.append(f"| `{ports[v.name]}_*` ({kind}) | %{v.name} | `{_fmt(v)}` | {list(v.graph_shape)} "
                          f"| {v.beats} |")
         if design.host_nodes:
-            lines += ["", f"Host side (not in hardware): {', '.join('%' + n for n in design.host_nodes)} — "
-                          "streaming-order nodes on the graph inputs; the input port carries their result."]
+            lines += ["", "## Host boundary (computed on the host, not in hardware)", "",
+                      "| node | op | source module | why |", "|---|---|---|---|"]
+            lines += [f"| %{h['node']} | `{h['op']}` | `{h['module']}` | {h['reason']} |" for h in _host_boundary(design)]
+        for name in sorted(design.masks):
+            lines += ["", f"`{ports[name]}_data` is a boolean mask (one bit per key, 1 = attend; one beat per "
+                          "query row), built on the host and applied by the masked softmax stages."]
         lines += ["", "## Stages and estimates", "",
                   "Cycles per input: estimated (mase_cost.cycles formulas, validated against simulation there, "
                   "or the labels under the table). "
