@@ -179,6 +179,86 @@ class HwDesign:
                 return s
         raise KeyError(f"no stage {name!r}")
 
+    def verify(self) -> None:
+        """Check the design is well formed, or raise :class:`MappingError` naming the stage:
+
+        * stage names are unique, every module is in the hwlib catalog and its parameters are legal;
+        * a stage's inputs are exactly the module's input streams in use at those parameters, each
+          carrying a value that the hardware inputs or an earlier stage produced (the stages are
+          in dataflow order), and every value is produced once;
+        * every stream is typed as its port: for each data field the value's bits per beat
+          (lanes x width, :attr:`StreamValue.fields`) equal the module's port width;
+        * the hardware outputs are produced by some stage.
+
+        The mapping's rules build designs that pass; emit calls this before writing anything, so a
+        rule that goes wrong (or a hand-edited design) stops with the stage named."""
+        from mase_hwlib import catalog
+
+        produced = {v.name: "a hardware input" for v in self.inputs}
+        seen: set[str] = set()
+        for st in self.stages:
+            if st.name in seen:
+                raise MappingError(st.node, f"two stages are named {st.name!r}")
+            seen.add(st.name)
+            try:
+                spec = catalog.get(st.module)
+                resolved = spec.resolve(st.params)
+            except (KeyError, ValueError) as exc:
+                raise MappingError(st.node, f"stage {st.name}: {exc}") from None
+            ports = {s.name for s in spec.inputs_for(resolved)}
+            if set(st.inputs) != ports:
+                raise MappingError(st.node, f"stage {st.name} ({st.module}) connects inputs {sorted(st.inputs)}, "
+                                            f"the module's streams in use are {sorted(ports)}")
+            for port, value in st.inputs.items():
+                if value not in produced:
+                    raise MappingError(st.node, f"stage {st.name} reads %{value} on {port}, which no hardware "
+                                                f"input or earlier stage produces")
+                self._check_port(st, spec.stream(port), value, resolved)
+            outs = spec.outputs_for(resolved)
+            if len(outs) != 1:
+                raise MappingError(st.node, f"stage {st.name} ({st.module}) has {len(outs)} output streams in use; "
+                                            f"a stage drives one")
+            if st.output in produced:
+                raise MappingError(st.node, f"stage {st.name} produces %{st.output}, already produced by "
+                                            f"{produced[st.output]}")
+            self._check_port(st, outs[0], st.output, resolved)
+            produced[st.output] = f"stage {st.name}"
+        for v in self.outputs:
+            if v.name not in produced:
+                raise MappingError(v.name, f"hardware output %{v.name} is produced by no stage")
+
+    def _check_port(self, st: Stage, stream, value: str, resolved: dict) -> None:
+        if value not in self.values:
+            raise MappingError(st.node, f"stage {st.name}: %{value} on {stream.name} has no stream type")
+        have = dict(self.values[value].fields)
+        want = {f.suffix: lanes * width for f in stream.fields for lanes, width in [f.resolve(resolved)]}
+        if have != want:
+            raise MappingError(st.node, f"stage {st.name} ({st.module}) port {stream.name} takes "
+                                        f"{_bits(want)} per beat, but %{value} is {self.values[value].describe()} "
+                                        f"({_bits(have)})")
+
+    def to_text(self) -> str:
+        """A readable listing: the hardware inputs, one line per stage (instance, module, the
+        parameters given, input ports and the value each carries, the output and its stream
+        type, ROM images) and the outputs. Written by emit as ``design.txt``."""
+        def value(name: str) -> str:
+            return f"%{name}: {self.values[name].describe()}" if name in self.values else f"%{name}"
+
+        lines = [f"design({', '.join(value(v.name) for v in self.inputs)}) {{"]
+        if self.host_nodes:
+            lines.append(f"  # host side: {', '.join('%' + n for n in self.host_nodes)}")
+        for st in self.stages:
+            params = ", ".join(f"{k}={v}" for k, v in st.params.items())
+            ins = ", ".join(f"{port}=%{v}" for port, v in st.inputs.items())
+            roms = f" roms({', '.join(sorted(st.roms))})" if st.roms else ""
+            lines.append(f"  u_{sv_name(st.name)} = {st.module}<{params}>({ins}) -> {value(st.output)}{roms}")
+        lines += [f"  return {', '.join('%' + v.name for v in self.outputs)}", "}"]
+        return "\n".join(lines) + "\n"
+
+
+def _bits(fields: dict) -> str:
+    return ", ".join(f"{k} {v} bits" for k, v in sorted(fields.items()))
+
 
 def _mxint(graph_node: str, what: str, fmt) -> mxf.MXInt:
     if not isinstance(fmt, mxf.MXInt):

@@ -281,9 +281,11 @@ def map_graph(graph: MaseGraph) -> HwDesign:
         if name not in values or name in {v.name for v in hw_inputs}:
             raise MappingError(o, "graph output is not produced by a hardware stage")
         outputs.append(values[name])
-    return HwDesign(graph, [n.name for n in graph.nodes if n.name in host], hw_inputs, stages, outputs, values,
-                    dict(alias), fixed_map.range_warnings(graph),
-                    host_reasons={name: HOST_REASONS[kind] for name, kind in host_kind.items()}, masks=masks)
+    design = HwDesign(graph, [n.name for n in graph.nodes if n.name in host], hw_inputs, stages, outputs, values,
+                      dict(alias), fixed_map.range_warnings(graph),
+                      host_reasons={name: HOST_REASONS[kind] for name, kind in host_kind.items()}, masks=masks)
+    design.verify()  # every rule's output checked against the catalog's streams and ports
+    return design
 
 
 def _mx_value(name: str, shape, fmt) -> StreamValue:

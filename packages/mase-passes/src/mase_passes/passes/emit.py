@@ -16,6 +16,7 @@ The folder holds:
   the exact emulation;
 * ``synth.ys`` / ``elaborate.ys`` — Yosys scripts (xc7 synthesis as mase_cost does it; read and
   elaborate only);
+* ``design.txt`` — the mapped design as text (``HwDesign.to_text``: one line per stage);
 * ``design.json`` and ``README.md`` — ports, formats, stages, parameters and the estimates,
   each labelled (cost model / formula / no cost model), and the exact-vs-fast emulation gap.
 
@@ -220,6 +221,7 @@ class Emit:
         header = self._header(design)
         w.text("top.sv", topgen.top_sv(design, self.top, self.register_slices, header))
         w.text("files.f", "\n".join(file_list) + "\n")
+        w.text("design.txt", design.to_text())
         w.text("synth.ys", synth.synth_script(file_list, self.top, stat_file="synth_stat.json"))
         w.text("elaborate.ys", synth.elaborate_script(file_list, self.top))
         w.text("tb/test_top.py", bench.BENCH)
@@ -299,5 +301,5 @@ class Emit:
                   + ("(compares with `vectors.json`, the exact emulation)" if has_vectors else
                      "(needs `vectors.json`: emit with sample_inputs)"),
                   "- `synth.ys`: `yosys -s synth.ys` (xc7, writes `synth_stat.json`); `elaborate.ys`: read/elaborate only",
-                  "- `design.json`: the same information for tools", ""]
+                  "- `design.json`: the same information for tools; `design.txt`: the stages one per line", ""]
         return "\n".join(lines)
