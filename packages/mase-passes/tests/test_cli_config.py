@@ -239,3 +239,38 @@ def test_every_problem_of_a_config_is_listed_at_once(tmp_path):
     lines = msg.splitlines()
     assert len(lines) == 3 and all(str(tmp_path) in line for line in lines)
     assert "[model] name" in lines[0] and "[dataset] name" in lines[1] and "[search] k_area" in lines[2]
+
+
+# --- presets ([presets.NAME] tables, mase run --preset NAME / --quick) --------------------
+def test_a_preset_is_merged_over_the_file_before_set(tmp_path):
+    path = toml(tmp_path, '[search]\ntrials = 24\nk = 0.25\n[presets.quick.search]\ntrials = 8\n'
+                          '[presets.quick.allocate]\nenabled = false\n[allocate]\nenabled = true\n')
+    plain = load_run_config(path)
+    assert plain.search["trials"] == 24 and plain.allocate["enabled"] is True
+    quick = load_run_config(path, preset="quick")
+    assert quick.search["trials"] == 8 and quick.search["k"] == 0.25 and quick.allocate["enabled"] is False
+    assert load_run_config(path, ["search.trials=3"], preset="quick").search["trials"] == 3  # --set wins
+
+
+def test_an_unknown_preset_and_a_broken_one_are_named(tmp_path):
+    path = toml(tmp_path, '[presets.quick.search]\ntrails = 8\n[presets.slow.search]\ntrials = "many"\n')
+    msg = error_of(path)  # checked even when not selected, every problem at once
+    assert "unknown key 'trails' in [presets.quick.search] (did you mean 'trials'?)" in msg
+    assert "[presets.slow.search] trials: expected a whole number, got 'many'" in msg
+    good = toml(tmp_path, '[presets.fast.search]\ntrials = 8\n')
+    with pytest.raises(RunConfigError, match=r"no preset \[presets.quick\] \(presets of this file: fast\)"):
+        load_run_config(good, preset="quick")
+
+
+def test_allocation_budgets_over_the_search_budget_are_refused(tmp_path):
+    path = toml(tmp_path, '[search]\nmax_mantissa = 4.0\n[allocate]\nenabled = true\nbudget = 4.0\n'
+                          'extra_budgets = [4.2]\n')
+    assert "[allocate] budget / extra_budgets [4.2] exceed [search] max_mantissa = 4" in error_of(path)
+
+
+def test_the_example_quick_preset_is_the_short_flow():
+    cfg = load_run_config(EXAMPLES / "minilm_wordnet.toml", preset="quick")
+    full = load_run_config(EXAMPLES / "minilm_wordnet.toml")
+    assert full.allocate["enabled"] and full.quantize["mode"] == "qat" and full.report["confirm_samples"] == 1000
+    assert not cfg.allocate["enabled"] and cfg.quantize["mode"] == "ptq" and cfg.report["confirm_samples"] == 0
+    assert cfg.search["trials"] == 8 and cfg.search["study_name"] != full.search["study_name"]

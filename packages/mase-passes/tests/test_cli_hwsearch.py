@@ -84,7 +84,7 @@ def scope_widths(g, conf) -> tuple:
 
 def run_search(g, wl, cfg, out, terms, evaluations=None):
     ref = reference_logits(g, wl.search)
-    res, info = st.search(g, wl, cfg.search, out, ref, Stages(quiet=True), hw=cfg.hardware, terms=terms,
+    res, info, _ = st.search(g, wl, cfg.search, out, ref, Stages(quiet=True), hw=cfg.hardware, terms=terms,
                           evaluations=evaluations)
     return res, info
 

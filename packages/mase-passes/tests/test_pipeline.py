@@ -172,3 +172,21 @@ def test_sensitivity_allocate_quantize_uses_the_allocation(mlp, task):
 def test_quantize_without_a_config_says_what_to_run_first():
     with pytest.raises(PipelineError, match="run search / allocate before it"):
         Pipeline.parse("quantize").run(graph_of(F32))
+
+
+# --- the seeded search builder shared by `mase run` and benchmarks/minilm_search.py -------
+def test_seeded_search_measures_the_search_space_and_refuses_seeds_over_budget():
+    from mase_passes.passes.allocate import Allocate
+    from mase_passes.passes.sensitivity import Sensitivity
+    from mase_passes.pipeline import sensitivity_seeded_search
+
+    search = Search(mantissa=(3, 6), ranges=((r"\.bias$", (7, 7)),), group_by=r"\d+", families=("BMF",),
+                    blocks=((8, 1),), exponents=(6,), max_mantissa=4.5)
+    p = sensitivity_seeded_search(search, Sensitivity(probe=(4,)), Allocate(budget=4.0, extra_budgets=(3.8,)))
+    sens_, alloc, last = p.passes
+    assert [x.name for x in p.passes] == ["sensitivity", "allocate", "search"] and last is search
+    assert (sens_.mantissa, sens_.ranges, sens_.group_by) == ((3, 6), ((r"\.bias$", (7, 7)),), r"\d+")
+    assert (sens_.family, sens_.block, sens_.exponent, sens_.probe) == ("BMF", (8, 1), 6, (4,))
+    assert sensitivity_seeded_search(search).passes == [search]  # no allocate: the search alone
+    with pytest.raises(PipelineError, match=r"\[4\.6\] exceed the search's max_mantissa = 4\.5"):
+        sensitivity_seeded_search(search, allocate=Allocate(budget=4.0, extra_budgets=(4.6,)))

@@ -195,10 +195,10 @@ def test_a_running_trial_whose_worker_died_before_its_first_heartbeat_is_failed_
     storage = open_storage(postgres_url, StorageOptions(heartbeat_interval=1, grace_period=2))
     study = optuna.create_study(study_name="silent", storage=storage)
     trial = study.ask({"m": optuna.distributions.IntDistribution(2, 8)})  # RUNNING, never a heartbeat
-    search_module._fail_dead_workers(study, storage)
+    search_module._fail_dead_workers(study, storage, grace_period=2)
     assert study.get_trials()[0].state == optuna.trial.TrialState.RUNNING  # young: its worker may be starting
     monkeypatch.setattr(search_module, "NO_HEARTBEAT_MARGIN", -5)  # as if the margin had passed
-    search_module._fail_dead_workers(study, storage)
+    search_module._fail_dead_workers(study, storage, grace_period=2)
     states = [t.state for t in study.get_trials()]
     assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]  # failed, and a retry queued
     assert study.get_trials()[1].params == {"m": trial.params["m"]}  # the same configuration again

@@ -198,3 +198,40 @@ def test_callbacks_see_every_trial_and_the_result_names_the_best(mlp, task, tmp_
         g, task, reference=g, callbacks=[lambda study, trial: seen.append((trial.number, trial.state))])
     assert seen == [(i, optuna.trial.TrialState.COMPLETE) for i in range(3)]
     assert res.best_trial.number == res.study.best_trial.number
+
+
+def _proposals(sampler, n):
+    import optuna
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    dists = {f"d{i}": optuna.distributions.IntDistribution(2, 7) for i in range(6)}
+    for _ in range(n):
+        t = study.ask(dists)
+        study.tell(t, -sum(t.params.values()))
+    return [t.params for t in study.trials]
+
+
+def test_samplers_with_one_seed_share_their_random_start_and_qmc_seeds_differ():
+    """One seed: TPE proposes random's first startup_trials trials and NSGA-II random's first
+    generation (population), then they part (what benchmarks/sampler_comparison.py accounts for);
+    QMC is scrambled, so its seed changes its sequence."""
+    from mase_passes.passes.search import Search
+    rnd = _proposals(Search(sampler="random").make_sampler(5), 12)
+    tpe = _proposals(Search(sampler="tpe", startup_trials=4).make_sampler(5), 12)
+    nsga = _proposals(Search(sampler="nsga2", population=6).make_sampler(5), 12)
+    assert tpe[:4] == rnd[:4] and tpe[4:] != rnd[4:]
+    assert nsga[:6] == rnd[:6] and nsga[6:] != rnd[6:]
+    qmc = [_proposals(Search(sampler="qmc").make_sampler(s), 6) for s in (0, 1)]
+    assert qmc[0][1:] != qmc[1][1:]
+
+
+def test_heartbeats_are_told_by_public_storage_api(tmp_path):
+    import optuna
+
+    from mase_passes.storage import open_storage, uses_heartbeat
+    assert not uses_heartbeat(open_storage(f"sqlite:///{tmp_path / 's.db'}"))
+    assert not uses_heartbeat(optuna.storages.InMemoryStorage())
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        beating = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=5)
+    assert uses_heartbeat(beating)

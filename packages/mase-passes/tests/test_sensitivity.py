@@ -81,3 +81,24 @@ def test_sensitivity_is_output_kl_of_the_single_quantized_dimension(mlp, task):
     assert d["linear.weight"][2] > d["linear.weight"][4] >= 0
     q = Quantize(config=wide).apply(g)
     assert output_kl(q, task, ref) == pytest.approx(base, rel=1e-3, abs=1e-7)  # float32 sums
+
+
+def test_sensitivity_against_fp32_quantizes_one_dimension_alone(mlp, task):
+    """base="fp32": D_d(m) is the output KL of the graph with only d's tensors at m, every other
+    tensor unquantized (oracle: a node-level config naming only that tensor, KL by
+    torch.distributions), and the floor is 0."""
+    _, _, g = mlp
+    space = SearchSpace.build(g, (2, 8))
+    fmt = lambda m: mxf.MXInt((16, 2), 8, m)  # noqa: E731
+    ref = [g(**inp).detach() for inp, _ in task]
+    d = sensitivity(g, task, space, fmt, probe=(2, 4), reference=ref, base="fp32")
+    q = Quantize(config={"node": {"linear": {"weight": "MXInt((16,2),8,2)"}}}).apply(g)
+    tot = n = 0
+    for (inp, _), r in zip(task, ref):
+        kl = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=r),
+                                               torch.distributions.Categorical(logits=q(**inp).detach()))
+        tot, n = tot + float(kl.sum()), n + kl.numel()
+    assert d["linear.weight"][2] == pytest.approx(tot / n, rel=1e-4, abs=1e-7)
+    assert d["linear.weight"][2] > d["linear.weight"][4] >= 0
+    with pytest.raises(ValueError, match="base must be"):
+        sensitivity(g, task, space, fmt, base="fp16")

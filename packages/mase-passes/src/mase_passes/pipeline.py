@@ -23,6 +23,7 @@ quantize), where later passes and the report find them.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import time
@@ -50,7 +51,8 @@ class Context:
     ``evaluation``); ``reference``: the FP32 graph (default: the graph the pipeline starts from);
     ``metric``: the task metric evaluate and search use (None: each pass's own option);
     ``loss_fn``: QAT task loss (None: cross-entropy); ``cost_model``: for parallelize / emit;
-    ``callbacks``: Optuna callbacks of the search (progress). Passes fill in: ``config`` (the
+    ``callbacks``: Optuna callbacks of the search (progress); ``progress``: ``(done, total)``
+    called by passes with many steps (sensitivity), for a progress bar. Passes fill in: ``config`` (the
     quantization config chosen so far: search, allocate; a quantize without a config applies
     it), ``seeds`` (search seed trials proposed by allocate), ``ranges`` (search ranges allocate
     narrowed around its allocation, matched after the search's own), ``sensitivity`` (its report),
@@ -65,6 +67,7 @@ class Context:
     loss_fn: Callable | None = None
     cost_model: Any = None
     callbacks: tuple = ()
+    progress: Callable[[int, int], None] | None = None
     config: Any = None
     seeds: tuple = ()
     ranges: tuple = ()
@@ -200,6 +203,40 @@ class Pipeline:
             if on_stage is not None:
                 on_stage(records[-1])
         return graph, records
+
+
+# The fields that say which space a search runs on; the sensitivity pass of a seeded search gets the same
+SPACE_FIELDS = ("mantissa", "ranges", "group_by")
+
+
+def sensitivity_seeded_search(search: Any, sensitivity: Any = None, allocate: Any = None,
+                              before: Sequence[Any] = ()) -> Pipeline:
+    """The budgeted mixed-precision search of the package README's headline result, as one
+    pipeline: ``[before...,] sensitivity, allocate, search`` (or ``[before...,] search`` when
+    ``allocate`` is None). ``mase run`` ([allocate] enabled) and benchmarks/minilm_search.py
+    both build it here.
+
+    The sensitivity pass measures the search's own space: its ``mantissa``, ``ranges`` and
+    ``group_by``, and the search's first family, block and exponent, are copied from
+    ``search`` (so the allocation's widths are widths of the dimensions the search suggests).
+    The allocation at ``allocate.budget`` and at each ``extra_budgets`` become the search's
+    first trials; an allocation over the search's ``max_mantissa`` would be pruned unevaluated,
+    so that is refused here (PipelineError naming both)."""
+    passes = list(before)
+    if allocate is not None:
+        if sensitivity is None:
+            sensitivity = get_pass("sensitivity")()
+        over = [b for b in (allocate.budget, *allocate.extra_budgets)
+                if search.max_mantissa is not None and b > search.max_mantissa + 1e-9]
+        if over:
+            raise PipelineError(f"allocate budget(s) {over} exceed the search's max_mantissa = {search.max_mantissa:g}: "
+                                f"those seed trials would be pruned without an evaluation; lower the budgets or "
+                                f"raise max_mantissa")
+        space = {f: getattr(search, f) for f in SPACE_FIELDS}
+        sensitivity = dataclasses.replace(sensitivity, **space, family=search.families[0],
+                                          block=tuple(search.blocks[0]), exponent=search.exponents[0])
+        passes += [sensitivity, allocate]
+    return Pipeline(passes + [search])
 
 
 def run_pass(p: Any, graph: MaseGraph, context: Context) -> Outcome:

@@ -51,22 +51,32 @@ def output_kl(graph: MaseGraph, batches: list, reference: list[torch.Tensor]) ->
 
 
 def sensitivity(graph: MaseGraph, batches: Iterable, space: SearchSpace, fmt: Callable[[int], object],
-                probe: tuple[int, ...] = (2, 3), base: Mapping[str, int] | None = None,
+                probe: tuple[int, ...] = (2, 3), base: Mapping[str, int] | str | None = None,
                 reference: list[torch.Tensor] | None = None,
                 progress: Callable[[str, int, float], None] | None = None) -> dict[str, dict[int, float]]:
     """{dimension: {probe width: D_d(m)}} (see the module docstring); ``base`` gives the other
-    dimensions' widths (default: each at its upper end). ``len(dims) * len(probe) + 1`` runs."""
+    dimensions' widths: a mapping, None (each at its upper end; ``len(dims) * len(probe) + 1``
+    runs) or ``"fp32"``: every other tensor, fixed ones included, left unquantized, so a run
+    rounds one dimension's tensors only (about the cost of an FP32 run instead of a fully
+    quantized one) and the floor is 0 (``len(dims) * len(probe)`` runs)."""
     batches = list(batches)
     if not batches:
         raise ValueError("sensitivity: no batches")
     ref = reference if reference is not None else reference_logits(graph, batches)
-    base_params = dict(base) if base is not None else {d.name: d.hi for d in space.dims}
+    alone = base == "fp32"
+    if isinstance(base, str) and not alone:
+        raise ValueError(f"sensitivity: base must be a mapping, None or 'fp32', got {base!r}")
+    base_params = {} if alone else dict(base) if base is not None else {d.name: d.hi for d in space.dims}
 
     def damage(params):
-        q = Quantize(config=space.config(space.widths(params), fmt)).apply(graph)
+        if alone:  # only the probed dimension's tensors
+            widths = {k: m for d in space.dims if d.name in params for k in d.keys for m in [params[d.name]]}
+        else:
+            widths = space.widths(params)
+        q = Quantize(config=space.config(widths, fmt)).apply(graph)
         return output_kl(q, batches, ref)
 
-    floor = damage(base_params)
+    floor = 0.0 if alone else damage(base_params)
     out: dict[str, dict[int, float]] = {}
     for d in space.dims:
         out[d.name] = {}

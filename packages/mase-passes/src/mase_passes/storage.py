@@ -124,10 +124,11 @@ def _scheme(url: str) -> str:
 
 
 def uses_heartbeat(storage) -> bool:
-    """True if ``storage`` fails and retries the trials of dead workers itself."""
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    return is_heartbeat_enabled(storage)
+    """True if ``storage`` fails and retries the trials of dead workers itself: an ``RDBStorage``
+    opened with a heartbeat interval (public API: ``RDBStorage.get_heartbeat_interval()``, None
+    without heartbeats; what Optuna's private ``is_heartbeat_enabled`` checks). The other
+    storages we open (none: open_storage returns RDBStorage only) never have heartbeats here."""
+    return isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval() is not None
 
 
 def _engine_kwargs(scheme: str, opts: StorageOptions) -> dict:

@@ -27,6 +27,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (overrides [output] dir)")
     p.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[],
                    help="override one config key (repeatable)")
+    from mase_passes.cli.main import add_preset_arguments
+    add_preset_arguments(p)
     p.add_argument("--keys", action="store_true", help="print every config key with its default and meaning")
     p.add_argument("--config-only", action="store_true",
                    help="check the config, its files and the extras only (no model load, no hardware estimate)")

@@ -93,15 +93,17 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
             p.folder.claim("search")
             if cfg.search["k_area"] or cfg.search["k_throughput"]:
                 terms = st.hardware_terms(graph, wl, cfg.search, cfg.out_dir / "search", cfg.hardware)
-            res, info = st.search(graph, wl, cfg.search, cfg.out_dir / "search", search_reference, stages, verbose,
-                                  hw=cfg.hardware, terms=terms, evaluations=scored if terms is not None else None)
+            res, info, seeded = st.search(graph, wl, cfg.search, cfg.out_dir / "search", search_reference, stages,
+                                          verbose, hw=cfg.hardware, terms=terms,
+                                          evaluations=scored if terms is not None else None,
+                                          seeding=st.seeding(cfg))
             for name in ("history", "pareto"):
                 shutil.copy2(cfg.out_dir / "search" / f"{name}.png", art / f"search_{name}.png")
             info.update(history_png="search_history.png", pareto_png="search_pareto.png")
             results["search"] = info
-            s.summary = (f"{info['trials']} trials, best trial {info['best_trial']}: {wl.metric} "
-                         f"{_m(wl.metric, info['best_search_metric'])} at {info['best_search_bits']:.2f} bits"
-                         + _hw_summary(info) + f" (storage {info['storage']})")
+            s.summary = (f"{info['trials']} trials ({_trial_kinds(info)}), best trial {info['best_trial']}: "
+                         f"{wl.metric} {_m(wl.metric, info['best_search_metric'])} at "
+                         f"{info['best_search_bits']:.2f} bits" + _hw_summary(info) + f" (storage {info['storage']})")
         conf, source = res.best_config, f"search best trial {info['best_trial']}"
         if terms is not None:
             with stages.stage("search without hardware terms") as s:
@@ -109,8 +111,10 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
                             study_name=cfg.search["study_name"] + "_no_hw_terms")
                 fresh = len(scored)
                 p.folder.claim("search_no_hw_terms")
-                res0, info0 = st.search(graph, wl, scfg, cfg.out_dir / "search_no_hw_terms", search_reference,
-                                        stages, verbose, terms=terms, evaluations=scored)
+                res0, info0, _ = st.search(graph, wl, scfg, cfg.out_dir / "search_no_hw_terms", search_reference,
+                                           stages, verbose, terms=terms, evaluations=scored, context=seeded)
+                if "allocation" in info:  # the same seeds and space, measured once
+                    info0["allocation_reused"] = True
                 info0["evaluated"] = len(scored) - fresh  # the others were scored by the first search
                 results["search_no_hw_terms"] = info0
                 info["hardware_terms"] = terms.info()  # the cache counts now cover both searches
@@ -136,17 +140,46 @@ def software(p: Prepared, stages: Stages, verbose: bool = False) -> dict:
                              "metric": r.value, "agreement": r.agreement, "average_bits": r.average_bits,
                              "mean_mantissa": dist["mean_mantissa"], "formats": dist["formats"],
                              "layers": dist["layers"], "bitwidth_png": "bitwidths.png"}
+        results["chosen"]["element_mean_mantissa"] = dist["element_mean_mantissa"]
         s.summary = (f"{source}: {wl.metric} {_m(wl.metric, r.value)}, {r.average_bits:.2f} bits, "
-                     f"mean mantissa {dist['mean_mantissa'] or float('nan'):.2f}")
-        if plain is not None:  # the same treatment (PTQ or QAT, evaluation samples) for the comparison row
-            q0 = st.quantize_chosen(graph, wl, plain[0], cfg.quantize, stages)
-            r0 = st.evaluate(q0, wl, reference)
-            results["plain"] = {"name": PLAIN, "format": plain[1], "metric": r0.value, "agreement": r0.agreement,
-                                "average_bits": r0.average_bits}
+                     f"mean mantissa {dist['element_mean_mantissa'] or float('nan'):.2f} (element-weighted; "
+                     f"{dist['mean_mantissa'] or float('nan'):.2f} per tensor), "
+                     f"{len(dist['formats'])} formats")
+        if plain is not None:  # the comparison row of the search without hardware terms
+            if plain[0] == conf:  # both searches chose the same configuration: the same graph and scores
+                q0, r0, how = q, r, cfg.quantize["mode"]
+            else:  # PTQ: the row is there for its hardware estimate; a second QAT would double the run's longest stage
+                q0 = st.quantize_chosen(graph, wl, plain[0], dict(cfg.quantize, mode="ptq"), stages)
+                r0, how = st.evaluate(q0, wl, reference), "ptq"
+            results["plain"] = {"name": PLAIN, "format": f"{plain[1]} ({how.upper()})", "mode": how,
+                                "metric": r0.value, "agreement": r0.agreement, "average_bits": r0.average_bits}
             p.plain = q0
             s.summary += f"; {PLAIN}: {wl.metric} {_m(wl.metric, r0.value)}, {r0.average_bits:.2f} bits"
     p.chosen = q
+    if cfg.report["confirm_samples"]:
+        with stages.stage("confirm") as s:
+            if wl.metric != "accuracy":
+                results["chosen"]["confirm"] = {"skipped": "[report] confirm_samples: accuracy tasks only"}
+                s.summary = "skipped: the paired accuracy interval is for accuracy tasks only"
+            else:
+                c = st.confirm(graph, q, st.confirm_batches(wl, cfg.report["confirm_samples"], cfg.model["device"]))
+                results["chosen"]["confirm"] = c
+                s.summary = (f"on {c['samples']} test samples: FP32 {c['fp32'] * 100:.1f}%, chosen "
+                             f"{c['chosen'] * 100:.1f}%, difference {c['difference'] * 100:+.2f} points, 95% interval "
+                             f"[{c['low'] * 100:+.2f}, {c['high'] * 100:+.2f}] (paired; measured)")
     return results
+
+
+def _trial_kinds(info: dict) -> str:
+    parts = []
+    if info.get("allocation"):
+        parts.append(f"{info['allocation']['seeds']} allocation seeds")
+    if info["sampler"] == "tpe":
+        parts.append(f"{info['sampled_by_model']} proposed by TPE's model after its {info['startup_trials']} "
+                     "start-up trials")
+    if info.get("pruned_over_budget"):
+        parts.append(f"{info['pruned_over_budget']} over-budget proposals pruned unevaluated")
+    return "; ".join(parts) or info["sampler"]
 
 
 def _hw_summary(info: dict) -> str:

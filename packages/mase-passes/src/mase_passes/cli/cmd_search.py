@@ -34,7 +34,8 @@ def main(args, stages: Stages) -> int:
     out = p.folder.claim("search")
     with stages.stage("search") as s:
         reference = reference_logits(p.graph, p.wl.search)
-        _, info = st.search(p.graph, p.wl, cfg.search, out, reference, stages, args.verbose, hw=cfg.hardware)
+        _, info, _ = st.search(p.graph, p.wl, cfg.search, out, reference, stages, args.verbose, hw=cfg.hardware,
+                               seeding=st.seeding(cfg))
         s.summary = (f"{info['trials']} trials, best trial {info['best_trial']}: {p.wl.metric} "
                      f"{info['best_search_metric']:.4f} at {info['best_search_bits']:.2f} bits")
     print(out / "best_config.toml")

@@ -69,6 +69,16 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (overrides [output] dir)")
     p.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[],
                    help="override one config key, value in TOML syntax (repeatable), e.g. --set search.trials=4")
+    add_preset_arguments(p)
+
+
+def add_preset_arguments(p: argparse.ArgumentParser) -> None:
+    """--preset NAME and its shorthand --quick (the config file's [presets.NAME] tables)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--preset", metavar="NAME", help="merge the config's [presets.NAME] tables over it (before --set)")
+    g.add_argument("--quick", dest="preset", action="store_const", const="quick",
+                   help="= --preset quick: the config's short variant (examples/minilm_wordnet.toml: no "
+                        "sensitivity, 8 trials, PTQ, about 1.5 min)")
 
 
 def overrides(args) -> list[str]:

@@ -32,7 +32,7 @@ class Prepared:
 def check(args) -> tuple[RunConfig, str]:
     """Config, overrides and files checked: raises RunConfigError before any work."""
     from mase_passes.cli.main import overrides
-    cfg = load_run_config(args.config, overrides(args))
+    cfg = load_run_config(args.config, overrides(args), preset=getattr(args, "preset", None))
     return cfg, preflight(cfg)
 
 

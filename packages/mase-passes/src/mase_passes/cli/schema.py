@@ -170,6 +170,8 @@ _TABLES: dict[str, dict[str, Key] | None] = {
     },
     "quantize": None,  # derived from the quantize pass: pass_section() below
     "search": None,    # derived from the search pass
+    "sensitivity": None,  # derived from the sensitivity pass (run before the search with [allocate] enabled)
+    "allocate": None,     # derived from the allocate pass
     "hardware": {
         "parallelize": Key("bool", True, "run the parallelize pass (per-operator parallelism and "
                            "estimated area / throughput under the budget)"),
@@ -203,6 +205,10 @@ _TABLES: dict[str, dict[str, Key] | None] = {
         "compare": Key("str-list", ["int8", "MXInt8", "MXInt6", "MXInt4", "BMF8", "BL8"],
                        "uniform configurations in the comparison table: baseline names "
                        f"{list(COMPARE_NAMES)} or format strings", _compare),
+        "confirm_samples": Key("int", 0, "test samples (evenly spaced over the test split; 0 = off) on which FP32 "
+                               "and the chosen configuration are scored once more for the headline: the paired "
+                               "accuracy difference with its 95% interval (accuracy tasks only; never search or "
+                               "calibration samples)", _at_least(0)),
     },
     "output": {
         "dir": Key("str", "mase_out", "output folder (relative to the working directory): "
@@ -216,7 +222,7 @@ _TABLES: dict[str, dict[str, Key] | None] = {
 # with mase_passes.passes.options.option is a key, with the field's type, default and doc, so a
 # new pass option is a config key without a change here. The tables below are the exceptions,
 # each on purpose.
-PASS_SECTIONS = {"quantize": "quantize", "search": "search"}
+PASS_SECTIONS = {"quantize": "quantize", "search": "search", "sensitivity": "sensitivity", "allocate": "allocate"}
 
 # CLI defaults that differ from the pass's, each on purpose (the reason above it)
 CLI_DEFAULTS: dict[tuple[str, str], Any] = {
@@ -235,6 +241,14 @@ CLI_SET: dict[tuple[str, str], str] = {
     ("search", "metric"): "the workload's metric",
     ("search", "area_reference"): "the uniform design at the top mantissa (cli/hwsearch.py)",
     ("search", "throughput_reference"): "the uniform design at the top mantissa (cli/hwsearch.py)",
+    # the sensitivity pass measures the space the search runs on (mase_passes.pipeline.sensitivity_seeded_search
+    # copies these from the search), so they are [search] keys only
+    ("sensitivity", "mantissa"): "[search] mantissa",
+    ("sensitivity", "ranges"): "[search] ranges",
+    ("sensitivity", "group_by"): "[search] group_by",
+    ("sensitivity", "family"): "[search] families (the first)",
+    ("sensitivity", "block"): "[search] blocks (the first)",
+    ("sensitivity", "exponent"): "[search] exponents (the first)",
 }
 # docs and checks where the command's meaning is wider than the pass's
 CLI_DOCS: dict[tuple[str, str], str] = {
@@ -261,11 +275,19 @@ CLI_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("search", "group_by"): _regex,
 }
 # keys of the command that are no pass option, placed after the given one
-CLI_ONLY: dict[str, tuple[str, str, Key]] = {
-    "samples": ("search", "startup_trials", Key(
+CLI_ONLY: dict[tuple[str, str], tuple[str, Key]] = {
+    ("search", "samples"): ("startup_trials", Key(
         "int", 0, "validation samples scored per trial (0 = as many as the evaluation scores); they are never "
         "evaluation samples: the builtin task's holdout glosses, the dataset's validation (else train) rows, "
         "the text windows not evaluated", _at_least(0))),
+    # the pipeline of `mase run` / `mase search`: [allocate] enabled puts sensitivity and allocate before the search
+    ("allocate", "enabled"): (None, Key(
+        "bool", False, "run the sensitivity and allocate passes before the search: the allocations at budget and "
+        "extra_budgets are its first trials and, with narrow, its space is narrowed around them "
+        "(mase_passes.pipeline.sensitivity_seeded_search)")),
+    ("sensitivity", "samples"): (None, Key(
+        "int", 50, "calibration samples (whole batches, at least one) the sensitivity of each search dimension "
+        "is measured on", _at_least(1))),
 }
 
 
@@ -304,9 +326,12 @@ def pass_section(section: str) -> dict[str, Key]:
         name = spelled.get(spec.name, spec.name)
         keys[name] = Key(type_name, default, CLI_DOCS.get((section, spec.name), spec.doc), check,
                          optional or spec.default is None, spec.annotation, spec.name)
-        for extra, (sec, after, key) in CLI_ONLY.items():
+        for (sec, extra), (after, key) in CLI_ONLY.items():
             if sec == section and after == spec.name:
                 keys[extra] = key
+    for (sec, extra), (after, key) in CLI_ONLY.items():  # the keys placed first
+        if sec == section and after is None:
+            keys = {extra: key, **keys}
     return keys
 
 
@@ -337,6 +362,8 @@ class RunConfig:
     dataset: dict
     quantize: dict
     search: dict
+    sensitivity: dict
+    allocate: dict
     hardware: dict
     report: dict
     output: dict
@@ -354,9 +381,10 @@ class RunConfig:
 
 
 def load_run_config(path: str | Path | None, overrides: list[str] = (), check_paths: bool = True,
-                    schema: Mapping[str, Mapping[str, Key]] | None = None) -> RunConfig:
-    """Read, override and check a run config; ``path`` None means all defaults. Every unknown
-    section or key and every bad value is reported in one RunConfigError, one line each."""
+                    schema: Mapping[str, Mapping[str, Key]] | None = None, preset: str | None = None) -> RunConfig:
+    """Read, override and check a run config; ``path`` None means all defaults. ``preset``: the
+    name of a ``[presets.NAME]`` table of the file, merged over it before ``overrides``. Every
+    unknown section or key and every bad value is reported in one RunConfigError, one line each."""
     schema = SCHEMA if schema is None else schema
     raw: dict = {}
     where = "<defaults>"
@@ -372,9 +400,23 @@ def load_run_config(path: str | Path | None, overrides: list[str] = (), check_pa
         except tomllib.TOMLDecodeError as exc:
             raise RunConfigError(f"{path}: not valid TOML: {exc}") from None
         base = path.resolve().parent
+    errors: list[str] = []
+    presets = raw.pop(PRESETS, {})
+    _check_presets(presets, schema, where, errors)
+    if preset is not None and not errors:
+        if preset not in presets:
+            names = ", ".join(sorted(presets)) or "none"
+            raise RunConfigError(f"{where}: no preset [{PRESETS}.{preset}] (presets of this file: {names}); add a "
+                                 f"[{PRESETS}.{preset}] table of the keys it changes, e.g. "
+                                 f"[{PRESETS}.{preset}.search] trials = 8, or run without --{preset}"
+                                 if preset == "quick" else
+                                 f"{where}: no preset [{PRESETS}.{preset}] (presets of this file: {names})")
+        for section, keys in presets[preset].items():
+            raw.setdefault(section, {})
+            if isinstance(raw[section], Mapping):
+                raw[section] = {**raw[section], **keys}
     for item in overrides:
         _override(raw, item)
-    errors: list[str] = []
     for section, value in raw.items():
         if section not in schema:
             errors.append(f"{where}: unknown section [{section}]{_did_you_mean(section, schema)}; "
@@ -410,6 +452,39 @@ def load_run_config(path: str | Path | None, overrides: list[str] = (), check_pa
     if errors:
         raise RunConfigError("\n".join(errors))
     return RunConfig(path, **sections)
+
+
+# [presets.NAME.SECTION] tables: named sets of keys merged over the file (mase run --preset NAME; --quick = quick)
+PRESETS = "presets"
+
+
+def _check_presets(presets: Any, schema: Mapping, where: str, errors: list[str]) -> None:
+    """Every preset of the file, checked like the file itself (sections, keys, types) whether
+    selected or not, so ``mase check`` finds a broken preset before ``--quick`` runs it."""
+    if not isinstance(presets, Mapping):
+        errors.append(f"{where}: [{PRESETS}] must hold tables [{PRESETS}.NAME.SECTION], got {_show(presets)}")
+        return
+    for name, tables in presets.items():
+        place = f"[{PRESETS}.{name}]"
+        if not isinstance(tables, Mapping) or not all(isinstance(v, Mapping) for v in tables.values()):
+            errors.append(f"{where}: {place} must hold section tables, e.g. [{PRESETS}.{name}.search] trials = 8")
+            continue
+        for section, keys in tables.items():
+            if section not in schema:
+                errors.append(f"{where}: unknown section {place[:-1]}.{section}]{_did_you_mean(section, schema)}; "
+                              f"sections: {', '.join(schema)}")
+                continue
+            for key, value in keys.items():
+                spec = schema[section].get(key)
+                if spec is None:
+                    errors.append(f"{where}: unknown key '{key}' in {place[:-1]}.{section}]"
+                                  f"{_did_you_mean(key, schema[section])}; keys of [{section}]: "
+                                  f"{', '.join(schema[section])}")
+                    continue
+                try:
+                    _check(value, spec, f"{where}: {place[:-1]}.{section}] {key}")
+                except RunConfigError as exc:
+                    errors.append(str(exc))
 
 
 def _override(raw: dict, item: str) -> None:
@@ -531,6 +606,16 @@ def _cross_checks(s: dict, where: str, errors: list[str]) -> None:
     if s["search"]["trials"] == 0 and s["quantize"]["config"] is None:
         errors.append(f"{where}: [search] trials = 0 and no [quantize] config: nothing to choose; "
                       f"give [quantize] config or set trials >= 1")
+    a, sr = s["allocate"], s["search"]
+    if a["enabled"]:
+        over = [b for b in (a["budget"], *a["extra_budgets"]) if sr["max_mantissa"] is not None and b > sr["max_mantissa"]]
+        if over:
+            errors.append(f"{where}: [allocate] budget / extra_budgets {over} exceed [search] max_mantissa = "
+                          f"{sr['max_mantissa']:g}: those seed trials would be pruned unevaluated; lower them or "
+                          f"raise max_mantissa")
+        if sr["trials"] == 0:
+            errors.append(f"{where}: [allocate] enabled seeds the search, but [search] trials = 0; set trials >= 1 "
+                          f"or enabled = false")
     for key in ("k", "k_throughput", "k_area"):
         if s["search"][key] and s["search"]["objective"] == "multi" and key != "k":
             errors.append(f"{where}: [search] {key} only applies to objective = \"single\"")

@@ -167,6 +167,52 @@ def quantize_chosen(graph, wl: Workload, conf, qcfg: dict, stages: Stages):
     return q
 
 
+def seeding(cfg) -> dict | None:
+    """The [sensitivity] and [allocate] sections when [allocate] enabled (else None: no seeding)."""
+    return {"sensitivity": cfg.sensitivity, "allocate": cfg.allocate} if cfg.allocate["enabled"] else None
+
+
+def confirm_batches(wl: Workload, samples: int, device: str) -> list:
+    """``samples`` test samples (evenly spaced over the test split) on ``device``."""
+    from mase_passes.cli import device as dev
+    if wl.test_batches is None:
+        raise RuntimeError("[report] confirm_samples: this workload has no labelled test split")
+    return dev.to_device(wl.test_batches(samples), device)
+
+
+def confirm(graph, chosen, batches: list) -> dict:
+    """FP32 (``graph``) and the chosen configuration on the same ``batches``: accuracies and the
+    paired difference d = mean_i (c_i - f_i) (c_i, f_i = 1 where the chosen / FP32 model is right on
+    sample i) with its 95% interval d +- 1.96 s / sqrt(n), s the sample standard deviation of
+    c_i - f_i (normal approximation of the paired difference; ``better`` / ``worse`` = samples only
+    the chosen / only FP32 gets right). All measured."""
+    from mase_passes.graphs import freeze_weights
+    run = freeze_weights(chosen)
+    diffs, right_fp32, right_chosen = [], 0, 0
+    with torch.no_grad():
+        for inputs, target in batches:
+            f = (graph(**inputs).argmax(-1) == target).to(torch.int64)
+            c = (run(**inputs).argmax(-1) == target).to(torch.int64)
+            right_fp32 += int(f.sum())
+            right_chosen += int(c.sum())
+            diffs += (c - f).tolist()
+    return paired_interval(diffs) | {"fp32": right_fp32 / len(diffs), "chosen": right_chosen / len(diffs)}
+
+
+def paired_interval(diffs: list[int], z: float = 1.959963984540054) -> dict:
+    """Mean of the paired differences, its standard error and the interval mean +- z * SE."""
+    import math
+    n = len(diffs)
+    if n < 2:
+        raise ValueError("paired_interval: needs at least two samples")
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    se = sd / math.sqrt(n)
+    return {"samples": n, "difference": mean, "standard_error": se, "low": mean - z * se, "high": mean + z * se,
+            "better": sum(d > 0 for d in diffs), "worse": sum(d < 0 for d in diffs),
+            "interval": "95%, normal approximation of the paired difference"}
+
+
 def _next_token_loss(logits, ids):
     return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
@@ -187,9 +233,13 @@ def bit_distribution(q) -> dict:
                   "min_bits": min(t["bits"] for t in v), "max_bits": max(t["bits"] for t in v)}
                  for k, v in layers.items()]
     mants = [t["mantissa"] for t in tensors if t["mantissa"] is not None]
+    weighted = [(t["mantissa"], t["numel"]) for t in tensors if t["mantissa"] is not None]
     return {"tensors": tensors, "layers": per_layer,
             "formats": dict(Counter(t["format"] for t in tensors).most_common()),
             "mean_mantissa": sum(mants) / len(mants) if mants else None,
+            # the search budget's measure (max_mantissa): weighted by the tensors' elements
+            "element_mean_mantissa": (sum(m * n for m, n in weighted) / sum(n for _, n in weighted)
+                                      if weighted else None),
             "average_bits": average_bits(q), "plain_mean_bits": average_bits(q, weighted=False)}
 
 
@@ -242,9 +292,18 @@ def hardware_terms(graph, wl: Workload, scfg: dict, out: Path, hw: dict | None, 
 
 
 def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages, verbose: bool = False,
-           hw: dict | None = None, terms=None, evaluations: dict | None = None):
+           hw: dict | None = None, terms=None, evaluations: dict | None = None, seeding: dict | None = None,
+           context=None):
     """Run or resume the Optuna study on ``wl.search`` (``reference``: the FP32 outputs of those
-    batches); returns (SearchResult, summary dict).
+    batches) through the pipeline runner; returns (SearchResult, summary dict, pipeline Context).
+
+    The pipeline is mase_passes.pipeline.sensitivity_seeded_search, the one
+    benchmarks/minilm_search.py runs: with ``seeding`` (``{"sensitivity": [sensitivity] section,
+    "allocate": [allocate] section}``, when [allocate] enabled) the sensitivity pass (on the
+    ``[sensitivity] samples`` calibration samples spread over all of them) and the allocate pass run first and
+    seed the search and narrow its space; ``context``: the Context of an earlier call, whose
+    seeds and ranges the search reuses without measuring again (the search without hardware
+    terms).
 
     Hardware terms (mase_passes.cli.hwsearch): with ``[search] k_area`` or ``k_throughput``
     non-zero, ``hw`` (the [hardware] section) gives each trial an area and a throughput (an
@@ -283,12 +342,40 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
     quiet_optuna = None if verbose else _drop_failed_trial_dumps()
     # The search pass seeds its sampler with seed + trials already stored (a resumed study does
     # not replay its first proposals) and records a trial with NaN/Inf outputs as FAIL and goes on.
+    from mase_passes.pipeline import Context, sensitivity_seeded_search
+    searcher = base(**opts)
+    if context is None:
+        context = Context(calibration=_spread_samples(wl.calibration, (seeding or {}).get("sensitivity", {})
+                                                      .get("samples", 0)), out_dir=Path("."))
+        pipeline = sensitivity_seeded_search(searcher, *_seeding_passes(seeding))
+    else:  # the seeds and narrowed ranges of the earlier run are in the context already
+        from mase_passes.pipeline import Pipeline
+        pipeline = Pipeline([searcher])
+    context.search, context.reference, context.metric = wl.search, reference, wl.metric
+    context.callbacks = (_progress_callback(bar),)
+    stage_seconds = {}
+    sens_bar = None
+
+    def sens_progress(done, total):
+        nonlocal sens_bar
+        if sens_bar is None:
+            sens_bar = stages.bar(total, "sensitivity")
+        sens_bar.update(1)
+    context.progress = sens_progress
+
+    def on_stage(record):
+        stage_seconds[record.label] = record.seconds
+        if record.label == "allocate":
+            log.info("[search] %s", allocation_summary(context))
     try:
-        result = base(**opts).apply(graph, wl.search, reference=reference, callbacks=[_progress_callback(bar)])
+        _, records = pipeline.run(graph, context, on_stage=on_stage)
+        result = context.reports["search"]
         bar.n = min(result.finished_trials, bar.total)
         bar.refresh()
     finally:
         bar.close()
+        if sens_bar is not None:
+            sens_bar.close()
         if quiet_optuna is not None:
             quiet_optuna()
     study = result.study
@@ -303,7 +390,14 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
             "failed_trials": sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials),
             "nonfinite_failures": sum(t.state == optuna.trial.TrialState.FAIL
                                       and str(t.user_attrs.get("failure", "")).startswith("non-finite")
-                                      for t in study.trials)}
+                                      for t in study.trials),
+            "pruned_over_budget": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+            "startup_trials": scfg["startup_trials"], "max_mantissa": scfg["max_mantissa"],
+            "pipeline": str(pipeline), "stage_seconds": stage_seconds,
+            "best_mean_mantissa": best.user_attrs.get("mean_mantissa")}
+    info["sampled_by_model"] = _modelled_trials(study, scfg)
+    if "allocate" in context.reports:
+        info["allocation"] = allocation_info(context)
     if terms is not None:
         info["k_area"], info["k_throughput"] = scfg["k_area"], scfg["k_throughput"]
         info["hardware_terms"] = terms.info()
@@ -315,7 +409,70 @@ def search(graph, wl: Workload, scfg: dict, out: Path, reference, stages: Stages
              "extrapolated": t.user_attrs.get("area_extrapolated"),
              "objective": t.values[0] if t.values else None}
             for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    return result, info
+    return result, info, context
+
+
+def _seeding_passes(seeding: dict | None) -> tuple:
+    """(sensitivity pass, allocate pass) of the [sensitivity] / [allocate] sections, or (None, None)."""
+    if not seeding:
+        return None, None
+    sens = get_pass("sensitivity")(**pass_options_of("sensitivity", seeding["sensitivity"]))
+    return sens, get_pass("allocate")(**pass_options_of("allocate", seeding["allocate"]))
+
+
+def _spread_samples(batches: list, samples: int) -> list:
+    """Whole batches (at least one) of ``samples`` samples spread evenly over all of ``batches``:
+    the calibration batches of a sorted file are class-contiguous (the builtin task's first batch
+    holds five of its ten classes), so the first batches would not do."""
+    if not batches or not samples:
+        return list(batches)
+    per = batches[0][1].shape[0]
+    keep = max(1, samples // per)
+    if keep >= len(batches):
+        return list(batches)
+    from mase_passes.workloads.textdata import evenly_spaced
+    idx = torch.tensor(evenly_spaced(per * len(batches), keep * per))
+    inputs = {k: torch.cat([b[0][k] for b in batches])[idx] for k in batches[0][0]}
+    target = torch.cat([b[1] for b in batches])[idx]
+    return [({k: v[i * per:(i + 1) * per] for k, v in inputs.items()}, target[i * per:(i + 1) * per])
+            for i in range(keep)]
+
+
+def allocation_info(ctx) -> dict:
+    """results.json's record of the sensitivity and allocate passes of a seeded search."""
+    sens, alloc = ctx.reports["sensitivity"], ctx.reports["allocate"]
+    space = sens.space
+    samples = sum(int(b[1].shape[0]) for b in ctx.calibration)
+    return {"budget": alloc.budget, "mean_mantissa": alloc.mean_mantissa, "widths": dict(alloc.widths),
+            "seeds": len(alloc.seeds), "dimensions": len(space.dims), "sensitivity_samples": samples,
+            "sensitivity_seconds": sens.seconds,
+            "damage": {d: {str(m): v for m, v in probes.items()} for d, probes in sens.damage.items()},
+            "share": {d.name: d.numel / sum(space.numel.values()) for d in space.dims},
+            "narrowed": len(ctx.ranges)}
+
+
+def allocation_summary(ctx) -> str:
+    a = allocation_info(ctx)
+    return (f"sensitivity of {a['dimensions']} dimensions on {a['sensitivity_samples']} calibration samples "
+            f"({a['sensitivity_seconds']:.1f} s); allocation at budget {a['budget']:g}: mean mantissa "
+            f"{a['mean_mantissa']:.2f}, {a['seeds']} seed trials"
+            + (f", space narrowed around it" if a["narrowed"] else ""))
+
+
+def _modelled_trials(study, scfg: dict) -> int:
+    """Complete trials TPE proposed from its model (after its start-up trials; Optuna counts
+    complete and pruned trials, seed trials included, towards the start-up)."""
+    import optuna
+    if scfg["sampler"] != "tpe":
+        return 0
+    States = optuna.trial.TrialState
+    seen, modelled = 0, 0
+    for t in sorted(study.trials, key=lambda t: t.number):
+        if t.state == States.COMPLETE and seen >= scfg["startup_trials"] and "fixed_params" not in t.system_attrs:
+            modelled += 1
+        if t.state in (States.COMPLETE, States.PRUNED):
+            seen += 1
+    return modelled
 
 
 def _drop_failed_trial_dumps():

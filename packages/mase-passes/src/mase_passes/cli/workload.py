@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from mase_passes.cli.schema import BUILTIN_MODELS, RunConfig, RunConfigError
 from mase_passes.workloads import checkpoint, textdata
@@ -36,6 +37,8 @@ class Workload:
     evaluation: list                 # [(inputs, target)] every configuration is scored on
     search: list                     # [(inputs, target)] a search trial is scored on (validation)
     info: dict = field(default_factory=dict)
+    # n -> [(inputs, target)]: n test samples evenly spaced over the test split ([report] confirm_samples)
+    test_batches: Callable[[int], list] | None = None
 
 
 def preflight(cfg: RunConfig) -> str:
@@ -131,7 +134,10 @@ def _load_builtin(cfg: RunConfig) -> Workload:
             "(10 lexicographer classes)", "dataset": "wordnet-glosses (mase_passes/data/wordnet_glosses.csv)",
             "classes": classes, "label_mapping": "sorted class names",
             "search_source": "holdout glosses (wordnet_holdout_glosses.csv: labelled, disjoint from train and test)"}
-    return _finish(model, tok, "accuracy", calibration, evaluation, search, info)
+    wl = _finish(model, tok, "accuracy", calibration, evaluation, search, info)
+    wl.test_batches = lambda n: textdata.classification_batches(tok, test.texts, test.labels, bs, ml,
+                                                                textdata.evenly_spaced(len(test.texts), n))
+    return wl
 
 
 def _load_classifier(cfg: RunConfig) -> Workload:
@@ -176,7 +182,10 @@ def _load_classifier(cfg: RunConfig) -> Workload:
             "classes": classes, "label_mapping": how,
             "calibration_source": "train split" if splits.train else "first test rows (no split column)",
             "search_source": source}
-    return _finish(model, tok, "accuracy", calibration, evaluation, search, info)
+    wl = _finish(model, tok, "accuracy", calibration, evaluation, search, info)
+    wl.test_batches = lambda n: textdata.classification_batches(tok, test.texts, y["test"], bs, ml,
+                                                                textdata.evenly_spaced(len(test.texts), n))
+    return wl
 
 
 def _load_causal(cfg: RunConfig) -> Workload:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import os
 import socket
 import warnings
@@ -111,6 +112,9 @@ class Search:
     blocks: tuple[tuple[int, ...], ...] = option(((16, 2),), "block shapes; more than one: a choice of the study")
     exponents: tuple[int, ...] = option((8,), "shared exponent widths; more than one: a choice of the study")
     families: tuple[str, ...] = option(("MXInt",), "format families (MXInt, BMF, BL); more than one: a choice")
+    tensor_formats: tuple[str, ...] = option((), "fixed formats a searched tensor may take instead of a width "
+                                                 "(e.g. MXFP4, NVFP4, M2XFP_ES): then each tensor chooses its "
+                                                 "format family too")
     metric: str = option("accuracy", '"accuracy" or "perplexity"', choices=("accuracy", "perplexity"))
     quality: str = option("metric", 'eq. 4 quality term of a trial: "metric" (accuracy or -log perplexity), '
                                     '"agreement" or "kl" (-KL) with the FP32 outputs',
@@ -127,6 +131,7 @@ class Search:
     max_mantissa: float | None = option(None, "budget on the element-weighted mean mantissa (trials over it are "
                                               "pruned, not evaluated)", positive=True)
     startup_trials: int = option(10, "random trials before TPE models the space", at_least=0)
+    population: int = option(50, "NSGA-II population size (its first generation is random)", at_least=2)
     verbose: bool = option(False, "Optuna's per-trial log", text=False)
     area_fn: Callable[[dict], float] | None = option(None, "config -> area (LUTs) of the hardware term", text=False)
     throughput_fn: Callable[[dict], float] | None = option(None, "config -> inputs/s of the hardware term",
@@ -157,6 +162,11 @@ class Search:
             raise ValueError(f"search: families must be a non-empty subset of {FAMILIES}, got {self.families}")
         if self.n_trials < 1:
             raise ValueError(f"search: n_trials must be >= 1, got {self.n_trials}")
+        for name in self.tensor_formats:
+            try:
+                mxf.parse(name)
+            except (ValueError, mxf.FormatParseError) as exc:
+                raise ValueError(f"search: tensor_formats entry {name!r} is not a format: {exc}") from None
         if self.max_mantissa is not None and self.objective != "single":
             raise ValueError("search: max_mantissa is a constraint of the single-objective search; "
                              "the multi-objective one already trades bits on its front")
@@ -168,11 +178,12 @@ class Search:
             return optuna.samplers.TPESampler(seed=seed, multivariate=True,
                                               n_startup_trials=self.startup_trials)
         if self.sampler == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed)
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population)
         if self.sampler == "qmc":
             with warnings.catch_warnings():  # "experimental" notice only; the sampler is stable for us
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.samplers.QMCSampler(seed=seed)
+                # scrambled Sobol: without scrambling the seed changes nothing (every seed, one sequence)
+                return optuna.samplers.QMCSampler(seed=seed, scramble=True)
         return optuna.samplers.RandomSampler(seed=seed)
 
     def storage_url(self) -> str:
@@ -200,8 +211,31 @@ class Search:
             block = self.blocks[trial.suggest_int("block_index", 0, len(self.blocks) - 1)]
         exponent = trial.suggest_categorical("exponent", list(self.exponents)) \
             if len(self.exponents) > 1 else self.exponents[0]
-        params = {d.name: trial.suggest_int(d.name, d.lo, d.hi) for d in space.dims}
-        return space.config(space.widths(params), lambda m: _format(family, block, exponent, m))
+        if not self.tensor_formats:
+            params = {d.name: trial.suggest_int(d.name, d.lo, d.hi) for d in space.dims}
+            return space.config(space.widths(params), lambda m: _format(family, block, exponent, m))
+        # per tensor: a width of the family, or one of the fixed formats (a categorical dimension)
+        params = {d.name: trial.suggest_categorical(d.name, [*range(d.lo, d.hi + 1), *self.tensor_formats])
+                  for d in space.dims}
+        choice = dict(space.fixed)
+        for d in space.dims:
+            choice.update(dict.fromkeys(d.keys, params[d.name]))
+        return space.config(choice, lambda v: mxf.parse(v) if isinstance(v, str) else _format(family, block,
+                                                                                               exponent, v))
+
+    def mean_mantissa(self, space: SearchSpace, params: dict) -> float:
+        """The element-weighted mean mantissa of a trial (what ``max_mantissa`` bounds). A fixed
+        format of ``tensor_formats`` counts as the mantissa width of the searched family's format
+        with the same bits per element (paper eq. 1): ``bits - 1 - exponent / block size``, e.g.
+        3.0 for MXFP4 and 3.25 for NVFP4 next to MXInt((16,2),8,m)."""
+        if not self.tensor_formats:
+            return space.mean_mantissa(space.widths(params))
+        overhead = 1 + self.exponents[0] / math.prod(self.blocks[0])
+        width = {d.name: (mxf.parse(v).bits_per_element - overhead if isinstance(v, str) else v)
+                 for d in space.dims for v in [params[d.name]]}
+        total = sum(space.numel.values())
+        fixed = sum(space.fixed[k] * space.numel[k] for k in space.fixed)
+        return (fixed + sum(width[d.name] * d.numel for d in space.dims)) / total
 
     def apply(self, graph: MaseGraph, batches: Iterable, reference: MaseGraph | list | None = None,
               callbacks: Iterable[Callable] = ()) -> SearchResult:
@@ -251,7 +285,7 @@ class Search:
                                     load_if_exists=True)
         check_fingerprint(study, self.fingerprint(space, batches), self.storage_url())
         if uses_heartbeat(storage):  # other workers may be live: fail only trials without a heartbeat
-            _fail_dead_workers(study, storage)
+            _fail_dead_workers(study, storage, self.grace_period)
         else:
             _fail_stale(study, storage)
         # seed + trials already stored: a new study is reproducible, and a resumed one does not
@@ -263,7 +297,7 @@ class Search:
         def objective(trial):
             trial.set_user_attr("worker", worker)
             conf = self.config_of(space, trial)
-            mean_m = space.mean_mantissa(space.widths(trial.params))
+            mean_m = self.mean_mantissa(space, trial.params)
             trial.set_user_attr("mean_mantissa", mean_m)
             if self.max_mantissa is not None:
                 trial.set_constraint("mean_mantissa", mean_m - self.max_mantissa)
@@ -324,7 +358,7 @@ class Search:
                         raise
                     raise failure from exc
         if uses_heartbeat(storage):  # Optuna checks before each trial; a worker that is done checks once more
-            _fail_dead_workers(study, storage)
+            _fail_dead_workers(study, storage, self.grace_period)
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         best = self.best_trial(study)
@@ -348,6 +382,7 @@ class Search:
             "fixed": dict(sorted(space.fixed.items())),
             "families": list(self.families), "blocks": [list(b) for b in self.blocks],
             "exponents": list(self.exponents),
+            **({"tensor_formats": list(self.tensor_formats)} if self.tensor_formats else {}),
             "objective": self.objective, "directions": self.directions(), "metric": self.metric,
             "quality": self.quality, "k": self.k, "k_area": self.k_area, "k_throughput": self.k_throughput,
             "area_reference": float(f"{self.area_reference:.9g}"),
@@ -429,7 +464,7 @@ def missing_seeds(study: optuna.Study, seeds: list[dict]) -> list[dict]:
 NO_HEARTBEAT_MARGIN = 60
 
 
-def _fail_dead_workers(study: optuna.Study, storage) -> None:
+def _fail_dead_workers(study: optuna.Study, storage, grace_period: int) -> None:
     """Fail (and, through the storage's retry callback, re-enqueue) the RUNNING trials whose
     heartbeat is older than the grace period: their worker is dead (mase_passes.storage).
     Optuna skips a RUNNING trial that has no heartbeat yet (its worker died between taking the
@@ -440,15 +475,16 @@ def _fail_dead_workers(study: optuna.Study, storage) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-        _fail_never_started(study, storage)
+        _fail_never_started(study, storage, grace_period)
 
 
-def _fail_never_started(study: optuna.Study, storage) -> list[int]:
+def _fail_never_started(study: optuna.Study, storage, grace_period: int) -> list[int]:
+    """``grace_period``: the one the storage was opened with (StorageOptions; RDBStorage keeps it in
+    an attribute Optuna documents as not for users)."""
     import copy
     import datetime
 
-    grace = storage.grace_period if storage.grace_period is not None else 2 * storage.get_heartbeat_interval()
-    limit = datetime.timedelta(seconds=grace + NO_HEARTBEAT_MARGIN)
+    limit = datetime.timedelta(seconds=grace_period + NO_HEARTBEAT_MARGIN)
     now = datetime.datetime.now()
     silent = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
               if t.datetime_start is not None and now - t.datetime_start > limit and "worker" not in t.user_attrs]

@@ -72,9 +72,18 @@ def build(results: dict) -> Document:
     doc.heading("Chosen mixed-precision configuration")
     doc.para(f"Source: {ch['source']}. Mode: {ch['mode']}. Config file: `{ch['config_file']}`.")
     doc.table(["", metric_header(metric), "agreement with FP32 % (measured)", "average bits, eq. 1 (measured)",
-               "mean mantissa bits (measured)"],
+               "mean mantissa bits, element-weighted (measured)", "mean mantissa bits per tensor (measured)"],
               [["chosen", fmt_metric(metric, ch["metric"]), _pct(ch["agreement"]), _num(ch["average_bits"], ".2f"),
-                _num(ch["mean_mantissa"], ".2f")]])
+                _num(ch.get("element_mean_mantissa"), ".2f"), _num(ch["mean_mantissa"], ".2f")]])
+    c = ch.get("confirm")
+    if c and "skipped" in c:
+        doc.para(f"Confirmation: {c['skipped']}.")
+    elif c:
+        doc.para(f"**Confirmation on {c['samples']} test samples** (never seen by the search or the QAT; measured): "
+                 f"FP32 {c['fp32'] * 100:.2f} %, chosen {c['chosen'] * 100:.2f} %: difference "
+                 f"**{c['difference'] * 100:+.2f} points, 95% interval [{c['low'] * 100:+.2f}, {c['high'] * 100:+.2f}]** "
+                 f"({c['interval']}; {c['better']} samples only the chosen configuration gets right, {c['worse']} "
+                 f"only FP32).")
     doc.para("Formats used (tensor count): " + ", ".join(f"`{f}` × {n}" for f, n in ch["formats"].items()) + ".")
     doc.image(ch["bitwidth_png"], "Bitwidth per tensor and per layer of the chosen configuration (paper Fig. 1b)")
     doc.table(["layer", "tensors", "average bits (measured)", "min bits", "max bits"],
@@ -117,6 +126,26 @@ def _search(doc: Document, s: dict | None, metric: str, title: str = "Search") -
              f"({metric} {fmt_metric(metric, s['best_search_metric'])} on the search samples, "
              f"{_num(s['best_search_bits'], '.2f')} bits; measured). Storage: `{s['storage']}`, "
              f"study `{s['study_name']}`.")
+    if s.get("pipeline"):
+        doc.para(f"Pipeline (mase_passes.pipeline, `verify()` after every pass): `{s['pipeline']}`"
+                 + ("; " + ", ".join(f"{k} {v:.1f} s" for k, v in s.get("stage_seconds", {}).items())
+                    + " (measured)" if s.get("stage_seconds") else "") + ".")
+    a = s.get("allocation")
+    if a:
+        doc.para(f"Sensitivity-seeded: output KL to FP32 of each of the {a['dimensions']} search dimensions at the probe "
+                 f"width, on {a['sensitivity_samples']} calibration samples ({a['sensitivity_seconds']:.1f} s, "
+                 f"measured); the Lagrangian allocation at mean mantissa budget {a['budget']:g} "
+                 f"(mean {a['mean_mantissa']:.3f}) and at the extra budgets are the first {a['seeds']} trials"
+                 + (", and each dimension's range is narrowed around the allocation" if a["narrowed"] else "")
+                 + (f"; the budget is a constraint of the search (max_mantissa = {s['max_mantissa']:g}: "
+                    f"{s.get('pruned_over_budget', 0)} proposals over it were pruned without an evaluation)"
+                    if s.get("max_mantissa") is not None else "") + ".")
+    elif s.get("allocation_reused"):
+        doc.para("Seeded and narrowed by the same allocation as the search above (measured once).")
+    if s.get("sampler") == "tpe" and "sampled_by_model" in s:
+        doc.para(f"TPE: {s['startup_trials']} start-up trials (random, or enqueued seeds; Optuna counts complete "
+                 f"and pruned trials), then {s['sampled_by_model']} of the {s['trials']} finished trials were "
+                 "proposed from its model.")
     if s.get("hardware_terms"):
         _hardware_terms(doc, s, metric)
     if s.get("history_png"):
@@ -272,7 +301,9 @@ def _comparison(doc: Document, results: dict, metric: str) -> None:
             doc.para(f"Hardware terms: the search with {terms} chose a design with **{gain:.3f}x** the area "
                      f"efficiency of the same search without them (row {PLAIN}; estimated; the paper reports "
                      f"1.11x), at {fmt_metric(metric, chosen['metric'])} vs {fmt_metric(metric, plain['metric'])} "
-                     f"{metric} (measured).")
+                     f"{metric} (measured"
+                     + (f"; {chosen['mode'].upper()} vs {plain['mode'].upper()}: only the chosen configuration is "
+                        "fine-tuned" if plain.get("mode") and plain["mode"] != chosen.get("mode") else "") + ").")
         else:
             doc.para(f"Hardware terms ({terms}): no area-efficiency comparison — "
                      f"{chosen['error'] or plain['error']}.")

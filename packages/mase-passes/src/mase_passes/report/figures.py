@@ -10,8 +10,10 @@ from pathlib import Path
 
 def plot_bitwidths(dist: dict, path: str | Path, title: str = "chosen configuration") -> Path:
     """Top: bits per element of every tensor in graph order, marker by role (activation,
-    weight, bias, other parameter). Bottom: element-weighted average bits per layer (eq. 1
-    within the layer) with the per-layer min-max range."""
+    weight, bias, other parameter). Bottom (paper Fig. 1b): per layer, the share of the layer's
+    elements held in each bits-per-element value (stacked bars, one colour per value), with the
+    element-weighted average (eq. 1 within the layer) written above each bar; a mixed
+    configuration shows several colours per layer, a uniform one a single colour."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -19,7 +21,7 @@ def plot_bitwidths(dist: dict, path: str | Path, title: str = "chosen configurat
     tensors, layers = dist["tensors"], dist["layers"]
     if not tensors:
         raise ValueError("plot_bitwidths: no tensors")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5))
     groups = {"activation": lambda t: t["role"] == "data_out", "weight": lambda t: t["role"] == "weight",
               "bias": lambda t: t["role"] == "bias"}
     groups["other parameter"] = lambda t: t["role"] not in ("data_out", "weight", "bias")
@@ -31,14 +33,28 @@ def plot_bitwidths(dist: dict, path: str | Path, title: str = "chosen configurat
     top.set_ylabel("bits per element")
     top.set_title(f"{title}: bitwidth per tensor")
     top.legend(fontsize=7, ncol=4)
-    xs = range(len(layers))
-    avg = [layer["average_bits"] for layer in layers]
-    lo = [a - layer["min_bits"] for a, layer in zip(avg, layers)]
-    hi = [layer["max_bits"] - a for a, layer in zip(avg, layers)]
-    bottom.bar(xs, avg, color="C0", yerr=[lo, hi], capsize=3)
-    bottom.set_xticks(list(xs), [layer["layer"] for layer in layers], rotation=30, fontsize=7, ha="right")
-    bottom.set_ylabel("average bits (eq. 1)")
-    bottom.set_title("per layer: element-weighted average, bars = min..max tensor")
+    names = [layer["layer"] for layer in layers]
+    values = sorted({round(t["bits"], 4) for t in tensors})
+    share = {v: [] for v in values}
+    for name in names:
+        inside = [t for t in tensors if t["layer"] == name]
+        total = sum(t["numel"] for t in inside) or 1
+        for v in values:
+            share[v].append(sum(t["numel"] for t in inside if round(t["bits"], 4) == v) / total)
+    xs = list(range(len(names)))
+    cmap = plt.get_cmap("viridis", max(len(values), 2))
+    bottom_of = [0.0] * len(names)
+    for i, v in enumerate(values):
+        bottom.bar(xs, share[v], bottom=bottom_of, color=cmap(i), label=f"{v:g} bits")
+        bottom_of = [b + h for b, h in zip(bottom_of, share[v])]
+    for x, layer in zip(xs, layers):
+        bottom.text(x, 1.01, f"{layer['average_bits']:.2f}", ha="center", va="bottom", fontsize=7)
+    bottom.set_xticks(xs, names, rotation=30, fontsize=7, ha="right")
+    bottom.set_ylim(0, 1.12)
+    bottom.set_ylabel("share of the layer's elements")
+    bottom.set_title("per layer (paper Fig. 1b): elements at each bitwidth; number = element-weighted average bits")
+    bottom.legend(fontsize=7, ncol=min(len(values), 8), loc="lower center", bbox_to_anchor=(0.5, -0.55),
+                  frameon=False)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
