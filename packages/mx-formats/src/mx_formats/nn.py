@@ -80,21 +80,23 @@ class _MXLinearFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             dx = _q(dy, spec["input_grad", "grad_output"], spec.rounding) @ _q(w, spec["input_grad", "weight"],
                                                                                 spec.rounding)
-            if spec.ste == "zero_saturated" and spec["forward", "input"].quantized:
-                dx = dx.masked_fill(_clipped(x2, spec["forward", "input"]), 0.0)
+            dx = _ste(dx, x2, spec["forward", "input"], spec)
         if ctx.needs_input_grad[1]:
             dw = _q(dy, spec["weight_grad", "grad_output"], spec.rounding).T @ _q(x2, spec["weight_grad", "input"],
                                                                                    spec.rounding)
-            if spec.ste == "zero_saturated" and spec["forward", "weight"].quantized:
-                dw = dw.masked_fill(_clipped(w, spec["forward", "weight"]), 0.0)
+            dw = _ste(dw, w, spec["forward", "weight"], spec)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = dy.sum(0)
         return dx, dw, db, None
 
 
-def _clipped(t: torch.Tensor, op: Operand) -> torch.Tensor:
-    """Where the forward quantizer saturated ``t`` (``|t|`` above its block's largest magnitude)."""
-    return _saturated(t, op.format, _axes(t, op))
+def _ste(grad: torch.Tensor, t: torch.Tensor, op: Operand, spec: TrainingSpec) -> torch.Tensor:
+    """The straight-through estimator of ``t``'s forward quantizer ``op`` applied to ``grad``:
+    unchanged (``identity``), or zero where the quantizer saturated ``t`` (``zero_saturated``:
+    ``|t|`` above its block's largest magnitude)."""
+    if spec.ste != "zero_saturated" or not op.quantized:
+        return grad
+    return grad.masked_fill(_saturated(t, op.format, _axes(t, op)), 0.0)
 
 
 class _MXMatmulFunction(torch.autograd.Function):
@@ -115,13 +117,11 @@ class _MXMatmulFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             da = _q(dc, spec["a_grad", "grad_output"], spec.rounding) @ \
                 _q(b, spec["a_grad", "b"], spec.rounding).transpose(-1, -2)
-            if spec.ste == "zero_saturated" and spec["forward", "a"].quantized:
-                da = da.masked_fill(_clipped(a, spec["forward", "a"]), 0.0)
+            da = _ste(da, a, spec["forward", "a"], spec)
         if ctx.needs_input_grad[1]:
             db = _q(a, spec["b_grad", "a"], spec.rounding).transpose(-1, -2) @ \
                 _q(dc, spec["b_grad", "grad_output"], spec.rounding)
-            if spec.ste == "zero_saturated" and spec["forward", "b"].quantized:
-                db = db.masked_fill(_clipped(b, spec["forward", "b"]), 0.0)
+            db = _ste(db, b, spec["forward", "b"], spec)
         return da, db, None
 
 
