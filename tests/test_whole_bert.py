@@ -24,15 +24,14 @@ import mx_formats as mxf
 import numpy as np
 import pytest
 import torch
-from mase_hwlib import streams
-from mase_passes.hardware import emulate, topgen, verilator
+from mase_passes.hardware import emulate
 from mase_passes.hardware.attention import find_attention
 from mase_passes.hardware.mapping import COMPUTE_OPS, STREAMING_OPS, MappingError, map_graph
 from mase_passes.passes import get_pass
 from mase_passes.passes.quantize import Quantize
 
 sys.path.insert(0, os.path.dirname(__file__))
-from emit_flow import assert_bit_exact  # noqa: E402
+from emit_flow import emit_whole, simulate_back_to_back, uncovered_nodes  # noqa: E402
 
 SEQ, HIDDEN, HEADS, FFN, LAYERS, VOCAB = 8, 64, 2, 128, 2, 100
 # one-row blocks (what gelu and layer_norm take); the mask adds and their where() in one-element
@@ -119,11 +118,7 @@ def test_bert_maps_whole_with_an_explicit_host_boundary(bert):
     assert [v.name for v in d.inputs] == ["add_1", "expand_2"] and d.masks == {"expand_2"}
     assert q.node("layer_norm").module == "bert.embeddings.LayerNorm"
     # every other node is hardware: a stage of its own, inside an attention pattern, or a no-op view
-    covered = {s.node for s in d.stages} | set(d.aliases)
-    for p in find_attention(q):
-        covered |= set(p.nodes)
-    rest = [n.name for n in q.nodes if n.name not in d.host_nodes]
-    assert [n for n in rest if n not in covered] == []
+    assert uncovered_nodes(q, d) == []
     pats = find_attention(q)
     assert len(pats) == LAYERS and all(p.mask == "expand_2" for p in pats)
     mods = [s.module for s in d.stages]
@@ -152,18 +147,6 @@ def test_the_mask_is_applied_by_the_exact_emulation(bert):
         # 0.17-0.26, mean 0.027): MXInt mantissas of 5-7 bits, integer softmax, GELU and layer
         # norm; the outputs are layer-normed, so of order 1
         assert np.abs(out[k] - ref).max() < 0.6 and np.abs(out[k] - ref).mean() < 0.06
-
-
-def _per_input(r, seen: dict, count: int, k: int) -> dict:
-    out, ports = {}, topgen.port_names(r.design)
-    for v in r.design.outputs:
-        beats = seen[ports[v.name]]
-        per = len(beats["cycle"]) // count
-        out[v.name] = streams.beats_to_mx({"mant": np.array(beats["mant"][k * per:(k + 1) * per], dtype=np.int64),
-                                           "exp": np.array(beats["exp"][k * per:(k + 1) * per],
-                                                           dtype=np.int64).reshape(-1, 1)},
-                                          v.fmt, v.shape, v.axes)
-    return out
 
 
 CLASSES = 10
@@ -204,10 +187,7 @@ def test_classifier_maps_whole_with_mean_pooling_in_hardware(classifier):
     assert [v.name for v in d.outputs] == [head]
     mods = [s.module for s in d.stages]
     assert mods.count("mase_mxint_masked_mean") == 1 and mods.count("mase_mxint_linear") == 6 * LAYERS + 1
-    covered = {s.node for s in d.stages} | set(d.aliases) | set(pool.nodes)
-    for p in find_attention(q):
-        covered |= set(p.nodes)
-    assert [n.name for n in q.nodes if n.name not in d.host_nodes and n.name not in covered] == []
+    assert uncovered_nodes(q, d, pool.nodes) == []
 
 
 @pytest.mark.slow
@@ -216,8 +196,7 @@ def test_whole_bert_classifier_simulates_bit_exact_and_at_the_estimated_rate(cla
     """Encoder (embedding boundary, masked attention, layer norms, GELU FFN, residuals), masked mean
     pooling and the head, in one design; three inputs back to back in Verilator."""
     model, xs, q, head = classifier
-    p, _ = get_pass("parallelize")(budget="u250", widen=False).apply(q)
-    r = get_pass("emit")().apply(p, tmp_path / "bert", sample_inputs=xs[0])
+    r = emit_whole(q, xs, tmp_path / "bert")
     meta = json.loads((r.out_dir / "design.json").read_text())
     # the design states its host boundary and its mask ports
     assert {h["node"] for h in meta["host_boundary"]} == set(r.design.host_nodes)
@@ -226,24 +205,16 @@ def test_whole_bert_classifier_simulates_bit_exact_and_at_the_estimated_rate(cla
     readme = (r.out_dir / "README.md").read_text()
     assert "## Host boundary" in readme and "embedding lookup" in readme and "boolean mask" in readme
 
-    vec = verilator.vectors_for(r, xs)  # three inputs back to back
-    run = verilator.simulate(r.out_dir, vec)
-    assert run.passed, run.errors[:5]
-    seen = json.loads((r.out_dir / "sim_out" / "outputs.json").read_text())["outputs"]
-    sims = [_per_input(r, seen, len(xs), k)[head] for k in range(len(xs))]
-    for k, x in enumerate(xs):  # bit for bit against the golden chain run on that input alone
-        assert_bit_exact(sims[k], emulate.exact(r.design, x)[head])
+    # three inputs back to back, each bit for bit against the golden chain run on it alone; measured
+    # II within 20% of the estimate (measured 4096 = estimated 4096 cycles per input, bottleneck the
+    # FFN linears; first input done after about 12,800 cycles)
+    sims = simulate_back_to_back(r, xs, head)
     # the tokens at input 2's padded positions are invisible: the same logits, bit for bit
     np.testing.assert_array_equal(mxf.dequantize(sims[0]), mxf.dequantize(sims[2]))
     for k, x in enumerate(xs):  # measured max |logit error| 0.075, 0.021, 0.075 (mean |logit| 0.29)
         with torch.no_grad():
             ref = model(**x).numpy()
         assert np.abs(mxf.dequantize(sims[k]) - ref).max() < 0.12
-    # throughput: measured II within 20% of the estimate (measured 4096 = estimated 4096 cycles
-    # per input, bottleneck the FFN linears; first input done after about 12,800 cycles)
-    assert run.measured_ii is not None and run.estimated_ii == r.estimate.cycles_per_input
-    assert abs(run.measured_ii - run.estimated_ii) <= 0.2 * run.estimated_ii, run.summary()
-    assert run.measured_ii < run.done[0]  # inputs overlap in the pipeline
 
 
 def test_an_op_without_hardware_fails_before_any_file_with_op_node_module_and_the_mappable_ops(tmp_path):

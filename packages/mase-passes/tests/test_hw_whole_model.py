@@ -50,8 +50,8 @@ def test_a_constant_mask_that_is_not_causal_is_refused():
 
 def test_the_causal_pattern_is_found_with_rope_on_q_and_k():
     (pat,) = find_attention(_llama())
-    assert pat.q_rope is not None and pat.k_rope is not None and pat.mask_const is not None
-    assert pat.q_rope.cos.shape == (8, 16) and pat.mask_stream == f"{pat.out}__causal"
+    assert pat.q_rope.cos.shape == pat.k_rope.cos.shape == (8, 16) and pat.mask_stream == f"{pat.out}__causal"
+    assert pat.mask_const.shape == (8, 8)  # the folded causal constant, one row per query
 
 
 def test_a_mask_add_that_rounds_the_scores_again_is_refused():

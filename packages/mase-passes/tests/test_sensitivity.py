@@ -78,7 +78,8 @@ def test_sensitivity_is_output_kl_of_the_single_quantized_dimension(mlp, task):
     base = kl_by_hand(wide)
     one = kl_by_hand({**wide, "node": {"linear": {"weight": "MXInt((16,2),8,2)"}}})
     assert d["linear.weight"][2] == pytest.approx(max(one - base, 0.0), rel=1e-4, abs=1e-7)
-    assert d["linear.weight"][2] > d["linear.weight"][4] >= 0
+    # two more mantissa bits cut the damage about 16x (4x per bit); measured 14.0 and 14.2 here
+    assert d["linear.weight"][4] > 0 and 8 < d["linear.weight"][2] / d["linear.weight"][4] < 32
     q = Quantize(config=wide).apply(g)
     assert output_kl(q, task, ref) == pytest.approx(base, rel=1e-3, abs=1e-7)  # float32 sums
 
@@ -99,6 +100,7 @@ def test_sensitivity_against_fp32_quantizes_one_dimension_alone(mlp, task):
                                                torch.distributions.Categorical(logits=q(**inp).detach()))
         tot, n = tot + float(kl.sum()), n + kl.numel()
     assert d["linear.weight"][2] == pytest.approx(tot / n, rel=1e-4, abs=1e-7)
-    assert d["linear.weight"][2] > d["linear.weight"][4] >= 0
+    # two more mantissa bits cut the damage about 16x (4x per bit); measured 14.0 and 14.2 here
+    assert d["linear.weight"][4] > 0 and 8 < d["linear.weight"][2] / d["linear.weight"][4] < 32
     with pytest.raises(ValueError, match="base must be"):
         sensitivity(g, task, space, fmt, base="fp16")

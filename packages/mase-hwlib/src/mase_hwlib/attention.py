@@ -37,7 +37,7 @@ import numpy as np
 
 from mase_hwlib import catalog, streams
 
-__all__ = ["Stage", "plan", "run"]
+__all__ = ["Stage", "plan", "run", "run_beats"]
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,14 @@ def plan(*, seq: int, d_model: int, heads: int, q_fmt, k_fmt, v_fmt, scale: floa
     return stages
 
 
-def run(stages: list[Stage], qq, qk, qv, *, backend: str = "golden", **sim_kw):
-    """Run the stages on Q, K, V (MXArrays) with the golden models (or ``backend="rtl"``:
-    each stage simulated on its producer's output). Returns the output as an MXArray
-    ``[seq, d_model]`` blocked ``(vb0, qb1)`` along (-1, -2), and every stage's output beats."""
-    import mx_formats as mxf
-
+def run_beats(stages: list[Stage], qq, qk, qv, *, mask=None, backend: str = "golden", **sim_kw) -> dict:
+    """Every stage's output beats (``"<stage>.y"``) of the stages run on Q, K, V (MXArrays) with the
+    golden models (or ``backend="rtl"``: each stage simulated on its producer's output). ``mask``:
+    the rows of an attention mask (int 0/1 ``[seq, seq]``), the source ``"mask"`` of a masked
+    softmax stage, one beat per row."""
     beats = {"q": streams.mx_to_beats(qq), "k": streams.mx_to_beats(qk), "v": streams.mx_to_beats(qv)}
+    if mask is not None:
+        beats["mask"] = {"data": np.asarray(mask, dtype=np.int64).reshape(-1, np.shape(mask)[-1])}
     for s in stages:
         spec = catalog.get(s.module)
         resolved = spec.resolve(s.params)
@@ -171,6 +172,16 @@ def run(stages: list[Stage], qq, qk, qv, *, backend: str = "golden", **sim_kw):
         else:
             raise ValueError(f"backend must be 'golden' or 'rtl', got {backend!r}")
         beats[f"{s.name}.y"] = out["y"]
+    return beats
+
+
+def run(stages: list[Stage], qq, qk, qv, *, backend: str = "golden", **sim_kw):
+    """Run the stages on Q, K, V (MXArrays) with the golden models (or ``backend="rtl"``:
+    each stage simulated on its producer's output). Returns the output as an MXArray
+    ``[seq, d_model]`` blocked ``(vb0, qb1)`` along (-1, -2), and every stage's output beats."""
+    import mx_formats as mxf
+
+    beats = run_beats(stages, qq, qk, qv, backend=backend, **sim_kw)
     last = stages[-1].params
     fmt = mxf.MXInt((last["B_COLS"], last["A_ROWS"]), last["OUT_EXP"], last["OUT_MAN"])
     return streams.beats_to_mx(beats[f"{stages[-1].name}.y"], fmt, qq.shape, (-1, -2)), beats

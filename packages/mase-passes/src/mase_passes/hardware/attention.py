@@ -318,7 +318,7 @@ def plan_stages(graph, pat: AttentionPattern, q_fmt, k_fmt, v_fmt):
     zeros = [mxf.quantize(np.zeros((pat.seq, pat.d_model)), f, axes=(-1, -2) if len(f.block) == 2 else (-1,))
              for f in (q_fmt, k_fmt, v_fmt)]
     ones = np.ones((pat.seq, pat.seq), dtype=np.int64) if pat.masked else None
-    beats = _run_stages(stages, *zeros, ones)
+    beats = hw_attention.run_beats(stages, *zeros, mask=ones)
     counts = {s.name: len(next(iter(beats[f"{s.name}.y"].values()))) for s in stages}
     return stages, counts
 
@@ -332,32 +332,9 @@ def _masked(softmax, q_fmt, heads: int):
     return hw_attention.Stage(softmax.name, "mase_mxint_masked_softmax", params, {**softmax.inputs, "mask": "mask"})
 
 
-def _run_stages(stages, qq, qk, qv, mask=None) -> dict:
-    """``mase_hwlib.attention.run``'s golden chain, with one more source, ``"mask"``: the mask
-    rows (int 0/1 ``[seq, seq]``), one beat per row. Returns every stage's output beats."""
-    from mase_hwlib import catalog
-
-    beats = {"q": streams.mx_to_beats(qq), "k": streams.mx_to_beats(qk), "v": streams.mx_to_beats(qv)}
-    if mask is not None:
-        beats["mask"] = {"data": np.asarray(mask, dtype=np.int64).reshape(-1, np.shape(mask)[-1])}
-    for s in stages:
-        spec = catalog.get(s.module)
-        resolved = spec.resolve(s.params)
-        inputs = {}
-        for port, source in s.inputs.items():
-            if source == "const":
-                n = len(next(iter(inputs.values()))["mant"])  # one constant beat per activation beat
-                inputs[port] = {k: np.tile(v, (n, 1)) for k, v in s.const.items()}
-            else:
-                inputs[port] = beats[source]
-        out = spec.golden(resolved, streams.normalize(spec, resolved, inputs, "in"))
-        beats[f"{s.name}.y"] = out["y"]
-    return beats
-
-
 def run(stages, qq, qk, qv, out_fmt, shape, mask=None):
     """Golden run; the output as an MXArray in ``out_fmt`` (1-D or 2-D block) of ``shape``."""
-    beats = _run_stages(stages, qq, qk, qv, mask)
+    beats = hw_attention.run_beats(stages, qq, qk, qv, mask=mask)
     y = beats[f"{stages[-1].name}.y"]
     return streams.beats_to_mx(y, out_fmt, shape, (-1, -2) if len(out_fmt.block) == 2 else (-1,))
 
